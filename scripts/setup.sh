@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Make this machine ready for the testbed, idempotently:
+#   1. Debian/Ubuntu packages (Mininet, Open vSwitch, iperf3, ...), installed only when missing;
+#   2. a virtualenv .venv made from the system Python with --system-site-packages (apt's Mininet is importable),
+#      with the pinned Python dependencies, rebuilt only when requirements.txt or pyproject.toml change;
+#   3. a running Open vSwitch (kernel datapath when the module loads, userspace otherwise).
+# A second run on a ready machine takes seconds. Uses the machine's configured apt and pip sources.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+venv="$repo/.venv"
+say() { printf '[setup] %s\n' "$*"; }
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: must run as root (use: sudo make ...)" >&2
+    exit 2
+fi
+
+# -- 1. system packages -------------------------------------------------------------------------------------------
+apt_packages=(
+    mininet openvswitch-switch iperf3 ethtool tcpdump iproute2 iputils-ping procps
+    python3-venv python3-dev gcc libiperf0 kmod
+)
+missing=()
+for pkg in "${apt_packages[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+    [ "$status" = "install ok installed" ] || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    say "installing system packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # Do not let package scripts start services in containers/VMs without an init system; we start OVS ourselves.
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# -- 2. virtualenv with pinned Python dependencies -------------------------------------------------------------------
+stamp="$venv/.testbed-deps"
+want=$(cat "$repo/requirements.txt" "$repo/pyproject.toml" | sha256sum | cut -d' ' -f1)
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    say "preparing $venv (system Python, --system-site-packages)"
+    [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv --system-site-packages "$venv"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check "pip>=23" "setuptools<67" wheel
+    # Ryu 4.34's setup hooks need an older setuptools: build it without isolation against the one above.
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-build-isolation -r "$repo/requirements.txt"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e "$repo"
+    echo "$want" > "$stamp"
+fi
+
+# -- 3. Open vSwitch running --------------------------------------------------------------------------------------
+if ! ovs-vsctl --timeout=3 show >/dev/null 2>&1; then
+    say "starting Open vSwitch"
+    if [ -d /run/systemd/system ]; then
+        systemctl start openvswitch-switch
+    else
+        /usr/share/openvswitch/scripts/ovs-ctl start --system-id=random >/dev/null
+    fi
+    ovs-vsctl --timeout=10 show >/dev/null
+fi
+say "ready ($("$venv/bin/python" -m testbed.cli --version 2>/dev/null || echo testbed))"

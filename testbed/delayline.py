@@ -1,0 +1,197 @@
+"""Userspace delay line: the fallback for netem on kernels without sch_netem.
+
+One process per link, running in the testbed's delay namespace between the two veth ends that stand in for the
+link's "wire" (``end_a`` faces the link's first node, ``end_b`` its second). It reads frames from each end with an
+AF_PACKET socket and writes them to the other end after the link's one-way delay, dropping a fraction ``loss``.
+
+Design (measured ceilings in PLATFORM.md): one single-threaded select loop (two sockets; select has microsecond timeouts), no threads for timed forwarding; a FIFO
+per direction when the delay is fixed (arrival order equals departure order) and a heap only with jitter (netem
+reorders too); ``PACKET_VNET_HDR`` so that GSO super-frames and partial checksums pass whole, which keeps
+checksum offload on and lets one Python process carry ~1 Gb/s; packets are released ``early_us`` before their due
+time because a wakeup here is that late on average. Rate shaping is not done here: HTB on the nodes' egress
+interfaces does it, as on the kernel path.
+
+Run as ``python -m testbed.delayline CONFIG_JSON``; it prints ``ready`` when its sockets are bound and, on SIGTERM,
+writes its counters to the ``stats`` file of the config.
+"""
+import collections
+import ctypes
+import heapq
+import json
+import os
+import random
+import select
+import signal
+import socket
+import sys
+import time
+
+ETH_P_ALL = 0x0003
+SOL_PACKET = 263
+PACKET_ADD_MEMBERSHIP = 1
+PACKET_MR_PROMISC = 1
+PACKET_VNET_HDR = 15
+PACKET_IGNORE_OUTGOING = 23
+PACKET_OUTGOING = 4
+VNET_HDR_LEN = 10
+MIN_FRAME = VNET_HDR_LEN + 14          # a virtio header and an Ethernet header
+RECV_SIZE = VNET_HDR_LEN + 65535 + 64  # largest GSO super-frame
+SOCKET_BUFFER = 8 << 20
+BATCH = 256                            # frames read per readable event, so one direction cannot starve the other
+PR_SET_PDEATHSIG = 1
+
+
+class Direction:
+    """Frames travelling one way along the link: delay, jitter, loss, in-flight limit and counters."""
+
+    def __init__(self, name, out_sock, delay, jitter=0.0, loss=0.0, limit=100000, seed=0):
+        self.name = name
+        self.out_sock = out_sock
+        self.delay = delay
+        self.jitter = jitter
+        self.loss = loss
+        self.limit = limit
+        self.rng = random.Random(seed)
+        self.queue = [] if jitter else collections.deque()
+        self.sequence = 0  # keeps the heap stable for equal due times
+        self.counters = {'received': 0, 'delivered': 0, 'lost': 0, 'overflow': 0, 'runt': 0,
+                         'send_errors': 0, 'max_in_flight': 0}
+
+    def arrive(self, frame, now):
+        counters = self.counters
+        counters['received'] += 1
+        if len(frame) < MIN_FRAME:
+            counters['runt'] += 1
+            return
+        if self.loss and self.rng.random() < self.loss:
+            counters['lost'] += 1
+            return
+        queue = self.queue
+        if len(queue) >= self.limit:
+            counters['overflow'] += 1
+            return
+        if self.jitter:
+            due = now + max(0.0, self.delay + self.rng.uniform(-self.jitter, self.jitter))
+            self.sequence += 1
+            heapq.heappush(queue, (due, self.sequence, frame))
+        else:
+            queue.append((now + self.delay, 0, frame))
+        if len(queue) > counters['max_in_flight']:
+            counters['max_in_flight'] = len(queue)
+
+    def next_due(self):
+        return self.queue[0][0] if self.queue else None
+
+    def release(self, horizon):
+        """Send every frame due by ``horizon``."""
+        queue, send = self.queue, self.out_sock.send
+        pop = (lambda: heapq.heappop(queue)) if self.jitter else queue.popleft
+        delivered = errors = 0
+        while queue and queue[0][0] <= horizon:
+            frame = pop()[2]
+            try:
+                send(frame)
+                delivered += 1
+            except OSError:
+                errors += 1
+        self.counters['delivered'] += delivered
+        self.counters['send_errors'] += errors
+
+
+def open_end(ifname):
+    """An AF_PACKET socket on one veth end, with virtio headers, seeing only frames arriving there."""
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    sock.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
+    try:
+        sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+    except OSError:
+        pass  # old kernel: outgoing frames are filtered by sll_pkttype in the loop instead
+    for option, force in ((socket.SO_RCVBUF, 33), (socket.SO_SNDBUF, 32)):  # SO_RCVBUFFORCE, SO_SNDBUFFORCE
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, force, SOCKET_BUFFER)
+        except OSError:
+            sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER)
+    sock.bind((ifname, ETH_P_ALL))
+    ifindex = socket.if_nametoindex(ifname)
+    mreq = ifindex.to_bytes(4, sys.byteorder) + PACKET_MR_PROMISC.to_bytes(2, sys.byteorder) + bytes(10)
+    sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
+    sock.setblocking(False)
+    return sock
+
+
+def _die_with_parent():
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+def _drain(sock, direction, now):
+    """Read up to BATCH frames from ``sock`` into ``direction``."""
+    recvfrom = sock.recvfrom
+    for _ in range(BATCH):
+        try:
+            frame, address = recvfrom(RECV_SIZE)
+        except BlockingIOError:
+            return True
+        except OSError:  # the interface went away: the link is being deleted
+            return False
+        if address[2] == PACKET_OUTGOING:
+            continue
+        direction.arrive(frame, now)
+    return True
+
+
+def run(config):
+    """Forward frames between the two ends until SIGTERM; return the counters."""
+    _die_with_parent()
+    sock_a, sock_b = open_end(config['a']), open_end(config['b'])
+    early = config.get('early_us', 100) * 1e-6
+    forward = Direction('a_to_b', sock_b, **config['a_to_b'])
+    backward = Direction('b_to_a', sock_a, **config['b_to_a'])
+    inbound = {sock_a.fileno(): (sock_a, forward), sock_b.fileno(): (sock_b, backward)}
+    readable = list(inbound)
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
+    print('ready', flush=True)
+    clock = time.monotonic
+    while not stopping:
+        due = [t for t in (forward.next_due(), backward.next_due()) if t is not None]
+        timeout = max(0.0, min(due) - early - clock()) if due else 1.0
+        try:  # select(), not epoll: epoll_wait rounds its timeout up to whole milliseconds
+            ready, _, _ = select.select(readable, (), (), timeout)
+        except InterruptedError:
+            continue
+        now = clock()
+        for fd in ready:
+            sock, direction = inbound[fd]
+            if not _drain(sock, direction, now):
+                stopping.append(True)
+        horizon = clock() + early
+        forward.release(horizon)
+        backward.release(horizon)
+    return {'link': config.get('link', ''), 'a_to_b': forward.counters, 'b_to_a': backward.counters}
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print('usage: python -m testbed.delayline CONFIG_JSON', file=sys.stderr)
+        return 2
+    config = json.loads(argv[0])
+    try:
+        counters = run(config)
+    except OSError as exc:
+        print(f'delay line {config.get("link", "")}: {exc}', file=sys.stderr, flush=True)
+        return 1
+    if config.get('stats'):
+        tmp = config['stats'] + '.tmp'
+        with open(tmp, 'w') as handle:
+            json.dump(counters, handle)
+        os.replace(tmp, config['stats'])
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

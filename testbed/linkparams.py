@@ -1,0 +1,156 @@
+"""Link parameters: validation, documented semantics, and the tc/delay-line plan for each data-plane path.
+
+Semantics (the same on both paths):
+
+- ``bw``: rate of each direction separately (a full-duplex link), shaped by an HTB token bucket on the egress
+  interface of each end. Goodput is lower than ``bw`` by the header overhead (TCP over Ethernet: 1448/1514).
+- ``delay``: one-way propagation delay of each direction, so a link of delay *d* adds 2*d* to a round trip.
+- ``jitter``: each packet's delay is drawn uniformly from [delay - jitter, delay + jitter] (netem's default
+  distribution); packets may be reordered, as with netem. Must not exceed ``delay``.
+- ``loss``: percentage of packets dropped in each direction independently (so a ping round trip loses
+  1 - (1 - p)^2 of its probes).
+- ``max_queue_size``: packets that may wait for transmission at each end's egress (default 1000, Linux's
+  txqueuelen). Packets already "on the wire" (in flight for ``delay``) do not count against it.
+
+Kernel path: HTB class with a netem leaf (what Mininet's TCLink builds); netem's limit is the queue plus an
+in-flight allowance. Userspace path: HTB with a pfifo leaf for the queue, then a delay line process between the
+two ends for delay, jitter and loss (see ``testbed.delayline``).
+"""
+import math
+from dataclasses import dataclass, asdict
+from typing import Optional
+
+from testbed.errors import TestbedError
+from testbed.units import parse_percent, parse_rate, parse_time, format_rate, format_time
+
+SHAPING_KEYS = ('bw', 'delay', 'jitter', 'loss', 'max_queue_size')
+DEFAULT_QUEUE = 1000
+HTB_BURST_BYTES = 15000       # Mininet's TCLink burst: smooth up to 1 Gb/s
+MAX_RATE_BPS = 10e9           # above this HTB on veth is not reliable
+MAX_DELAY_S = 10.0
+MIN_FRAME_BYTES = 64          # the in-flight allowance assumes frames this small
+UNSHAPED_RATE_BPS = 1e9       # rate assumed for the in-flight allowance of an unshaped link
+USERSPACE_MAX_RATE_BPS = 1e9  # the delay line's measured ceiling is ~940 Mb/s TCP (PLATFORM.md)
+
+
+@dataclass(frozen=True)
+class LinkParams:
+    """Validated shaping of one link; every direction gets the same values."""
+
+    bw: Optional[float] = None   # bits/s, None = unshaped
+    delay: float = 0.0           # seconds, one way
+    jitter: float = 0.0          # seconds
+    loss: float = 0.0            # percent, 0..100
+    max_queue_size: int = DEFAULT_QUEUE
+
+    @classmethod
+    def from_options(cls, options, where='link'):
+        """Build from Mininet-style options (``bw=10, delay='5ms', loss=1``); reject anything unknown."""
+        unknown = sorted(set(options) - set(SHAPING_KEYS))
+        if unknown:
+            raise TestbedError(f'{where}: unknown link parameter {unknown[0]!r} '
+                               f'(known: {", ".join(SHAPING_KEYS)})')
+        bw = options.get('bw')
+        values = {}
+        if bw is not None:
+            values['bw'] = parse_rate(bw, f'{where}: bandwidth')
+        for key in ('delay', 'jitter'):
+            if options.get(key) is not None:
+                values[key] = parse_time(options[key], f'{where}: {key}')
+        if options.get('loss') is not None:
+            values['loss'] = parse_percent(options['loss'], f'{where}: loss')
+        queue = options.get('max_queue_size')
+        if queue is not None:
+            if isinstance(queue, str) and queue.strip().isdigit():
+                queue = int(queue)
+            if isinstance(queue, bool) or not isinstance(queue, (int, float)) or queue != int(queue):
+                raise TestbedError(f'{where}: max_queue_size {queue!r} is not a whole number of packets')
+            values['max_queue_size'] = int(queue)
+        params = cls(**values)
+        params.validate(where)
+        return params
+
+    def validate(self, where='link'):
+        """Raise TestbedError for values no data-plane path can honour."""
+        if self.bw is not None and not 0 < self.bw <= MAX_RATE_BPS:
+            raise TestbedError(f'{where}: bandwidth {format_rate(self.bw) if self.bw > 0 else self.bw} '
+                               f'must be above 0 and at most {format_rate(MAX_RATE_BPS)}')
+        if self.bw is not None and self.bw < 8 * MIN_FRAME_BYTES:
+            raise TestbedError(f'{where}: bandwidth {self.bw:g} b/s is too small to carry a frame per second')
+        if not 0 <= self.delay <= MAX_DELAY_S:
+            raise TestbedError(f'{where}: delay {self.delay * 1e3:g} ms must be between 0 and '
+                               f'{MAX_DELAY_S * 1e3:g} ms')
+        if self.jitter < 0:
+            raise TestbedError(f'{where}: jitter {self.jitter * 1e3:g} ms must not be negative')
+        if self.jitter > self.delay:
+            raise TestbedError(f'{where}: jitter {format_time(self.jitter)} exceeds delay '
+                               f'{format_time(self.delay)} (a packet cannot arrive before it is sent)')
+        if not 0 <= self.loss <= 100:
+            raise TestbedError(f'{where}: loss {self.loss:g}% must be between 0 and 100%')
+        if not 1 <= self.max_queue_size <= 1_000_000:
+            raise TestbedError(f'{where}: max_queue_size {self.max_queue_size} must be 1..1000000 packets')
+
+    @property
+    def needs_delay(self):
+        """True when the link needs netem or a delay line (delay, jitter or loss)."""
+        return self.delay > 0 or self.jitter > 0 or self.loss > 0
+
+    @property
+    def inflight_limit(self):
+        """Packets that may be in flight in one direction: rate x (delay + jitter) in minimum-size frames."""
+        rate = self.bw or UNSHAPED_RATE_BPS
+        return max(1000, math.ceil(rate * (self.delay + self.jitter) / (8 * MIN_FRAME_BYTES)))
+
+    def describe(self):
+        """Short human form: ``10 Mb/s, 5 ms, loss 1%``."""
+        parts = [format_rate(self.bw) if self.bw else 'unshaped']
+        if self.delay:
+            parts.append(format_time(self.delay) + (f' ± {format_time(self.jitter)}' if self.jitter else ''))
+        if self.loss:
+            parts.append(f'loss {self.loss:g}%')
+        if self.max_queue_size != DEFAULT_QUEUE:
+            parts.append(f'queue {self.max_queue_size}')
+        return ', '.join(parts)
+
+    def as_dict(self):
+        return asdict(self)
+
+
+def check_path(params, delay_path, where='link'):
+    """Raise TestbedError when the chosen delay path cannot honour these parameters."""
+    if delay_path == 'userspace' and params.needs_delay and params.bw and params.bw > USERSPACE_MAX_RATE_BPS:
+        raise TestbedError(f'{where}: bandwidth {format_rate(params.bw)} with delay/loss exceeds the userspace '
+                           f'delay line ceiling ({format_rate(USERSPACE_MAX_RATE_BPS)}); use a kernel with sch_netem')
+
+
+def tc_commands(intf, params, delay_path):
+    """The tc commands that shape the egress of ``intf`` (one end of a link) on the given path.
+
+    Returns an empty list for a link that needs no qdisc. Kernel path: HTB + netem leaf, as Mininet's TCLink.
+    Userspace path: HTB + pfifo leaf; delay, jitter and loss are left to the delay line.
+    """
+    cmds, parent = [], 'root'
+    if params.bw:
+        cmds.append(f'tc qdisc add dev {intf} root handle 5: htb default 1')
+        cmds.append(f'tc class add dev {intf} parent 5: classid 5:1 htb rate {params.bw:.0f}bit '
+                    f'burst {HTB_BURST_BYTES}b')
+        parent = 'parent 5:1'
+    if delay_path == 'kernel' and params.needs_delay:
+        netem = f'tc qdisc add dev {intf} {parent} handle 10: netem limit ' \
+                f'{params.max_queue_size + params.inflight_limit}'
+        if params.delay or params.jitter:
+            netem += f' delay {params.delay * 1e6:.0f}us'
+            if params.jitter:
+                netem += f' {params.jitter * 1e6:.0f}us'
+        if params.loss:
+            netem += f' loss {params.loss:.6g}%'
+        cmds.append(netem)
+    elif params.bw or params.max_queue_size != DEFAULT_QUEUE:
+        cmds.append(f'tc qdisc add dev {intf} {parent} handle 10: pfifo limit {params.max_queue_size}')
+    return cmds
+
+
+def delay_line_direction(params, seed):
+    """What the delay line does to one direction of a link (JSON-serialisable)."""
+    return {'delay': params.delay, 'jitter': params.jitter, 'loss': params.loss / 100.0,
+            'limit': params.inflight_limit, 'seed': seed}

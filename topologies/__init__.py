@@ -1,0 +1,1 @@
+"""topologies of the testbed."""
