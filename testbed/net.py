@@ -1,0 +1,170 @@
+"""The emulated network: Mininet with checked links, the probe's data-plane paths and scoped cleanup.
+
+``TestbedNet`` is a ``Mininet`` that
+- records every process, namespace, bridge and root-namespace interface it creates in a ``Run`` (see
+  ``testbed.runstate``), so ``testbed clean`` can remove exactly those after a crash;
+- builds OVS switches speaking OpenFlow 1.3 on the datapath the probe chose (kernel, or userspace ``netdev``),
+  tagged with the run id; standalone (learning) without a controller, fail-secure with one;
+- makes links with ``testbed.links``: netem on the kernel path, a delay line on the userspace path, HTB for rate on
+  both, and reads back what the kernel holds;
+- turns transmit checksum offload off on node interfaces when the OVS datapath is userspace (otherwise TCP
+  through it stalls: PLATFORM.md).
+"""
+import functools
+import os
+
+from mininet.net import Mininet
+from mininet.node import Host, Node, OVSSwitch
+
+from testbed.errors import TestbedError, CapabilityError
+from testbed.linkparams import SHAPING_KEYS, LinkParams, check_path
+from testbed.links import DelayLineLink, ShapedLink
+from testbed.probe import current_plan, probe
+from testbed.runstate import RUN_TAG, Run
+
+DELAY_NODE_NAME = 'tbdelay'
+
+
+class TestbedSwitch(OVSSwitch):
+    """An Open vSwitch bridge speaking OpenFlow 1.3, tagged with the run that created it."""
+
+    def __init__(self, name, run_id='', **params):
+        params.setdefault('protocols', 'OpenFlow13')
+        self.run_id = run_id
+        super().__init__(name, **params)
+
+    def bridgeOpts(self):  # Mininet hook: options of the ovs-vsctl transaction that creates the bridge
+        return super().bridgeOpts() + f' external_ids:{RUN_TAG}={self.run_id}'
+
+
+def _existing_bridges():
+    output = os.popen('ovs-vsctl --timeout=5 list-br 2>/dev/null').read()
+    return set(output.split())
+
+
+class TestbedNet(Mininet):
+    """A Mininet network whose links, switches and cleanup follow the testbed's rules."""
+
+    def __init__(self, topo=None, plan=None, run=None, controller=None, label='net', seed=1, **kwargs):
+        if os.geteuid() != 0:
+            raise CapabilityError('building a network needs root (run with sudo)')
+        self.plan = plan or current_plan()
+        self.seed = seed
+        self.early_release_us = round(probe().timer_late_us.get('median', 100) + 60)
+        self.run = run or Run(label)
+        self._own_run = run is None
+        self._delay_node = None
+        self._delay_links = 0
+        self._bridges_before = _existing_bridges()
+        self.link_stats = {}
+        self._stopped = False
+        switch = functools.partial(
+            TestbedSwitch, run_id=self.run.id,
+            datapath='user' if self.plan.datapath == 'userspace' else 'kernel',
+            failMode='secure' if controller else 'standalone')
+        kwargs.setdefault('autoSetMacs', True)
+        try:
+            super().__init__(topo=topo, switch=switch, host=Host, link=ShapedLink, controller=controller,
+                             build=False, cleanup=False, **kwargs)
+            if topo is not None:
+                self.build()
+        except BaseException:
+            self.stop()
+            raise
+
+    # -- nodes ------------------------------------------------------------------------------------------------
+    def addHost(self, name, cls=None, **params):  # Mininet's API name
+        host = super().addHost(name, cls=cls, **params)
+        self.run.record_process(host.pid, f'host {name}')
+        return host
+
+    def addSwitch(self, name, cls=None, **params):  # Mininet's API name
+        if name in self._bridges_before:
+            raise TestbedError(f'switch {name}: an Open vSwitch bridge named {name!r} already exists and is not '
+                               f'this run\'s; rename the switch or remove that bridge yourself')
+        if 'dpid' not in params and not any(ch.isdigit() for ch in name):
+            params['dpid'] = '%016x' % (len(self.switches) + 1)
+        switch = super().addSwitch(name, cls=cls, **params)
+        self.run.record_process(switch.pid, f'switch {name}')
+        self.run.record_bridge(name)
+        return switch
+
+    def delay_node(self):
+        """The namespace that holds the delay lines' veth ends (created on first use)."""
+        if self._delay_node is None:
+            self._delay_node = Node(DELAY_NODE_NAME, inNamespace=True)
+            self.run.record_process(self._delay_node.pid, 'delay namespace')
+            # No IPv6 link-local chatter (RS, MLD, DAD) may leak from the inner ends into the links.
+            self._delay_node.cmd('sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1')
+            self._delay_node.cmd('ip link set lo up')
+        return self._delay_node
+
+    # -- links ------------------------------------------------------------------------------------------------
+    def addLink(self, node1, node2, port1=None, port2=None, cls=None, **params):  # Mininet's API name
+        node1 = self[node1] if isinstance(node1, str) else node1
+        node2 = self[node2] if isinstance(node2, str) else node2
+        where = f'link {node1.name}-{node2.name}'
+        shaping = LinkParams.from_options({k: params.pop(k) for k in SHAPING_KEYS if k in params}, where)
+        check_path(shaping, self.plan.delay, where)
+        for node, port in ((node1, port1), (node2, port2)):
+            if not node.inNamespace:
+                intf = f'{node.name}-eth{port if port is not None else node.newPort()}'
+                if os.path.exists(f'/sys/class/net/{intf}'):
+                    raise TestbedError(f'{where}: interface {intf} already exists in the root namespace (another '
+                                       f'network running?); stop it or rename the node')
+        if cls is None and self.plan.delay == 'userspace' and shaping.needs_delay:
+            cls = functools.partial(DelayLineLink, delay_node=self.delay_node(), index=self._delay_links)
+            self._delay_links += 1
+        link = super().addLink(node1, node2, port1, port2, cls=cls, shaping=shaping, **params)
+        for intf in (link.intf1, link.intf2):
+            if not intf.node.inNamespace:
+                self.run.record_link(intf.name)
+        return link
+
+    # -- life cycle -------------------------------------------------------------------------------------------
+    def build(self):
+        super().build()
+        for node in self.hosts + ([self._delay_node] if self._delay_node else []):
+            interfaces = node.intfNames() if node is not self._delay_node else [
+                end for link in self.links if isinstance(link, DelayLineLink) for end in (link.end_a, link.end_b)]
+            self.run.record_netns(node.pid, interfaces, f'namespace of {node.name}')
+
+    def start(self):
+        super().start()
+        for link in self.links:
+            link.start_data_plane(self)
+            link.apply_shaping()
+        if self.plan.datapath == 'userspace':
+            for host in self.hosts:
+                for intf in host.intfNames():
+                    if intf != 'lo':
+                        host.cmd(f'ethtool -K {intf} tx off 2>/dev/null')
+
+    def stop(self):
+        """Stop links' data planes, then Mininet's nodes, then forget the run. Safe to call twice."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for link in list(getattr(self, 'links', [])):
+            stats = link.stop_data_plane() if isinstance(link, ShapedLink) else None
+            if stats:
+                self.link_stats[link.name()] = stats
+        try:
+            if hasattr(self, 'controllers'):  # Mininet's own __init__ completed
+                super().stop()
+        finally:
+            if self._delay_node is not None:
+                self._delay_node.terminate()
+                self._delay_node = None
+            if self._own_run:
+                self.run.close()
+
+    # -- reporting --------------------------------------------------------------------------------------------
+    def describe_links(self):
+        """(link name, shaping, path) for each link."""
+        rows = []
+        for link in self.links:
+            path = link.delay_path if link.shaping.needs_delay else 'kernel (htb)' if link.shaping.bw else '-'
+            rows.append((f'{link.intf1.node.name}-{link.intf2.node.name}', link.shaping.describe(), path))
+        return rows
+

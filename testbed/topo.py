@@ -1,0 +1,227 @@
+"""Topologies as data: a Mininet ``Topo`` that rejects mistakes early, and loading topologies by name or file.
+
+``TestbedTopo`` refuses a node name used twice and a link to a node that does not exist, and validates each link's
+shaping when the link is added, so bad input fails before anything is created. Topologies come from:
+
+- the registry: every module in ``topologies/`` exposes ``topos = {'name': TopoClass}`` (as ``mn --custom``
+  expects), so ``testbed run linear --param n=4`` works;
+- a Python file with the same ``topos`` dictionary (``path/to/file.py`` or ``file.py:name``);
+- a declarative JSON or YAML file (see ``from_spec``).
+"""
+import importlib
+import importlib.util
+import inspect
+import json
+import os
+import pkgutil
+import re
+
+from mininet.topo import Topo
+
+from testbed.errors import TestbedError
+from testbed.linkparams import SHAPING_KEYS, LinkParams
+
+NAME_RE = re.compile(r'^[a-zA-Z][a-zA-Z0-9]{0,9}$')  # short: interface names are <node>-ethN, at most 15 chars
+LINK_STRUCTURE_KEYS = ('port1', 'port2', 'intfName1', 'intfName2', 'addr1', 'addr2')
+
+
+class TestbedTopo(Topo):
+    """A Mininet Topo with checked names and validated link parameters."""
+
+    __test__ = False
+
+    def addNode(self, name, **opts):  # Mininet's API name
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            raise TestbedError(f'node name {name!r} must be a letter followed by up to 9 letters or digits')
+        if name in self.g.node:
+            raise TestbedError(f'node name {name!r} is used twice')
+        return super().addNode(name, **opts)
+
+    def addLink(self, node1, node2, port1=None, port2=None, key=None, **opts):  # Mininet's API name
+        for node in (node1, node2):
+            if node not in self.g.node:
+                raise TestbedError(f'link {node1}-{node2}: node {node!r} does not exist')
+        if node1 == node2:
+            raise TestbedError(f'link {node1}-{node2}: a link needs two different nodes')
+        unknown = sorted(set(opts) - set(SHAPING_KEYS) - set(LINK_STRUCTURE_KEYS) - {'cls'})
+        if unknown:
+            raise TestbedError(f'link {node1}-{node2}: unknown link parameter {unknown[0]!r} '
+                               f'(known: {", ".join(SHAPING_KEYS)})')
+        LinkParams.from_options({k: v for k, v in opts.items() if k in SHAPING_KEYS}, where=f'link {node1}-{node2}')
+        return super().addLink(node1, node2, port1, port2, key, **opts)
+
+    def link_params(self):
+        """(node1, node2, LinkParams) for every link: the topology's parameters, for theory and reports."""
+        result = []
+        for node1, node2, info in self.links(sort=True, withInfo=True):
+            shaping = {k: v for k, v in info.items() if k in SHAPING_KEYS}
+            result.append((node1, node2, LinkParams.from_options(shaping)))
+        return result
+
+
+# -- parameters ------------------------------------------------------------------------------------------------
+
+def parse_param_value(text):
+    """``'4'`` -> 4, ``'2.5'`` -> 2.5, ``'true'`` -> True, anything else stays a string (``'10ms'``)."""
+    lowered = text.strip().lower()
+    if lowered in ('true', 'yes', 'on'):
+        return True
+    if lowered in ('false', 'no', 'off'):
+        return False
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_params(items):
+    """``['n=4', 'delay=10ms']`` -> ``{'n': 4, 'delay': '10ms'}``; a malformed item is an error."""
+    params = {}
+    for item in items or ():
+        key, sep, value = item.partition('=')
+        key = key.strip()
+        if not sep or not key.isidentifier() or value.strip() == '':
+            raise TestbedError(f'--param {item!r} is not KEY=VALUE (for example --param n=4)')
+        params[key] = parse_param_value(value)
+    return params
+
+
+def instantiate(factory, params, name):
+    """Call a topology class with user parameters, naming any parameter it does not take."""
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        signature = None
+    if signature is not None:
+        accepts_any = any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values())
+        known = [p for p in signature.parameters if p not in ('self', 'args', 'kwargs', 'opts', 'params')]
+        for key in params:
+            if not accepts_any and key not in signature.parameters:
+                raise TestbedError(f'topology {name!r} has no parameter {key!r} '
+                                   f'(it takes: {", ".join(known) or "none"})')
+    try:
+        return factory(**params)
+    except TestbedError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise TestbedError(f'topology {name!r}: {exc}') from None
+
+
+# -- the registry and files ------------------------------------------------------------------------------------
+
+def registry():
+    """{name: (factory, module name)} from every module of the ``topologies`` package."""
+    import topologies
+    found = {}
+    for info in pkgutil.iter_modules(topologies.__path__):
+        module = importlib.import_module(f'topologies.{info.name}')
+        for name, factory in getattr(module, 'topos', {}).items():
+            found[name] = (factory, module.__name__)
+    return found
+
+
+def describe(factory):
+    """First line of a topology's docstring."""
+    doc = inspect.getdoc(factory) or ''
+    return doc.splitlines()[0] if doc else ''
+
+
+def _load_python_file(path, choice):
+    spec = importlib.util.spec_from_file_location(f'testbed_custom_{abs(hash(path))}', path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        raise TestbedError(f'topology file {path} does not parse: line {exc.lineno}: {exc.msg}') from None
+    except TestbedError:
+        raise
+    except Exception as exc:  # a user's file may raise anything while loading; report it in one line
+        raise TestbedError(f'topology file {path} failed to load: {type(exc).__name__}: {exc}') from None
+    topos = getattr(module, 'topos', None)
+    if not isinstance(topos, dict) or not topos:
+        raise TestbedError(f'topology file {path} has no "topos" dictionary (topos = {{"name": TopoClass}})')
+    if choice is None:
+        if len(topos) > 1:
+            raise TestbedError(f'topology file {path} defines {", ".join(sorted(topos))}: choose one with '
+                               f'{path}:NAME')
+        choice = next(iter(topos))
+    if choice not in topos:
+        raise TestbedError(f'topology file {path} has no topology {choice!r} (it has: {", ".join(sorted(topos))})')
+    return topos[choice], choice
+
+
+def _read_spec(path):
+    with open(path) as handle:
+        text = handle.read()
+    try:
+        if path.endswith('.json'):
+            return json.loads(text)
+        import yaml
+        return yaml.safe_load(text)
+    except ValueError as exc:  # json.JSONDecodeError
+        raise TestbedError(f'topology file {path} does not parse: {exc}') from None
+    except Exception as exc:  # yaml.YAMLError and friends
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise TestbedError(f'topology file {path} does not parse: {first}') from None
+
+
+def from_spec(spec, name='topology'):
+    """Build a TestbedTopo from a declarative description::
+
+        hosts: [h1, h2]                      # or {h1: {ip: 10.0.0.1/24}, ...}
+        switches: [s1]
+        links:
+          - [h1, s1, {bw: 10, delay: 5ms}]  # or {a: h1, b: s1, bw: 10, delay: 5ms}
+          - [h2, s1]
+    """
+    if not isinstance(spec, dict):
+        raise TestbedError(f'{name}: expected a mapping with hosts, switches and links')
+    unknown = sorted(set(spec) - {'hosts', 'switches', 'links', 'description'})
+    if unknown:
+        raise TestbedError(f'{name}: unknown section {unknown[0]!r} (known: hosts, switches, links)')
+    topo = TestbedTopo()
+
+    def nodes(section):
+        value = spec.get(section) or []
+        if isinstance(value, list):
+            return [(item, {}) for item in value]
+        if isinstance(value, dict):
+            return [(key, opts or {}) for key, opts in value.items()]
+        raise TestbedError(f'{name}: {section} must be a list or a mapping')
+
+    for node, opts in nodes('hosts'):
+        topo.addHost(node, **opts)
+    for node, opts in nodes('switches'):
+        topo.addSwitch(node, **opts)
+    for index, link in enumerate(spec.get('links') or []):
+        if isinstance(link, list) and len(link) in (2, 3) and (len(link) == 2 or isinstance(link[2], dict)):
+            node1, node2, opts = link[0], link[1], dict(link[2]) if len(link) == 3 else {}
+        elif isinstance(link, dict) and 'a' in link and 'b' in link:
+            opts = dict(link)
+            node1, node2 = opts.pop('a'), opts.pop('b')
+        else:
+            raise TestbedError(f'{name}: link #{index + 1} must be [a, b, {{params}}] or {{a: .., b: .., ...}}')
+        topo.addLink(node1, node2, **opts)
+    return topo
+
+
+def load(spec, params=None):
+    """Return (topology, name) for a registered name, a Python file (``file.py[:name]``) or a JSON/YAML file."""
+    params = params or {}
+    path, choice = spec.rsplit(':', 1) if '.py:' in spec else (spec, None)
+    if path.endswith(('.py', '.json', '.yaml', '.yml')):
+        if not os.path.isfile(path):
+            raise TestbedError(f'topology file {path} does not exist')
+        if path.endswith('.py'):
+            factory, name = _load_python_file(path, choice)
+            return instantiate(factory, params, name), name
+        if params:
+            raise TestbedError(f'topology file {path} takes no --param (edit the file instead)')
+        return from_spec(_read_spec(path), name=path), os.path.basename(path)
+    known = registry()
+    if spec not in known:
+        raise TestbedError(f'unknown topology {spec!r} (known: {", ".join(sorted(known))}; '
+                           f'or give a .py, .json or .yaml file)')
+    return instantiate(known[spec][0], params, spec), spec

@@ -1,0 +1,88 @@
+"""Small general-purpose topologies: a single link, a star, a chain and a dumbbell.
+
+Every link takes the shaping parameters of ``testbed.linkparams`` (``bw``, ``delay``, ``jitter``, ``loss``,
+``max_queue_size``), given as topology parameters: ``testbed run linear --param n=4 --param delay=5ms``.
+"""
+from testbed.linkparams import SHAPING_KEYS
+from testbed.topo import TestbedTopo
+
+
+def _shaping(values):
+    return {key: value for key, value in values.items() if key in SHAPING_KEYS and value is not None}
+
+
+class PairTopo(TestbedTopo):
+    """Two hosts joined by one shaped link (no switch): the unit of link fidelity tests.
+
+        h1 ----(bw, delay, loss)---- h2
+    """
+
+    def build(self, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
+        self.addHost('h1', ip='10.0.0.1/24')
+        self.addHost('h2', ip='10.0.0.2/24')
+        self.addLink('h1', 'h2', **_shaping(locals()))
+
+
+class SingleSwitchTopo(TestbedTopo):
+    """N hosts on one switch; every host link shaped alike.
+
+        h1   h2 ... hN
+          \\  |     /
+             s1
+    """
+
+    def build(self, n=3, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
+        if not isinstance(n, int) or not 1 <= n <= 64:
+            raise ValueError(f'n={n!r} must be a whole number from 1 to 64')
+        shaping = _shaping(locals())
+        self.addSwitch('s1')
+        for i in range(1, n + 1):
+            self.addHost(f'h{i}', ip=f'10.0.0.{i}/24')
+            self.addLink(f'h{i}', 's1', **shaping)
+
+
+class LinearTopo(TestbedTopo):
+    """A chain of N switches with one host each; the switch-to-switch links are shaped.
+
+        h1    h2    h3         hN
+        |     |     |          |
+        s1 -- s2 -- s3 -- ... sN
+    """
+
+    def build(self, n=3, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
+        if not isinstance(n, int) or not 1 <= n <= 64:
+            raise ValueError(f'n={n!r} must be a whole number from 1 to 64')
+        shaping = _shaping(locals())
+        for i in range(1, n + 1):
+            self.addSwitch(f's{i}')
+            self.addHost(f'h{i}', ip=f'10.0.0.{i}/24')
+            self.addLink(f'h{i}', f's{i}')
+            if i > 1:
+                self.addLink(f's{i - 1}', f's{i}', **shaping)
+
+
+class DumbbellTopo(TestbedTopo):
+    """N senders and N receivers sharing one bottleneck link between two switches.
+
+        h1 --\\                      /-- h(N+1)
+        h2 ---- s1 ==bottleneck== s2 ---- h(N+2)
+        hN --/                      \\-- h(2N)
+    """
+
+    def build(self, n=2, bw=10, delay='10ms', jitter=None, loss=None, max_queue_size=None):
+        if not isinstance(n, int) or not 1 <= n <= 32:
+            raise ValueError(f'n={n!r} must be a whole number from 1 to 32')
+        self.addSwitch('s1')
+        self.addSwitch('s2')
+        self.addLink('s1', 's2', **_shaping(locals()))
+        for i in range(1, 2 * n + 1):
+            self.addHost(f'h{i}', ip=f'10.0.0.{i}/24')
+            self.addLink(f'h{i}', 's1' if i <= n else 's2')
+
+
+topos = {
+    'pair': PairTopo,
+    'single': SingleSwitchTopo,
+    'linear': LinearTopo,
+    'dumbbell': DumbbellTopo,
+}
