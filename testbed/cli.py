@@ -1,1 +1,193 @@
-"""placeholder"""
+"""The ``testbed`` command: doctor, list, run, clean, bench.
+
+Quiet by default (a few progress lines on stderr), ``-v`` for Mininet's own detail. Every user mistake ends with
+one line ``testbed: error: ...`` and exit code 2.
+"""
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+
+from testbed import __version__
+from testbed.errors import TestbedError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line and exit code 2."""
+
+    def error(self, message):
+        raise TestbedError(f'{message} (see: {self.prog} --help)')
+
+
+def progress(message):
+    print(f'testbed: {message}', file=sys.stderr, flush=True)
+
+
+class _Stop(Exception):
+    """Raised by the SIGTERM/SIGHUP handler so that ``finally`` blocks stop the network."""
+
+
+def _raise_stop(signum, _frame):
+    raise _Stop(signal.Signals(signum).name)
+
+
+# -- commands ------------------------------------------------------------------------------------------------------
+
+def cmd_doctor(args):
+    from testbed.probe import current_plan, doctor_json, doctor_report, probe
+    caps, plan = probe(), current_plan()
+    print(doctor_json(caps, plan) if args.json else doctor_report(caps, plan))
+    return 0
+
+
+def cmd_list(args):
+    from testbed.topo import describe, registry
+    topos = registry()
+    if args.json:
+        print(json.dumps({'topologies': {name: {'module': module, 'description': describe(factory)}
+                                         for name, (factory, module) in sorted(topos.items())}}, indent=2))
+        return 0
+    print('topologies (testbed run NAME [--param k=v ...]):')
+    for name, (factory, _module) in sorted(topos.items()):
+        print(f'  {name:<14} {describe(factory)}')
+    return 0
+
+
+def _hold(net):
+    progress('network up; Ctrl-C to stop')
+    while True:
+        time.sleep(3600)
+
+
+def cmd_run(args):
+    from mininet.cli import CLI
+    from testbed.net import TestbedNet
+    from testbed.topo import load, parse_params
+    topo, name = load(args.topology, parse_params(args.param))
+    if os.geteuid() != 0:
+        raise TestbedError('testbed run needs root (run with sudo)')
+    progress(f'building {name}: {len(topo.hosts())} hosts, {len(topo.switches())} switches, '
+             f'{len(topo.links())} links')
+    started = time.monotonic()
+    net = None
+    try:
+        net = TestbedNet(topo, label=name)
+        net.start()
+        progress(f'{name} up in {time.monotonic() - started:.1f} s (run {net.run.id})')
+        print(f'run: {net.run.id}')
+        print(f'paths: ' + ', '.join(f'{f}={net.plan.path(f)}' for f in ('delay', 'tunnel', 'datapath')))
+        for link, shaping, path in net.describe_links():
+            print(f'  link {link:<12} {shaping:<28} {path}')
+        sys.stdout.flush()
+        if args.cli:
+            CLI(net)
+        elif args.test == 'pingall':
+            loss = net.pingAll(timeout=2)
+            print(f'pingall: {loss:g}% dropped')
+            return 0 if loss == 0 else 1
+        elif args.test == 'none':
+            return 0
+        else:
+            _hold(net)
+    except (KeyboardInterrupt, _Stop) as stop:
+        progress(f'stopping ({stop or "interrupted"})')
+        return 130
+    finally:
+        if net is not None:
+            net.stop()
+    return 0
+
+
+def cmd_clean(args):
+    from testbed.runstate import clean, list_runs
+    if os.geteuid() != 0:
+        raise TestbedError('testbed clean needs root (run with sudo)')
+    if args.list:
+        for run_id, _dir, alive in list_runs():
+            print(f'{run_id}  {"running" if alive else "dead (cleanable)"}')
+        return 0
+    cleaned, live = clean(run_id=args.run, log=(print if args.verbose else lambda message: None))
+    if args.run and not cleaned:
+        raise TestbedError(f'no recorded run {args.run!r} (see: testbed clean --list)')
+    print(f'cleaned {len(cleaned)} run(s)' + (f'; {len(live)} still running: {", ".join(live)}' if live else ''))
+    return 0
+
+
+def cmd_bench(args):
+    from testbed.bench import run_link_bench
+    if os.geteuid() != 0:
+        raise TestbedError('testbed bench needs root (run with sudo)')
+    return run_link_bench(as_json=args.json, quick=args.quick, paths=args.paths)
+
+
+# -- parser --------------------------------------------------------------------------------------------------------
+
+def build_parser():
+    parser = _Parser(prog='testbed', description='Mininet-based network emulation testbed: links, switches, '
+                     'a Ryu control plane and 6to4, with fidelity checks.')
+    parser.add_argument('--version', action='version', version=f'testbed {__version__}')
+    parser.add_argument('-v', '--verbose', action='store_true', help='show Mininet\'s detail')
+    parser.add_argument('--path', choices=('auto', 'kernel', 'userspace'),
+                        help='force the data-plane path of every feature (default: auto, from the probe; '
+                             'per feature with TESTBED_PATH=delay=userspace,...)')
+    sub = parser.add_subparsers(dest='command', metavar='COMMAND', parser_class=_Parser)
+
+    doctor = sub.add_parser('doctor', help='probe the kernel and tools; say which path each feature uses')
+    doctor.add_argument('--json', action='store_true', help='print the same as a JSON object')
+    doctor.set_defaults(func=cmd_doctor)
+
+    lister = sub.add_parser('list', help='list topologies')
+    lister.add_argument('--json', action='store_true')
+    lister.set_defaults(func=cmd_list)
+
+    run = sub.add_parser('run', help='build and start a topology')
+    run.add_argument('topology', help='a registered name (testbed list) or a .py/.json/.yaml file')
+    run.add_argument('--param', action='append', metavar='KEY=VALUE', help='topology parameter (repeatable)')
+    mode = run.add_mutually_exclusive_group()
+    mode.add_argument('--cli', action='store_true', help='open Mininet\'s CLI')
+    mode.add_argument('--test', choices=('pingall', 'none'), help='run a test and stop (default: stay up until '
+                                                                  'Ctrl-C)')
+    run.set_defaults(func=cmd_run)
+
+    cleaner = sub.add_parser('clean', help='remove what crashed or killed runs left (only what they recorded)')
+    cleaner.add_argument('--run', metavar='RUN_ID', help='clean this run only (even if its owner still runs)')
+    cleaner.add_argument('--list', action='store_true', help='list recorded runs')
+    cleaner.set_defaults(func=cmd_clean)
+
+    bench = sub.add_parser('bench', help='benchmarks that print a table')
+    bench_sub = bench.add_subparsers(dest='bench', metavar='WHAT', parser_class=_Parser)
+    links = bench_sub.add_parser('links', help='configured vs measured RTT, goodput, loss; delay-line ceiling')
+    links.add_argument('--json', action='store_true')
+    links.add_argument('--quick', action='store_true', help='fewer samples (a smoke run, not for the record)')
+    links.add_argument('--paths', default='available', help='kernel, userspace or available (default)')
+    links.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.path:
+            os.environ['TESTBED_PATH'] = args.path
+        if not getattr(args, 'func', None):
+            parser.print_help()
+            return EXIT_USAGE
+        from mininet.log import setLogLevel
+        setLogLevel('info' if args.verbose else 'warning')
+        signal.signal(signal.SIGTERM, _raise_stop)
+        signal.signal(signal.SIGHUP, _raise_stop)
+        return args.func(args)
+    except TestbedError as exc:
+        print(f'testbed: error: {exc}', file=sys.stderr)
+        return exc.exit_code
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -26,6 +26,7 @@ from testbed.units import parse_percent, parse_rate, parse_time, format_rate, fo
 SHAPING_KEYS = ('bw', 'delay', 'jitter', 'loss', 'max_queue_size')
 DEFAULT_QUEUE = 1000
 HTB_BURST_BYTES = 15000       # Mininet's TCLink burst: smooth up to 1 Gb/s
+HTB_QUANTUM_BYTES = 65536     # one class only, so quantum does not shape; fixed to silence HTB's r2q warning
 MAX_RATE_BPS = 10e9           # above this HTB on veth is not reliable
 MAX_DELAY_S = 10.0
 MIN_FRAME_BYTES = 64          # the in-flight allowance assumes frames this small
@@ -73,7 +74,7 @@ class LinkParams:
     def validate(self, where='link'):
         """Raise TestbedError for values no data-plane path can honour."""
         if self.bw is not None and not 0 < self.bw <= MAX_RATE_BPS:
-            raise TestbedError(f'{where}: bandwidth {format_rate(self.bw) if self.bw > 0 else self.bw} '
+            raise TestbedError(f'{where}: bandwidth {self.bw / 1e6:g} Mb/s '
                                f'must be above 0 and at most {format_rate(MAX_RATE_BPS)}')
         if self.bw is not None and self.bw < 8 * MIN_FRAME_BYTES:
             raise TestbedError(f'{where}: bandwidth {self.bw:g} b/s is too small to carry a frame per second')
@@ -133,7 +134,7 @@ def tc_commands(intf, params, delay_path):
     if params.bw:
         cmds.append(f'tc qdisc add dev {intf} root handle 5: htb default 1')
         cmds.append(f'tc class add dev {intf} parent 5: classid 5:1 htb rate {params.bw:.0f}bit '
-                    f'burst {HTB_BURST_BYTES}b')
+                    f'burst {HTB_BURST_BYTES}b quantum {HTB_QUANTUM_BYTES}')
         parent = 'parent 5:1'
     if delay_path == 'kernel' and params.needs_delay:
         netem = f'tc qdisc add dev {intf} {parent} handle 10: netem limit ' \

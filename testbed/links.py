@@ -46,9 +46,9 @@ class ShapedLink(Link):
                 continue
             intf.node.cmd(f'tc qdisc del dev {intf.name} root 2>/dev/null')
             for cmd in cmds:
-                output = intf.node.cmd(cmd + ' 2>&1').strip()
-                if output:
-                    raise TestbedError(f'link {self.name()}: "{cmd}" failed: {output.splitlines()[0]}')
+                output = intf.node.cmd(cmd + ' 2>&1; echo "exit=$?"').strip().splitlines()
+                if not output or output[-1] != 'exit=0':
+                    raise TestbedError(f'link {self.name()}: "{cmd}" failed: {(output or ["?"])[0]}')
             self._verify(intf)
 
     def _verify(self, intf):

@@ -1,0 +1,74 @@
+"""Measurements inside a running network: RTT (ping), TCP goodput and one-way UDP loss (iperf3).
+
+Shared by the benchmark, the fidelity tests and the experiments, so all of them measure the same way. Each
+function runs real tools inside the nodes' namespaces and returns plain numbers.
+"""
+import json
+import re
+import statistics
+import subprocess
+
+from testbed.errors import TestbedError
+
+IPERF_PORT = 5201
+_TIME_RE = re.compile(r'time=([0-9.]+) ms')
+
+
+def ping_rtts(src, dst_ip, count=100, interval=0.01, size=56, timeout=None, warmup=True):
+    """Round-trip times in ms of ``count`` pings from node ``src`` (lost probes are absent).
+
+    A warm-up ping first resolves ARP/ND, so no measured probe waits for address resolution.
+    """
+    wait = timeout or max(2, int(count * interval + 5))
+    if warmup:
+        src.cmd(f'ping -n -c 1 -W 2 {dst_ip}')
+    output = src.cmd(f'ping -n -c {count} -i {interval} -s {size} -w {wait} {dst_ip}')
+    return [float(value) for value in _TIME_RE.findall(output)]
+
+
+def rtt_summary(rtts):
+    if not rtts:
+        return {'count': 0}
+    ordered = sorted(rtts)
+    return {'count': len(rtts), 'median': statistics.median(ordered), 'min': ordered[0],
+            'mean': statistics.fmean(ordered), 'p95': ordered[int(0.95 * (len(ordered) - 1))],
+            'stdev': statistics.pstdev(ordered)}
+
+
+def _iperf(client, server, client_args, timeout):
+    """Run one iperf3 test from ``client`` to ``server``; return the client's JSON report."""
+    server_proc = server.popen(['iperf3', '-s', '-1', '-p', str(IPERF_PORT)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        # Wait until the server listens (no fixed sleep): ss shows the socket in the server's namespace.
+        for _ in range(100):
+            if f':{IPERF_PORT}' in server.cmd(f'ss -ltnH sport = :{IPERF_PORT}'):
+                break
+            server.cmd('sleep 0.02')
+        output = client.cmd(f'timeout {timeout} iperf3 -c {server.IP()} -p {IPERF_PORT} -J {client_args}')
+        try:
+            report = json.loads(output[output.index('{'):])
+        except ValueError:
+            raise TestbedError(f'iperf3 {client.name}->{server.name} gave no report: {output.strip()[:200]}')
+        if report.get('error'):
+            raise TestbedError(f'iperf3 {client.name}->{server.name}: {report["error"]}')
+        return report
+    finally:
+        if server_proc.poll() is None:
+            server_proc.terminate()
+        server_proc.wait()
+
+
+def tcp_goodput(client, server, seconds=10, omit=1, streams=1):
+    """TCP goodput in bits/s received by ``server`` from ``client`` (first ``omit`` s excluded)."""
+    report = _iperf(client, server, f'-t {seconds} -O {omit} -P {streams}', timeout=seconds + omit + 20)
+    return report['end']['sum_received']['bits_per_second']
+
+
+def udp_loss(client, server, packets=5000, rate='5M', size=200):
+    """One-way UDP loss client->server: (lost percent, packets sent)."""
+    report = _iperf(client, server, f'-u -b {rate} -l {size} -k {packets}', timeout=120)
+    total = report['end']['sum']
+    sent = total.get('packets', packets)
+    lost = total.get('lost_packets', 0)
+    return 100.0 * lost / sent if sent else 0.0, sent
