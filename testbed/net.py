@@ -42,6 +42,14 @@ def _existing_bridges():
     return set(output.split())
 
 
+def check_topology(topo, plan):
+    """Reject, before anything is created, links the chosen paths cannot honour."""
+    for node1, node2, info in topo.links(sort=True, withInfo=True):
+        where = f'link {node1}-{node2}'
+        shaping = LinkParams.from_options({k: v for k, v in info.items() if k in SHAPING_KEYS}, where)
+        check_path(shaping, plan.delay, where)
+
+
 class TestbedNet(Mininet):
     """A Mininet network whose links, switches and cleanup follow the testbed's rules."""
 
@@ -49,6 +57,8 @@ class TestbedNet(Mininet):
         if os.geteuid() != 0:
             raise CapabilityError('building a network needs root (run with sudo)')
         self.plan = plan or current_plan()
+        if topo is not None:
+            check_topology(topo, self.plan)
         self.seed = seed
         self.early_release_us = round(probe().timer_late_us.get('median', 100) + 60)
         self.run = run or Run(label)

@@ -90,8 +90,9 @@ def parse_params(items):
 
 def instantiate(factory, params, name):
     """Call a topology class with user parameters, naming any parameter it does not take."""
+    target = factory.build if isinstance(factory, type) and issubclass(factory, Topo) else factory
     try:
-        signature = inspect.signature(factory)
+        signature = inspect.signature(target)
     except (TypeError, ValueError):
         signature = None
     if signature is not None:

@@ -1,0 +1,85 @@
+"""Every row of the bad-input table (README): one clear error line, exit code 2, nothing left behind.
+
+These run without root: input is checked before anything is created. The rows that need a live Open vSwitch
+(a switch named like a foreign bridge) are in tests/integration/test_cleanup.py.
+"""
+import os
+
+import pytest
+
+from testbed import cli
+
+BAD_INPUTS = [
+    # (argv, words the one error line must contain)
+    (['run', 'single', '--param', 'bw=0'], 'bandwidth 0 Mb/s must be above 0'),
+    (['run', 'single', '--param', 'bw=-10'], 'bandwidth -10 Mb/s must be above 0'),
+    (['run', 'single', '--param', 'delay=3furlongs'], "unknown unit 'furlongs'"),
+    (['run', 'single', '--param', 'loss=120'], 'loss 120% must be between 0 and 100%'),
+    (['run', 'single', '--param', 'delay=5ms', '--param', 'jitter=9ms'], 'jitter 9 ms exceeds delay 5 ms'),
+    (['run', 'single', '--param', 'max_queue_size=0'], 'max_queue_size 0 must be'),
+    (['run', 'nope'], "unknown topology 'nope'"),
+    (['run', 'single', '--param', 'foo'], "--param 'foo' is not KEY=VALUE"),
+    (['run', 'linear', '--param', 'm=3'], "topology 'linear' has no parameter 'm'"),
+    (['run', '{tmp}/broken.py'], 'does not parse: line'),
+    (['run', '{tmp}/broken.yaml'], 'does not parse'),
+    (['run', '{tmp}/clash.yaml'], "node name 'h1' is used twice"),
+    (['run', '{tmp}/dangling.yaml'], "node 's9' does not exist"),
+    (['run', '{tmp}/unknown-param.yaml'], "unknown link parameter 'corrupt'"),
+    (['run', '{tmp}/missing.yaml'], 'does not exist'),
+    (['bogus'], "invalid choice: 'bogus'"),
+    (['run'], 'the following arguments are required: topology'),
+]
+
+FILES = {
+    'broken.py': 'topos = {\n',
+    'broken.yaml': 'hosts: [h1\n',
+    'clash.yaml': 'hosts: [h1, h1]\n',
+    'dangling.yaml': 'hosts: [h1]\nlinks: [[h1, s9]]\n',
+    'unknown-param.yaml': 'hosts: [h1, h2]\nlinks: [[h1, h2, {corrupt: 1}]]\n',
+}
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    for name, text in FILES.items():
+        (tmp_path / name).write_text(text)
+    runs = tmp_path / 'runs'
+    runs.mkdir()
+    monkeypatch.setenv('TESTBED_RUN_ROOT', str(runs))
+    return tmp_path
+
+
+def _one_error_line(capsys):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, f'expected one error line, got: {err}'
+    assert err[0].startswith('testbed: error: ')
+    return err[0]
+
+
+@pytest.mark.parametrize('argv, words', BAD_INPUTS, ids=[' '.join(a) for a, _ in BAD_INPUTS])
+def test_bad_input(workdir, capsys, argv, words):
+    argv = [arg.replace('{tmp}', str(workdir)) for arg in argv]
+    assert cli.main(argv) == 2
+    line = _one_error_line(capsys)
+    assert words in line, f'{line!r} does not name the problem ({words!r})'
+    assert os.listdir(workdir / 'runs') == [], 'a rejected input left a run behind'
+
+
+def test_running_without_root(workdir, capsys, monkeypatch):
+    monkeypatch.setattr(os, 'geteuid', lambda: 1000)
+    assert cli.main(['run', 'single']) == 2
+    assert 'needs root' in _one_error_line(capsys)
+
+
+def test_bad_testbed_path_variable(workdir, capsys, monkeypatch):
+    monkeypatch.setenv('TESTBED_PATH', 'delay=warp')
+    assert cli.main(['doctor']) == 2
+    assert "TESTBED_PATH item 'delay=warp'" in _one_error_line(capsys)
+
+
+def test_help_and_list_work(capsys):
+    with pytest.raises(SystemExit) as done:
+        cli.main(['--help'])
+    assert done.value.code == 0
+    assert cli.main(['list']) == 0
+    assert 'linear' in capsys.readouterr().out

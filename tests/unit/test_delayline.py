@@ -1,0 +1,59 @@
+"""The delay line's per-direction logic with a fake socket (no root, no interfaces)."""
+import pytest
+
+from testbed.delayline import MIN_FRAME, Direction
+
+
+class FakeSocket:
+    def __init__(self):
+        self.sent = []
+
+    def send(self, frame):
+        self.sent.append(frame)
+        return len(frame)
+
+
+def frame(n):
+    return bytes([n % 256]) * MIN_FRAME
+
+
+def test_fixed_delay_is_fifo_and_exact():
+    out = FakeSocket()
+    direction = Direction('a_to_b', out, delay=0.010)
+    for i in range(5):
+        direction.arrive(frame(i), now=1.0 + i * 0.001)
+    assert direction.next_due() == pytest.approx(1.010)
+    direction.release(horizon=1.0125)
+    assert out.sent == [frame(0), frame(1), frame(2)]
+    direction.release(horizon=2.0)
+    assert out.sent == [frame(i) for i in range(5)]
+    assert direction.counters['delivered'] == 5 and direction.next_due() is None
+
+
+def test_loss_rate_matches_configuration():
+    direction = Direction('a_to_b', FakeSocket(), delay=0.0, loss=0.1, seed=42)
+    for i in range(20000):
+        direction.arrive(frame(i), now=0.0)
+    lost = direction.counters['lost'] / direction.counters['received']
+    assert lost == pytest.approx(0.1, abs=0.01), f'measured {lost:.4f}, expected 0.1 +- 0.01'
+
+
+def test_jitter_stays_within_bounds_and_may_reorder():
+    out = FakeSocket()
+    direction = Direction('a_to_b', out, delay=0.010, jitter=0.002, seed=1)
+    for i in range(200):
+        direction.arrive(bytes([i]) + bytes(MIN_FRAME), now=i * 0.0001)
+    dues = sorted(entry[0] - int(entry[2][0]) * 0.0001 for entry in direction.queue)
+    assert 0.008 <= dues[0] and dues[-1] <= 0.012
+    direction.release(horizon=1.0)
+    order = [f[0] for f in out.sent]
+    assert len(order) == 200 and order != sorted(order), 'jitter larger than the spacing should reorder'
+
+
+def test_in_flight_limit_and_runts():
+    direction = Direction('a_to_b', FakeSocket(), delay=1.0, limit=3)
+    for i in range(5):
+        direction.arrive(frame(i), now=0.0)
+    direction.arrive(b'\x00' * (MIN_FRAME - 1), now=0.0)
+    assert direction.counters['overflow'] == 2 and direction.counters['runt'] == 1
+    assert direction.counters['max_in_flight'] == 3
