@@ -10,6 +10,7 @@
 - turns transmit checksum offload off on node interfaces when the OVS datapath is userspace (otherwise TCP
   through it stalls: PLATFORM.md).
 """
+import contextlib
 import functools
 import os
 
@@ -27,6 +28,8 @@ DELAY_NODE_NAME = 'tbdelay'
 
 class TestbedSwitch(OVSSwitch):
     """An Open vSwitch bridge speaking OpenFlow 1.3, tagged with the run that created it."""
+
+    isSetup = False  # Mininet's per-class setup flag; without this it is inherited once any Node was set up
 
     def __init__(self, name, run_id='', **params):
         params.setdefault('protocols', 'OpenFlow13')
@@ -178,3 +181,14 @@ class TestbedNet(Mininet):
             rows.append((f'{link.intf1.node.name}-{link.intf2.node.name}', link.shaping.describe(), path))
         return rows
 
+
+
+@contextlib.contextmanager
+def running(topo, **kwargs):
+    """Build and start a TestbedNet for a ``with`` block; always stop it, also on errors and Ctrl-C."""
+    net = TestbedNet(topo, **kwargs)
+    try:
+        net.start()
+        yield net
+    finally:
+        net.stop()

@@ -1,0 +1,55 @@
+"""Integration tests: real Mininet, Open vSwitch, tc, iperf3 and ping, as root.
+
+Tests that need a capability this machine lacks are skipped with the reason (for example the kernel delay path
+on a kernel without sch_netem: the VM stage runs them there). ``delay_path`` parametrises a test over both link
+paths: ``kernel`` (netem) where the probe finds sch_netem, and ``userspace`` (the delay line), forced, always.
+"""
+import os
+import shutil
+
+import pytest
+
+from testbed.probe import choose_paths, probe
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if '/integration/' in str(item.fspath):
+            item.add_marker(pytest.mark.root)
+
+
+@pytest.fixture(scope='session', autouse=True)
+def require_root_and_tools():
+    if os.geteuid() != 0:
+        pytest.skip('integration tests need root: sudo make test')
+    for tool in ('mnexec', 'ovs-vsctl', 'iperf3', 'tc', 'ethtool'):
+        if not shutil.which(tool):
+            pytest.skip(f'{tool} is not installed: run sudo make setup')
+    if not probe().has('ovs_running'):
+        pytest.skip('Open vSwitch is not running: run sudo make setup')
+
+
+def pytest_generate_tests(metafunc):
+    if 'delay_path' in metafunc.fixturenames:
+        metafunc.parametrize('delay_path', ['kernel', 'userspace'], indirect=True)
+
+
+@pytest.fixture
+def delay_path(request):
+    path = request.param
+    if path == 'kernel' and not probe().has('sch_netem'):
+        pytest.skip(f'kernel delay path: {probe().checks["sch_netem"].detail} (the VM stage tests it)')
+    return path
+
+
+@pytest.fixture
+def plan_for():
+    """The path plan with the delay feature forced to one path (other features as probed)."""
+    return lambda path: choose_paths(probe(), {'delay': path})
+
+
+def within(measured, expected, tolerance, what):
+    """Assert with the fidelity message: measured vs expected and the tolerance."""
+    message = f'{what}: measured {measured:.3f}, expected {expected:.3f} +- {tolerance:.3f}'
+    print(message)
+    assert abs(measured - expected) <= tolerance, message
