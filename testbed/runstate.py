@@ -38,8 +38,19 @@ def process_start_time(pid):
     return int(stat[stat.rindex(')') + 2:].split()[19])
 
 
+def process_state(pid):
+    """The one-letter state of a process (R, S, Z, ...), or None if it does not exist."""
+    try:
+        with open(f'/proc/{pid}/stat') as handle:
+            stat = handle.read()
+    except OSError:
+        return None
+    return stat[stat.rindex(')') + 2]
+
+
 def process_alive(pid, start):
-    return start is not None and process_start_time(pid) == start
+    """True while ``pid`` is still the process that started at ``start`` and has not exited (zombies are dead)."""
+    return start is not None and process_start_time(pid) == start and process_state(pid) not in (None, 'Z', 'X')
 
 
 def netns_id(pid='self'):

@@ -20,6 +20,8 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope='session', autouse=True)
 def require_root_and_tools():
+    from mininet.log import setLogLevel
+    setLogLevel('warning')
     if os.geteuid() != 0:
         pytest.skip('integration tests need root: sudo make test')
     for tool in ('mnexec', 'ovs-vsctl', 'iperf3', 'tc', 'ethtool'):
