@@ -35,15 +35,19 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # -- 2. virtualenv with pinned Python dependencies -------------------------------------------------------------------
+pip_install() {
+    # The machine's pip configuration may name local wheel folders that do not exist; hide those warnings only.
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check "$@" 2> >(grep -v 'is ignored: it is neither' >&2)
+}
 stamp="$venv/.testbed-deps"
 want=$(cat "$repo/requirements.txt" "$repo/pyproject.toml" | sha256sum | cut -d' ' -f1)
 if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     say "preparing $venv (system Python, --system-site-packages)"
     [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv --system-site-packages "$venv"
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check "pip>=23" "setuptools<67" wheel
+    pip_install "pip>=23" "setuptools<67" wheel
     # Ryu 4.34's setup hooks need an older setuptools: build it without isolation against the one above.
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-build-isolation -r "$repo/requirements.txt"
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e "$repo"
+    pip_install --no-build-isolation -r "$repo/requirements.txt"
+    pip_install --no-build-isolation --no-deps -e "$repo"
     echo "$want" > "$stamp"
 fi
 

@@ -1,4 +1,4 @@
-"""The ``testbed`` command: doctor, list, run, clean, bench.
+"""The ``testbed`` command: doctor, list, run, demo, clean, bench.
 
 Quiet by default (a few progress lines on stderr), ``-v`` for Mininet's own detail. Every user mistake ends with
 one line ``testbed: error: ...`` and exit code 2.
@@ -117,6 +117,13 @@ def cmd_clean(args):
     return 0
 
 
+def cmd_demo(args):
+    from testbed.demo import run_demo
+    if os.geteuid() != 0:
+        raise TestbedError('testbed demo needs root (run with sudo)')
+    return run_demo(results_dir=args.results, log=progress)
+
+
 def cmd_bench(args):
     from testbed.bench import run_link_bench
     if os.geteuid() != 0:
@@ -152,6 +159,10 @@ def build_parser():
     mode.add_argument('--test', choices=('pingall', 'none'), help='run a test and stop (default: stay up until '
                                                                   'Ctrl-C)')
     run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser('demo', help='the main job end to end, with a readable report')
+    demo.add_argument('--results', default='results', help='folder for the report (default: results)')
+    demo.set_defaults(func=cmd_demo)
 
     cleaner = sub.add_parser('clean', help='remove what crashed or killed runs left (only what they recorded)')
     cleaner.add_argument('--run', metavar='RUN_ID', help='clean this run only (even if its owner still runs)')

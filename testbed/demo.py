@@ -1,0 +1,62 @@
+"""``testbed demo``: the main job, run end to end with a readable report.
+
+Until the 6to4 scenarios land, the demo reproduces the lecture's two links (Link-1: 10 Mb/s, 10 ms; Link-2:
+1 Mb/s, 1 ms) on whichever data-plane path this machine offers, and compares each measurement with its textbook
+value: round-trip time = 2 x propagation delay (small packets), TCP goodput = rate x 1448/1514, and the
+bandwidth-delay product. The report is printed and written to ``results/demo-<time>/report.md``.
+"""
+import os
+import time
+
+from testbed.measure import ping_rtts, rtt_summary, tcp_goodput
+from testbed.net import running
+from testbed.probe import current_plan
+from testbed.units import format_rate, format_time
+from topologies.lecture import LectureLinksTopo
+
+TCP_EFFICIENCY = 1448 / 1514  # TCP payload per Ethernet frame with timestamps
+
+
+def _row(what, expected, measured, tolerance, unit):
+    ok = abs(measured - expected) <= tolerance
+    return f'| {what} | {expected:.2f} {unit} | {measured:.2f} {unit} | ± {tolerance:.2f} | {"ok" if ok else "OFF"} |', ok
+
+
+def run_demo(results_dir='results', log=print):
+    plan = current_plan()
+    started = time.monotonic()
+    lines = ['# Testbed demo: the lecture\'s two links', '',
+             f'Data-plane paths: delay **{plan.delay}** ({plan.reason("delay")}), '
+             f'switch datapath **{plan.datapath}**.', '',
+             '| measurement | expected | measured | tolerance | |', '|---|---|---|---|---|']
+    all_ok = True
+    topo = LectureLinksTopo()
+    with running(topo, label='demo') as net:
+        for (left, right, params), name in zip(topo.link_params(), ('Link-1', 'Link-2')):
+            log(f'demo: measuring {name} ({params.describe()})')
+            src, dst = net[left], net[right]
+            rtt = rtt_summary(ping_rtts(src, dst.IP(), count=50, interval=0.02, size=16))['median']
+            goodput = tcp_goodput(src, dst, seconds=6) / 1e6
+            expected_rtt = 2 * params.delay * 1e3
+            rate = params.bw / 1e6
+            for row, ok in (
+                _row(f'{name} RTT, 16-byte ping (smallest timed)', expected_rtt, rtt, max(0.3, 0.02 * expected_rtt), 'ms'),
+                _row(f'{name} TCP goodput', rate * TCP_EFFICIENCY, goodput, rate * 0.03, 'Mb/s'),
+            ):
+                lines.append(row)
+                all_ok &= ok
+            bdp_bits = params.bw * params.delay
+            lines.append(f'| {name} bandwidth-delay product ({format_rate(params.bw)} × {format_time(params.delay)})'
+                         f' | {bdp_bits:,.0f} bit = {bdp_bits / 8:,.0f} B | | | theory |')
+    lines += ['', 'Lecture: a 10-byte packet takes ~10 ms on Link-1 and ~1 ms on Link-2 (propagation dominates); '
+              'a 10,000-byte packet takes ~18 ms vs ~81 ms (transmission dominates on the narrow link).',
+              '', f'Finished in {time.monotonic() - started:.0f} s: '
+              f'{"all measurements within tolerance" if all_ok else "SOME MEASUREMENTS OFF"}.']
+    report = '\n'.join(lines)
+    folder = os.path.join(results_dir, time.strftime('demo-%Y%m%d-%H%M%S'))
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, 'report.md'), 'w') as handle:
+        handle.write(report + '\n')
+    print(report)
+    print(f'\nreport written to {folder}/report.md')
+    return 0 if all_ok else 1
