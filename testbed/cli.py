@@ -6,7 +6,6 @@ one line ``testbed: error: ...`` and exit code 2.
 import argparse
 import json
 import os
-import signal
 import sys
 import time
 
@@ -25,14 +24,6 @@ class _Parser(argparse.ArgumentParser):
 
 def progress(message):
     print(f'testbed: {message}', file=sys.stderr, flush=True)
-
-
-class _Stop(Exception):
-    """Raised by the SIGTERM/SIGHUP handler so that ``finally`` blocks stop the network."""
-
-
-def _raise_stop(signum, _frame):
-    raise _Stop(signal.Signals(signum).name)
 
 
 # -- commands ------------------------------------------------------------------------------------------------------
@@ -64,8 +55,7 @@ def _hold(net):
 
 
 def cmd_run(args):
-    from mininet.cli import CLI
-    from testbed.net import TestbedNet
+    from testbed.net import Stopped, stop_on_signals
     from testbed.topo import load, parse_params
     topo, name = load(args.topology, parse_params(args.param))
     if os.geteuid() != 0:
@@ -73,13 +63,24 @@ def cmd_run(args):
     progress(f'building {name}: {len(topo.hosts())} hosts, {len(topo.switches())} switches, '
              f'{len(topo.links())} links')
     started = time.monotonic()
+    try:
+        with stop_on_signals():
+            return _run_network(args, topo, name, started)
+    except (KeyboardInterrupt, Stopped) as stop:
+        progress(f'stopped ({stop or "interrupted"})')
+        return 130
+
+
+def _run_network(args, topo, name, started):
+    from mininet.cli import CLI
+    from testbed.net import TestbedNet
     net = None
     try:
         net = TestbedNet(topo, label=name)
         net.start()
         progress(f'{name} up in {time.monotonic() - started:.1f} s (run {net.run.id})')
         print(f'run: {net.run.id}')
-        print(f'paths: ' + ', '.join(f'{f}={net.plan.path(f)}' for f in ('delay', 'tunnel', 'datapath')))
+        print('paths: ' + ', '.join(f'{f}={net.plan.path(f)}' for f in ('delay', 'tunnel', 'datapath')))
         for link, shaping, path in net.describe_links():
             print(f'  link {link:<12} {shaping:<28} {path}')
         sys.stdout.flush()
@@ -93,9 +94,6 @@ def cmd_run(args):
             return 0
         else:
             _hold(net)
-    except (KeyboardInterrupt, _Stop) as stop:
-        progress(f'stopping ({stop or "interrupted"})')
-        return 130
     finally:
         if net is not None:
             net.stop()
@@ -190,8 +188,6 @@ def main(argv=None):
             return EXIT_USAGE
         from mininet.log import setLogLevel
         setLogLevel('info' if args.verbose else 'warning')
-        signal.signal(signal.SIGTERM, _raise_stop)
-        signal.signal(signal.SIGHUP, _raise_stop)
         return args.func(args)
     except TestbedError as exc:
         print(f'testbed: error: {exc}', file=sys.stderr)

@@ -15,7 +15,6 @@ import json
 import select
 import subprocess
 import sys
-import time
 
 from mininet.link import Intf, Link
 
@@ -132,12 +131,3 @@ class DelayLineLink(ShapedLink):
         except (OSError, ValueError):
             return None
 
-
-def wait_until(predicate, timeout, interval=0.05):
-    """Poll ``predicate`` until it is true or ``timeout`` seconds pass; return its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)

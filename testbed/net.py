@@ -13,6 +13,8 @@
 import contextlib
 import functools
 import os
+import signal
+import threading
 
 from mininet.net import Mininet
 from mininet.node import Host, Node, OVSSwitch
@@ -183,12 +185,35 @@ class TestbedNet(Mininet):
 
 
 
+class Stopped(Exception):
+    """SIGTERM or SIGHUP arrived: unwind so that ``finally`` blocks stop the network."""
+
+
+def _raise_stopped(signum, _frame):
+    raise Stopped(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def stop_on_signals():
+    """Turn SIGTERM and SIGHUP into ``Stopped`` (Ctrl-C is already KeyboardInterrupt) for a ``with`` block."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _raise_stopped) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 @contextlib.contextmanager
 def running(topo, **kwargs):
-    """Build and start a TestbedNet for a ``with`` block; always stop it, also on errors and Ctrl-C."""
-    net = TestbedNet(topo, **kwargs)
-    try:
-        net.start()
-        yield net
-    finally:
-        net.stop()
+    """Build and start a TestbedNet for a ``with`` block; always stop it, also on errors, Ctrl-C and SIGTERM."""
+    with stop_on_signals():
+        net = TestbedNet(topo, **kwargs)
+        try:
+            net.start()
+            yield net
+        finally:
+            net.stop()
