@@ -28,24 +28,26 @@ def run_root():
     return os.environ.get('TESTBED_RUN_ROOT', DEFAULT_ROOT)
 
 
-def process_start_time(pid):
-    """Start time of a process in clock ticks since boot, or None if it does not exist."""
+def _stat_fields(pid):
+    """The fields of /proc/PID/stat after the command name (state first), or None if there is no such process."""
     try:
         with open(f'/proc/{pid}/stat') as handle:
             stat = handle.read()
     except OSError:
         return None
-    return int(stat[stat.rindex(')') + 2:].split()[19])
+    return stat[stat.rindex(')') + 2:].split()
+
+
+def process_start_time(pid):
+    """Start time of a process in clock ticks since boot, or None if it does not exist."""
+    fields = _stat_fields(pid)
+    return int(fields[19]) if fields else None
 
 
 def process_state(pid):
     """The one-letter state of a process (R, S, Z, ...), or None if it does not exist."""
-    try:
-        with open(f'/proc/{pid}/stat') as handle:
-            stat = handle.read()
-    except OSError:
-        return None
-    return stat[stat.rindex(')') + 2]
+    fields = _stat_fields(pid)
+    return fields[0] if fields else None
 
 
 def process_alive(pid, start):
@@ -165,23 +167,22 @@ def list_runs(root=None):
     return runs
 
 
-def _terminate(pids, grace=2.0):
-    """SIGTERM then SIGKILL a set of (pid, start) pairs, each only while it is still that process."""
+def _signal_all(pids, sig):
     for pid, start in pids:
         if process_alive(pid, start):
             try:
-                os.kill(pid, signal.SIGTERM)
+                os.kill(pid, sig)
             except ProcessLookupError:
                 pass
+
+
+def _terminate(pids, grace=2.0):
+    """SIGTERM then SIGKILL a set of (pid, start) pairs, each only while it is still that process."""
+    _signal_all(pids, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline and any(process_alive(pid, start) for pid, start in pids):
         time.sleep(0.05)
-    for pid, start in pids:
-        if process_alive(pid, start):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+    _signal_all(pids, signal.SIGKILL)
 
 
 def _processes_in_netns(dev, ino, interfaces):

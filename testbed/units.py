@@ -38,24 +38,23 @@ def _number(value, what):
     return float(value)
 
 
-def parse_rate(value, what='bandwidth'):
-    """Return a rate in bits/s; a bare number means Mb/s (Mininet's ``bw``)."""
+def _parse_with_units(value, units, bare_scale, what, hint):
     if isinstance(value, str):
         number, unit = _split(value, what)
-        if unit not in _RATE_UNITS:
-            raise TestbedError(f'{what} {value!r} has an unknown unit {unit!r} (use bit, kbit, Mbit, Gbit)')
-        return number * _RATE_UNITS[unit]
-    return _number(value, what) * 1e6
+        if unit not in units:
+            raise TestbedError(f'{what} {value!r} has an unknown unit {unit!r} ({hint})')
+        return number * units[unit]
+    return _number(value, what) * bare_scale
+
+
+def parse_rate(value, what='bandwidth'):
+    """Return a rate in bits/s; a bare number means Mb/s (Mininet's ``bw``)."""
+    return _parse_with_units(value, _RATE_UNITS, 1e6, what, 'use bit, kbit, Mbit, Gbit')
 
 
 def parse_time(value, what='delay'):
     """Return a duration in seconds; a bare number means milliseconds (netem's habit)."""
-    if isinstance(value, str):
-        number, unit = _split(value, what)
-        if unit not in _TIME_UNITS:
-            raise TestbedError(f'{what} {value!r} has an unknown unit {unit!r} (use s, ms, us)')
-        return number * _TIME_UNITS[unit]
-    return _number(value, what) * 1e-3
+    return _parse_with_units(value, _TIME_UNITS, 1e-3, what, 'use s, ms, us')
 
 
 def parse_percent(value, what='loss'):
