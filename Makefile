@@ -7,21 +7,28 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-fast test-unit bench doctor clean
+.PHONY: setup setup-vm demo test test-fast test-unit test-vm bench doctor clean
 
 setup:
 	@bash scripts/setup.sh
 
+setup-vm:
+	@bash scripts/setup.sh --with-vm
+
 demo: setup
 	$(PY) -m testbed demo
 
-# The host suite: unit tests (no root) and integration tests (Mininet, OVS) on the paths this kernel offers.
-test: setup
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+# Every path: the host suite, then the VM stage (kernel path) or a forced-userspace pass (see scripts/test.sh).
+test: setup-vm
+	bash scripts/test.sh $(PYTEST_ARGS)
 
-# Quick iteration: unit tests and the integration tests, without slower stages added by later work.
+# Quick iteration: the host suite only (the paths this kernel offers).
 test-fast: setup
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	TESTBED_TEST_FAST=1 bash scripts/test.sh $(PYTEST_ARGS)
+
+# The VM stage alone.
+test-vm: setup-vm
+	$(PY) -m testbed vm test
 
 test-unit:
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)

@@ -11,6 +11,14 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 venv="$repo/.venv"
 say() { printf '[setup] %s\n' "$*"; }
 
+with_vm=0
+for arg in "$@"; do
+    case "$arg" in
+        --with-vm) with_vm=1 ;;
+        *) echo "setup: unknown option $arg (known: --with-vm)" >&2; exit 2 ;;
+    esac
+done
+
 if [ "$(id -u)" -ne 0 ]; then
     echo "setup: must run as root (use: sudo make ...)" >&2
     exit 2
@@ -21,6 +29,9 @@ apt_packages=(
     mininet openvswitch-switch iperf3 ethtool tcpdump iproute2 iputils-ping procps
     python3-venv python3-dev gcc libiperf0 kmod
 )
+# The VM stage (make test) boots a stock Debian kernel under QEMU; vagrant validates the Vagrantfile.
+vm_packages=(qemu-system-x86 debootstrap busybox-static cpio e2fsprogs kmod util-linux vagrant)
+[ "$with_vm" = 1 ] && apt_packages+=("${vm_packages[@]}")
 missing=()
 for pkg in "${apt_packages[@]}"; do
     status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)

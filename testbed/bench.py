@@ -3,7 +3,7 @@
 For every path (kernel netem, userspace delay line) it builds the ``pair`` topology (two hosts, one link) and
 measures: median RTT for one-way delays of 1, 10 and 50 ms (expected 2 x delay); TCP goodput at 1, 10 and
 100 Mb/s (expected 93-102 % of the rate, the ceiling being TCP/IP over Ethernet, 1448/1514 = 95.6 %); one-way UDP
-loss at 1 % and 10 % over 20,000 packets; and the highest TCP rate through a link of 10 ms each way with no rate
+loss at 1 % and 10 % over 20,000 packets (testbed.udpprobe); and the highest TCP rate through a link of 10 ms each way with no rate
 limit (for the userspace path, the delay line's ceiling). Prints a table, or JSON with ``--json``.
 """
 import json

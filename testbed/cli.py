@@ -1,4 +1,4 @@
-"""The ``testbed`` command: doctor, list, run, demo, clean, bench.
+"""The ``testbed`` command: doctor, list, run, demo, clean, bench, vm.
 
 Quiet by default (a few progress lines on stderr), ``-v`` for Mininet's own detail. Every user mistake ends with
 one line ``testbed: error: ...`` and exit code 2.
@@ -122,6 +122,15 @@ def cmd_demo(args):
     return run_demo(results_dir=args.results, log=progress)
 
 
+def cmd_vm(args):
+    from testbed import vm
+    if args.vm == 'build':
+        image_dir, info, seconds = vm.ensure_image()
+        print(f'{image_dir}: kernel {info["release"]}, ' + (f'built in {seconds:.0f} s' if seconds else 'cached'))
+        return 0
+    return vm.run_stage(pytest_args=args.pytest_args, timeout=args.timeout)
+
+
 def cmd_bench(args):
     from testbed.bench import run_link_bench
     if os.geteuid() != 0:
@@ -166,6 +175,16 @@ def build_parser():
     cleaner.add_argument('--run', metavar='RUN_ID', help='clean this run only (even if its owner still runs)')
     cleaner.add_argument('--list', action='store_true', help='list recorded runs')
     cleaner.set_defaults(func=cmd_clean)
+
+    vmp = sub.add_parser('vm', help='the VM stage: the kernel path on a stock Debian kernel under QEMU')
+    vm_sub = vmp.add_subparsers(dest='vm', metavar='WHAT', parser_class=_Parser)
+    vm_test = vm_sub.add_parser('test', help='build or reuse the image, boot it, run the integration tests inside')
+    vm_test.add_argument('--pytest-args', help='arguments for pytest in the guest (default: the integration '
+                                               'tests on the kernel path)')
+    vm_test.add_argument('--timeout', type=int, default=40 * 60, help='seconds before the VM is stopped')
+    vm_test.set_defaults(func=cmd_vm)
+    vm_build = vm_sub.add_parser('build', help='build the VM image (or say it is cached)')
+    vm_build.set_defaults(func=cmd_vm)
 
     bench = sub.add_parser('bench', help='benchmarks that print a table')
     bench_sub = bench.add_subparsers(dest='bench', metavar='WHAT', parser_class=_Parser)

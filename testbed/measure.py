@@ -1,16 +1,19 @@
-"""Measurements inside a running network: RTT (ping), TCP goodput and one-way UDP loss (iperf3).
+"""Measurements inside a running network: RTT (ping), TCP goodput (iperf3), one-way UDP loss and delay.
 
 Shared by the benchmark, the fidelity tests and the experiments, so all of them measure the same way. Each
 function runs real tools inside the nodes' namespaces and returns plain numbers.
 """
 import json
 import re
+import select
 import statistics
 import subprocess
+import sys
 
 from testbed.errors import TestbedError
 
 IPERF_PORT = 5201
+UDP_PROBE_PORT = 5301
 _TIME_RE = re.compile(r'time=([0-9.]+) ms')
 
 
@@ -65,10 +68,26 @@ def tcp_goodput(client, server, seconds=10, omit=1, streams=1):
     return report['end']['sum_received']['bits_per_second']
 
 
-def udp_loss(client, server, packets=5000, rate='5M', size=200):
+def udp_probe(client, server, packets=5000, rate=5000, size=64, port=UDP_PROBE_PORT):
+    """One-way UDP probe client->server (testbed.udpprobe): loss, duplicates, reordering, one-way delay."""
+    receiver = server.popen([sys.executable, '-m', 'testbed.udpprobe', 'recv', str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ready, _, _ = select.select([receiver.stdout], [], [], 10)
+        if not ready or receiver.stdout.readline().strip() != 'ready':
+            raise TestbedError(f'UDP probe receiver on {server.name} did not start: {receiver.stderr.read()[:200]}')
+        client.cmd(f'ping -n -c 1 -W 2 {server.IP()}')  # resolve ARP first: queued probes would come out of order
+        client.cmd(f'{sys.executable} -m testbed.udpprobe send {server.IP()} {port} {packets} '
+                   f'--rate {rate} --size {size}')
+        output, _ = receiver.communicate(timeout=packets / rate + 60)
+        return json.loads(output.strip().splitlines()[-1])
+    finally:
+        if receiver.poll() is None:
+            receiver.kill()
+            receiver.wait()
+
+
+def udp_loss(client, server, packets=5000, rate=5000, size=64):
     """One-way UDP loss client->server: (lost percent, packets sent)."""
-    report = _iperf(client, server, f'-u -b {rate} -l {size} -k {packets}', timeout=120)
-    total = report['end']['sum']
-    sent = total.get('packets', packets)
-    lost = total.get('lost_packets', 0)
-    return 100.0 * lost / sent if sent else 0.0, sent
+    summary = udp_probe(client, server, packets, rate, size)
+    return summary['loss_percent'], summary['sent']

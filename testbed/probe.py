@@ -195,6 +195,18 @@ def probe_ipv6():
     return Check('ipv6', True, 'IPv6 enabled (sysctls)')
 
 
+def probe_cpu_emulation():
+    """Is the CPU emulated (QEMU TCG)? Then timer-driven packet releases are late by the emulator's latency."""
+    try:
+        with open('/proc/cpuinfo') as handle:
+            models = {line.split(':', 1)[1].strip() for line in handle if line.startswith('model name')}
+    except OSError:
+        models = set()
+    emulated = any('TCG' in model for model in models)
+    detail = ', '.join(sorted(models)) or 'unknown CPU'
+    return Check('cpu_emulated', emulated, f'{detail}' + (' (emulated: timers run late)' if emulated else ''))
+
+
 def measure_timer(samples=200, sleep_s=0.001):
     """How late a 1 ms select() wakes here, in microseconds (median and 99th percentile)."""
     late = []
@@ -236,6 +248,7 @@ def probe():
                   _static_module_check('openvswitch', 'CONFIG_OPENVSWITCH'),
                   _static_module_check('tun', 'CONFIG_TUN')]
     checks.append(probe_ipv6())
+    checks.append(probe_cpu_emulation())
     caps.checks = {check.name: check for check in checks}
     caps.checks.update(_tool_checks())
     caps.timer_late_us = measure_timer()
@@ -290,7 +303,8 @@ def current_plan():
 def doctor_report(caps, plan):
     """The doctor table as text."""
     rows = [('feature', 'found', 'detail')]
-    order = ['sch_netem', 'sch_htb', 'sit', 'openvswitch', 'tun', 'ipv6', 'veth_tx_offload', 'ovs_running',
+    order = ['sch_netem', 'sch_htb', 'sit', 'openvswitch', 'tun', 'ipv6', 'veth_tx_offload', 'cpu_emulated',
+             'ovs_running',
              'ovs-vsctl', 'iperf3', 'ethtool', 'tcpdump', 'tc', 'ip', 'mininet', 'ryu', 'scapy', 'networkx']
     for name in order:
         if name in caps.checks:

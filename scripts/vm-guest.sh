@@ -1,0 +1,44 @@
+#!/bin/sh
+# Runs inside the VM stage's guest (a stock Debian kernel under QEMU), under tini as PID 1.
+# Arguments: REPO (the host's checkout, shared read-only at the same path) and RESULTS (a writable shared folder).
+# Mounts the pseudo file systems, loads the kernel-path modules, starts Open vSwitch, runs the project's own
+# integration tests on the kernel path, writes their exit code to RESULTS/rc and powers the VM off.
+REPO=$1
+RESULTS=$2
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+say() { echo "testbed-vm: $*"; }
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /dev/shm
+mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
+hostname testbed-vm
+ip link set lo up
+say "kernel $(uname -r), $(nproc) CPU(s)"
+
+for module in ${TB_GUEST_MODULES:-sch_netem sch_htb sit openvswitch veth tun crc32c_generic}; do
+    modprobe "$module" || say "could not load $module"
+done
+mkdir -p /var/run/openvswitch /var/log/openvswitch
+/usr/share/openvswitch/scripts/ovs-ctl start --system-id=random >"$RESULTS/ovs-start.log" 2>&1 \
+    || say "Open vSwitch did not start (see ovs-start.log)"
+
+cd "$REPO" || exit 1
+export PYTHONDONTWRITEBYTECODE=1 TESTBED_RUN_ROOT=/run/testbed HOME=/tmp
+.venv/bin/python -m testbed doctor >"$RESULTS/doctor.txt" 2>&1
+say "paths: $(grep -E '^  (delay|tunnel|datapath) ' "$RESULTS/doctor.txt" | awk '{printf "%s=%s ", $1, $2}')"
+say "running: pytest $(cat "$RESULTS/pytest-args")"
+# shellcheck disable=SC2046  # the arguments file holds shell words written by the host
+eval ".venv/bin/python -m pytest -p no:cacheprovider --junitxml=\"$RESULTS/junit.xml\" $(cat "$RESULTS/pytest-args")" \
+    >"$RESULTS/pytest.log" 2>&1
+rc=$?
+echo "$rc" >"$RESULTS/rc"
+say "pytest: $(tail -n 1 "$RESULTS/pytest.log")"
+sync
+echo o >/proc/sysrq-trigger
+sleep 30

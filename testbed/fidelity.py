@@ -1,0 +1,61 @@
+"""Fidelity checks: a measurement against its expected value with a stated tolerance.
+
+Used by tests, the benchmark and experiments so that every comparison prints the same way:
+``what: measured M, expected E +- T unit (ok|OFF)``.
+
+Delay tolerance: the testbed's target is that each link's contribution to a round trip is within
+max(0.3 ms, 2 %) of 2 x its delay; a path of several links sums those per-link tolerances. On an emulated CPU
+(QEMU TCG, as in the VM stage on machines without usable KVM) every timer-driven release of a packet is late by the
+emulator's interrupt latency, which no link emulator can avoid; there the tolerance adds twice the timer lateness
+the probe measured per link traversal, and says so. On real CPUs (bare metal, KVM, VirtualBox) that term is zero.
+"""
+from dataclasses import dataclass
+
+from testbed.probe import probe
+
+BASE_TOLERANCE_MS = 0.3
+RELATIVE_TOLERANCE = 0.02
+
+
+@dataclass(frozen=True)
+class Comparison:
+    what: str
+    measured: float
+    expected: float
+    tolerance: float
+    unit: str = ''
+    note: str = ''
+
+    @property
+    def ok(self):
+        return abs(self.measured - self.expected) <= self.tolerance
+
+    def __str__(self):
+        text = (f'{self.what}: measured {self.measured:.3f}, expected {self.expected:.3f} '
+                f'+- {self.tolerance:.3f} {self.unit} ({"ok" if self.ok else "OFF"})')
+        return text + (f' [{self.note}]' if self.note else '')
+
+
+def emulation_allowance_ms():
+    """Per link traversal: the timer lateness of an emulated CPU, or 0 on a real one."""
+    caps = probe()
+    if not caps.has('cpu_emulated'):
+        return 0.0
+    return caps.timer_late_us.get('median', 0.0) / 1000.0
+
+
+def rtt_tolerance(link_delays_ms):
+    """(tolerance in ms, note) for the RTT a path of links with these one-way delays adds."""
+    tolerance = sum(max(BASE_TOLERANCE_MS, RELATIVE_TOLERANCE * 2 * delay) for delay in link_delays_ms)
+    allowance = 2 * len(link_delays_ms) * emulation_allowance_ms()
+    note = ''
+    if allowance:
+        note = (f'includes {allowance:.2f} ms for {2 * len(link_delays_ms)} timer-driven releases on an emulated '
+                f'CPU ({emulation_allowance_ms() * 1000:.0f} us each, measured)')
+    return tolerance + allowance, note
+
+
+def compare_rtt(what, measured_ms, link_delays_ms):
+    """Compare a measured added RTT with 2 x the sum of the links' one-way delays."""
+    tolerance, note = rtt_tolerance(link_delays_ms)
+    return Comparison(what, measured_ms, 2 * sum(link_delays_ms), tolerance, 'ms', note)
