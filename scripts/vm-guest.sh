@@ -13,8 +13,10 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
-mount -t tmpfs tmpfs /run
-mount -t tmpfs tmpfs /tmp
+# Fresh /run and /tmp, unless the shared checkout was mounted below one of them (a clone in /tmp, say).
+for dir in /run /tmp; do
+    case "$REPO/" in "$dir"/*) ;; *) mount -t tmpfs tmpfs "$dir" ;; esac
+done
 mount -t tmpfs tmpfs /dev/shm
 mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
 hostname testbed-vm

@@ -28,7 +28,7 @@ from testbed.vmplan import (GUEST_PACKAGES, INITRAMFS_MODULES, PlanError, SUITE,
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUSYBOX = '/bin/busybox'
-DEFAULT_PYTEST_ARGS = 'tests/integration -q -rs -k "not userspace"'
+DEFAULT_PYTEST_ARGS = 'tests/integration -q -rs --durations=5 -k "not userspace"'
 QEMU = 'qemu-system-x86_64'
 VM_MEMORY_MB = 3072
 RUN_TIMEOUT_S = 40 * 60
@@ -303,6 +303,9 @@ def run_stage(pytest_args=None, timeout=RUN_TIMEOUT_S):
     if code is None:
         raise TestbedError(f'the VM did not finish within {timeout} s (console: {console})')
     if not os.path.exists(rc_file):
+        with open(console, errors='replace') as handle:
+            tail = [line.rstrip() for line in handle if not line.startswith('[')][-12:]
+        print('\n'.join(['--- last lines of the guest console ---'] + tail), file=sys.stderr)
         raise TestbedError(f'the VM stopped without a test result (console: {console})')
     rc = int(open(rc_file).read().strip() or 1)
     log(f'VM stage {"passed" if rc == 0 else "FAILED"} in {time.monotonic() - started:.0f} s '
