@@ -12,6 +12,7 @@
 """
 import contextlib
 import functools
+import json
 import os
 import signal
 import threading
@@ -19,6 +20,8 @@ import threading
 from mininet.net import Mininet
 from mininet.node import Host, Node, OVSSwitch
 
+from testbed.controller import ROUTER_APP, RyuController
+from testbed.controlplane import build_plan
 from testbed.errors import TestbedError, CapabilityError
 from testbed.linkparams import SHAPING_KEYS, LinkParams, check_path
 from testbed.links import DelayLineLink, ShapedLink
@@ -58,7 +61,10 @@ def check_topology(topo, plan):
 class TestbedNet(Mininet):
     """A Mininet network whose links, switches and cleanup follow the testbed's rules."""
 
-    def __init__(self, topo=None, plan=None, run=None, controller=None, label='net', seed=1, **kwargs):
+    def __init__(self, topo=None, plan=None, run=None, controller=None, label='net', seed=1, algorithm='link-state',
+                 metric='hops', **kwargs):
+        """``controller``: None (standalone learning switches), ``'router'`` (the testbed's Ryu router app:
+        computed forwarding tables), or a list of Ryu apps (module names or files) to run instead."""
         if os.geteuid() != 0:
             raise CapabilityError('building a network needs root (run with sudo)')
         self.plan = plan or current_plan()
@@ -73,13 +79,23 @@ class TestbedNet(Mininet):
         self._bridges_before = _existing_bridges()
         self.link_stats = {}
         self._stopped = False
+        self.router_status = None
+        self.routed = controller == 'router'
+        controller_cls = None
+        if controller:
+            apps = [ROUTER_APP] if controller == 'router' else (
+                [controller] if isinstance(controller, str) else list(controller))
+            controller_cls = functools.partial(RyuController, run=self.run, apps=apps, env={
+                'TESTBED_PLAN': self.run.path('plan.json'), 'TESTBED_ALGORITHM': algorithm,
+                'TESTBED_METRIC': metric})
+        self.algorithm, self.metric = algorithm, metric
         switch = functools.partial(
             TestbedSwitch, run_id=self.run.id,
             datapath='user' if self.plan.datapath == 'userspace' else 'kernel',
             failMode='secure' if controller else 'standalone')
         kwargs.setdefault('autoSetMacs', True)
         try:
-            super().__init__(topo=topo, switch=switch, host=Host, link=ShapedLink, controller=controller,
+            super().__init__(topo=topo, switch=switch, host=Host, link=ShapedLink, controller=controller_cls,
                              build=False, cleanup=False, **kwargs)
             if topo is not None:
                 self.build()
@@ -103,6 +119,11 @@ class TestbedNet(Mininet):
         self.run.record_process(switch.pid, f'switch {name}')
         self.run.record_bridge(name)
         return switch
+
+    def addController(self, name='c0', controller=None, **params):  # Mininet's API name
+        added = super().addController(name, controller, **params)
+        self.run.record_process(added.pid, f'controller shell {added.name}')
+        return added
 
     def delay_node(self):
         """The namespace that holds the delay lines' veth ends (created on first use)."""
@@ -145,10 +166,15 @@ class TestbedNet(Mininet):
             self.run.record_netns(node.pid, interfaces, f'namespace of {node.name}')
 
     def start(self):
+        if self.controllers:
+            with open(self.run.path('plan.json'), 'w') as handle:
+                json.dump(build_plan(self, self.algorithm, self.metric), handle, indent=1)
         super().start()
         for link in self.links:
             link.start_data_plane(self)
             link.apply_shaping()
+        if self.routed:
+            self.router_status = self.controllers[0].wait_ready()
         if self.plan.datapath == 'userspace':
             for host in self.hosts:
                 for intf in host.intfNames():

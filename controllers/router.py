@@ -1,0 +1,320 @@
+"""Ryu app: the testbed's control plane. OpenFlow switches become routers with computed forwarding tables.
+
+A thin shim, as in FAUCET: the computation is ``testbed.routing`` (pure), the flows are ``testbed.controlplane``
+(pure); this app only turns events into calls and flow specs into FlowMods.
+
+- Reads the plan (``TESTBED_PLAN``, a JSON file written by the testbed): switches, attachments, planned links.
+- Discovers links with LLDP (``ryu.topology``, run with ``--observe-links``); once every planned switch is connected
+  and every planned link discovered, computes all tables and installs them proactively, then reports ready.
+- Answers ARP and IPv6 neighbour solicitations for the hosts' gateway addresses; decrements TTL / hop limit at every
+  hop and answers expired packets with ICMP time exceeded from the switch's own address (traceroute shows one hop
+  per switch). Routed traffic never reaches the controller; packet-ins are counted by kind.
+- On a link failure (PortStatus, or LLDP timeout) it recomputes and pushes only the changed entries, and records a
+  timeline: event received, computation done, FlowMods sent, barrier acknowledged.
+- REST: ``/testbed/status``, ``/testbed/tables``, ``/testbed/timeline`` (JSON).
+"""
+import collections
+import json
+import os
+import time
+
+from ryu.app.wsgi import ControllerBase, WSGIApplication, route
+from ryu.base import app_manager
+from ryu.controller import ofp_event
+from ryu.controller.handler import CONFIG_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
+from ryu.lib.packet import arp, ethernet, icmp, icmpv6, ipv4, ipv6, packet
+from ryu.ofproto import ether, ofproto_v1_3
+from ryu.topology import event as topo_event
+from webob import Response
+
+from testbed.controlplane import (attachments_from_plan, gateway_owner, graph_from_plan, punt_flows,
+                                  route_flows)
+from testbed.routing import compute_routes, table_diff
+
+app_manager.require_app('ryu.topology.switches', api_style=True)
+
+REST_NAME = 'testbed_router'
+
+
+class TestbedRouter(app_manager.RyuApp):
+    """Proactive shortest-path routing for the testbed's OpenFlow core."""
+
+    OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
+    _CONTEXTS = {'wsgi': WSGIApplication}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        with open(os.environ['TESTBED_PLAN']) as handle:
+            self.plan = json.load(handle)
+        self.algorithm = os.environ.get('TESTBED_ALGORITHM', self.plan.get('algorithm', 'link-state'))
+        self.metric = os.environ.get('TESTBED_METRIC', self.plan.get('metric', 'hops'))
+        self.name_of = {info['dpid']: name for name, info in self.plan['switches'].items()}
+        self.planned_links = {self._link_key(l['a'], l['a_port'], l['b'], l['b_port']): l
+                              for l in self.plan['links']}
+        self.datapaths = {}
+        self.links = {}           # key -> link dict, the links currently up (discovered)
+        self.tables = {}          # switch -> [Route] as installed
+        self.ready = False
+        self.rounds = 0
+        self.packet_ins = collections.Counter()
+        self.timeline = []
+        self.pending_barriers = {}
+        kwargs['wsgi'].register(RestApi, {REST_NAME: self})
+
+    @staticmethod
+    def _link_key(a, a_port, b, b_port):
+        return tuple(sorted([(a, int(a_port)), (b, int(b_port))]))
+
+    # -- switches ------------------------------------------------------------------------------------------------
+    @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
+    def switch_features(self, ev):
+        datapath = ev.msg.datapath
+        name = self.name_of.get(datapath.id)
+        if name is None:
+            self.logger.warning('switch %016x is not in the plan; ignoring it', datapath.id)
+            return
+        ofp, parser = datapath.ofproto, datapath.ofproto_parser
+        reasons = (1 << ofp.OFPR_ACTION) | (1 << ofp.OFPR_INVALID_TTL)
+        port_events = (1 << ofp.OFPPR_ADD) | (1 << ofp.OFPPR_DELETE) | (1 << ofp.OFPPR_MODIFY)
+        datapath.send_msg(parser.OFPSetAsync(datapath, [reasons, 0], [port_events, port_events], [0, 0]))
+        for spec in punt_flows(name, self.plan):
+            self._send_flow(datapath, spec)
+        self.datapaths[name] = datapath
+        self._maybe_start()
+
+    # -- links ---------------------------------------------------------------------------------------------------
+    @set_ev_cls(topo_event.EventLinkAdd)
+    def link_add(self, ev):
+        src, dst = ev.link.src, ev.link.dst
+        a, b = self.name_of.get(src.dpid), self.name_of.get(dst.dpid)
+        if a is None or b is None:
+            return
+        key = self._link_key(a, src.port_no, b, dst.port_no)
+        if key in self.links:
+            return
+        planned = self.planned_links.get(key, {})
+        self.links[key] = {'a': a, 'a_port': src.port_no, 'b': b, 'b_port': dst.port_no,
+                           'delay': planned.get('delay', 0.0), 'bw': planned.get('bw')}
+        if self.ready:
+            self._reconverge(f'link {a}:{src.port_no}-{b}:{dst.port_no} up (LLDP)', time.time())
+        else:
+            self._maybe_start()
+
+    @set_ev_cls(topo_event.EventLinkDelete)
+    def link_delete(self, ev):
+        src, dst = ev.link.src, ev.link.dst
+        a, b = self.name_of.get(src.dpid), self.name_of.get(dst.dpid)
+        if a and b:
+            self._link_down(self._link_key(a, src.port_no, b, dst.port_no), 'LLDP timeout', time.time())
+
+    @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
+    def port_status(self, ev):
+        received = time.time()
+        msg = ev.msg
+        ofp = msg.datapath.ofproto
+        name = self.name_of.get(msg.datapath.id)
+        down = msg.reason == ofp.OFPPR_DELETE or bool(msg.desc.state & ofp.OFPPS_LINK_DOWN)
+        if not down or name is None:
+            return
+        for key in [key for key in self.links if (name, msg.desc.port_no) in key]:
+            self._link_down(key, f'port {name}:{msg.desc.port_no} down (PortStatus)', received)
+
+    def _link_down(self, key, why, received):
+        if self.links.pop(key, None) is not None and self.ready:
+            self._reconverge(why, received)
+
+    # -- computing and installing --------------------------------------------------------------------------------
+    def _maybe_start(self):
+        if self.ready or set(self.datapaths) != set(self.plan['switches']):
+            return
+        if not set(self.planned_links) <= set(self.links):
+            return
+        self._reconverge('initial: all switches connected, all links discovered', time.time())
+        self.ready = True
+
+    def _compute(self):
+        graph = graph_from_plan(self.plan, links=list(self.links.values()))
+        return compute_routes(graph, attachments_from_plan(self.plan), self.algorithm, self.metric)
+
+    def _reconverge(self, why, received):
+        entry = {'event': why, 'received': received}
+        result = self._compute()
+        entry['computed'] = time.time()
+        self.rounds = result.rounds
+        flow_mods = 0
+        for switch, routes in result.tables.items():
+            datapath = self.datapaths.get(switch)
+            if datapath is None:
+                continue
+            changed, removed = table_diff(self.tables.get(switch, []), routes)
+            for spec in route_flows(switch, changed, self.plan):
+                self._send_flow(datapath, spec)
+                flow_mods += 1
+            old = {route.prefix: route for route in self.tables.get(switch, [])}
+            for spec in route_flows(switch, [old[prefix] for prefix in removed], self.plan):
+                self._delete_flow(datapath, spec)
+                flow_mods += 1
+            self.tables[switch] = routes
+            if changed or removed:
+                self._barrier(datapath, entry)
+        entry.update(sent=time.time(), flow_mods=flow_mods, algorithm=result.algorithm, rounds=result.rounds)
+        if not entry.get('waiting'):
+            entry['acknowledged'] = entry['sent']
+        self.timeline.append(entry)
+        self.logger.info('reconverged (%s): %d FlowMods', why, flow_mods)
+
+    def _barrier(self, datapath, entry):
+        request = datapath.ofproto_parser.OFPBarrierRequest(datapath)
+        datapath.set_xid(request)
+        entry['waiting'] = entry.get('waiting', 0) + 1
+        self.pending_barriers[(datapath.id, request.xid)] = entry
+        datapath.send_msg(request)
+
+    @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
+    def barrier_reply(self, ev):
+        entry = self.pending_barriers.pop((ev.msg.datapath.id, ev.msg.xid), None)
+        if entry is not None:
+            entry['waiting'] -= 1
+            if entry['waiting'] == 0:
+                entry['acknowledged'] = time.time()
+
+    def _send_flow(self, datapath, spec):
+        parser, ofp = datapath.ofproto_parser, datapath.ofproto
+        instructions = [parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, self._actions(datapath, spec))]
+        datapath.send_msg(parser.OFPFlowMod(datapath=datapath, cookie=spec.cookie, priority=spec.priority,
+                                            match=parser.OFPMatch(**dict(spec.match)), instructions=instructions))
+
+    def _delete_flow(self, datapath, spec):
+        parser, ofp = datapath.ofproto_parser, datapath.ofproto
+        datapath.send_msg(parser.OFPFlowMod(datapath=datapath, cookie=spec.cookie, priority=spec.priority,
+                                            command=ofp.OFPFC_DELETE_STRICT, out_port=ofp.OFPP_ANY,
+                                            out_group=ofp.OFPG_ANY, match=parser.OFPMatch(**dict(spec.match))))
+
+    @staticmethod
+    def _actions(datapath, spec):
+        parser, ofp = datapath.ofproto_parser, datapath.ofproto
+        actions = []
+        for action in spec.actions:
+            if action[0] == 'dec_ttl':
+                actions.append(parser.OFPActionDecNwTtl())
+            elif action[0] == 'set_field':
+                actions.append(parser.OFPActionSetField(**{action[1]: action[2]}))
+            elif action[0] == 'output':
+                actions.append(parser.OFPActionOutput(action[1]))
+            elif action[0] == 'controller':
+                actions.append(parser.OFPActionOutput(ofp.OFPP_CONTROLLER, ofp.OFPCML_NO_BUFFER))
+        return actions
+
+    # -- packet-ins: gateways and expired packets ----------------------------------------------------------------
+    @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
+    def packet_in(self, ev):
+        msg = ev.msg
+        datapath = msg.datapath
+        ofp = datapath.ofproto
+        name = self.name_of.get(datapath.id)
+        in_port = msg.match['in_port']
+        pkt = packet.Packet(msg.data)
+        eth = pkt.get_protocol(ethernet.ethernet)
+        if name is None or eth is None:
+            return
+        if eth.ethertype == ether.ETH_TYPE_LLDP:
+            return  # ryu.topology's business
+        if msg.reason == ofp.OFPR_INVALID_TTL:
+            self.packet_ins['ttl_expired'] += 1
+            self._time_exceeded(datapath, name, in_port, pkt, eth)
+            return
+        request = pkt.get_protocol(arp.arp)
+        if request is not None and request.opcode == arp.ARP_REQUEST:
+            self.packet_ins['arp'] += 1
+            self._arp_reply(datapath, name, in_port, eth, request)
+            return
+        solicit = pkt.get_protocol(icmpv6.icmpv6)
+        if solicit is not None and solicit.type_ == icmpv6.ND_NEIGHBOR_SOLICIT:
+            self.packet_ins['neighbour_solicitation'] += 1
+            self._neighbour_advert(datapath, name, in_port, eth, pkt.get_protocol(ipv6.ipv6), solicit)
+            return
+        self.packet_ins['other'] += 1
+
+    def _packet_out(self, datapath, port, pkt):
+        pkt.serialize()
+        parser, ofp = datapath.ofproto_parser, datapath.ofproto
+        datapath.send_msg(parser.OFPPacketOut(datapath=datapath, buffer_id=ofp.OFP_NO_BUFFER,
+                                              in_port=ofp.OFPP_CONTROLLER, actions=[parser.OFPActionOutput(port)],
+                                              data=pkt.data))
+
+    def _arp_reply(self, datapath, name, port, eth, request):
+        if gateway_owner(self.plan, name, request.dst_ip) is None:
+            return
+        mac = self.plan['switches'][name]['mac']
+        reply = packet.Packet()
+        reply.add_protocol(ethernet.ethernet(ethertype=ether.ETH_TYPE_ARP, dst=eth.src, src=mac))
+        reply.add_protocol(arp.arp(opcode=arp.ARP_REPLY, src_mac=mac, src_ip=request.dst_ip,
+                                   dst_mac=request.src_mac, dst_ip=request.src_ip))
+        self._packet_out(datapath, port, reply)
+
+    def _neighbour_advert(self, datapath, name, port, eth, ip6, solicit):
+        target = solicit.data.dst
+        if ip6 is None or gateway_owner(self.plan, name, target) is None:
+            return
+        mac = self.plan['switches'][name]['mac']
+        advert = packet.Packet()
+        advert.add_protocol(ethernet.ethernet(ethertype=ether.ETH_TYPE_IPV6, dst=eth.src, src=mac))
+        advert.add_protocol(ipv6.ipv6(src=target, dst=ip6.src, nxt=58, hop_limit=255))
+        advert.add_protocol(icmpv6.icmpv6(type_=icmpv6.ND_NEIGHBOR_ADVERT, data=icmpv6.nd_neighbor(
+            res=0b111, dst=target, option=icmpv6.nd_option_tla(hw_src=mac))))
+        self._packet_out(datapath, port, advert)
+
+    def _time_exceeded(self, datapath, name, port, pkt, eth):
+        me = self.plan['switches'][name]
+        original = pkt.get_protocol(ipv4.ipv4)
+        reply = packet.Packet()
+        if original is not None:
+            quoted = bytes(pkt.data[14:14 + original.header_length * 4 + 8])
+            reply.add_protocol(ethernet.ethernet(ethertype=ether.ETH_TYPE_IP, dst=eth.src, src=me['mac']))
+            reply.add_protocol(ipv4.ipv4(src=me['ipv4'], dst=original.src, proto=1, ttl=64))
+            reply.add_protocol(icmp.icmp(type_=icmp.ICMP_TIME_EXCEEDED, code=0,
+                                         data=icmp.TimeExceeded(data=quoted)))
+        else:
+            original6 = pkt.get_protocol(ipv6.ipv6)
+            if original6 is None:
+                return
+            quoted = bytes(4) + bytes(pkt.data[14:14 + 1232])
+            reply.add_protocol(ethernet.ethernet(ethertype=ether.ETH_TYPE_IPV6, dst=eth.src, src=me['mac']))
+            reply.add_protocol(ipv6.ipv6(src=me['ipv6'], dst=original6.src, nxt=58, hop_limit=64))
+            reply.add_protocol(icmpv6.icmpv6(type_=icmpv6.ICMPV6_TIME_EXCEEDED, code=0, data=quoted))
+        self._packet_out(datapath, port, reply)
+
+    # -- REST ----------------------------------------------------------------------------------------------------
+    def status(self):
+        return {'ready': self.ready, 'switches': sorted(self.datapaths), 'expected_switches': len(self.plan['switches']),
+                'links_up': len(self.links), 'planned_links': len(self.planned_links), 'algorithm': self.algorithm,
+                'metric': self.metric, 'rounds': self.rounds, 'packet_ins': dict(self.packet_ins)}
+
+    def table_rows(self):
+        return {switch: [{'prefix': r.prefix, 'port': r.port, 'neighbour': r.neighbour, 'cost': r.cost}
+                         for r in routes] for switch, routes in self.tables.items()}
+
+
+class RestApi(ControllerBase):
+    """GET /testbed/status, /testbed/tables, /testbed/timeline."""
+
+    def __init__(self, req, link, data, **config):
+        super().__init__(req, link, data, **config)
+        self.app = data[REST_NAME]
+
+    @staticmethod
+    def _json(value):
+        return Response(content_type='application/json', charset='utf-8', body=json.dumps(value, indent=1))
+
+    @route('testbed', '/testbed/status', methods=['GET'])
+    def get_status(self, req, **_kwargs):
+        return self._json(self.app.status())
+
+    @route('testbed', '/testbed/tables', methods=['GET'])
+    def get_tables(self, req, **_kwargs):
+        return self._json(self.app.table_rows())
+
+    @route('testbed', '/testbed/timeline', methods=['GET'])
+    def get_timeline(self, req, **_kwargs):
+        return self._json(self.app.timeline)
+

@@ -1,0 +1,92 @@
+"""A Mininet controller node that runs Ryu (the testbed's router app, or a user's own apps).
+
+Ryu is started through ``testbed.ryu_compat`` (the eventlet workaround), listening on 127.0.0.1 only, with LLDP
+link discovery (``--observe-links``) and its REST API on a free local port. Its PID is recorded in the run, its
+output goes to the run directory (``ryu.log``). ``ready()`` asks the router app whether every table is installed.
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+from mininet.node import Controller
+
+from testbed.errors import TestbedError
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROUTER_APP = os.path.join(REPO, 'controllers', 'router.py')
+START_TIMEOUT_S = 30
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 nobody listens on now."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+class RyuController(Controller):
+    """Ryu as a Mininet controller: ``apps`` are module names or files (default: the testbed router)."""
+
+    def __init__(self, name, run=None, apps=(ROUTER_APP,), env=None, **params):
+        self.run = run
+        self.apps = list(apps)
+        self.env = dict(env or {})
+        self.rest_port = free_port()
+        self.process = None
+        super().__init__(name, ip='127.0.0.1', port=free_port(), **params)
+
+    def start(self):
+        log_path = self.run.path('ryu.log') if self.run else os.devnull
+        cmd = [sys.executable, '-W', 'ignore', '-m', 'testbed.ryu_compat', '--ofp-listen-host', '127.0.0.1',
+               '--ofp-tcp-listen-port', str(self.port), '--wsapi-host', '127.0.0.1', '--wsapi-port',
+               str(self.rest_port), '--observe-links', *self.apps]
+        env = dict(os.environ, **self.env)
+        env['PYTHONPATH'] = REPO + os.pathsep + env.get('PYTHONPATH', '')
+        with open(log_path, 'ab') as log:
+            self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO,
+                                            start_new_session=True)
+        if self.run:
+            self.run.record_process(self.process.pid, f'ryu controller {self.name}')
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise TestbedError(f'controller {self.name} exited at start (see {log_path})')
+            with socket.socket() as sock:
+                if sock.connect_ex(('127.0.0.1', self.port)) == 0:
+                    return
+            time.sleep(0.1)
+        raise TestbedError(f'controller {self.name} did not listen within {START_TIMEOUT_S} s (see {log_path})')
+
+    def stop(self, *args, **kwargs):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        super().stop(*args, **kwargs)
+
+    def rest(self, path):
+        """GET a JSON document from the router app's REST API."""
+        with urllib.request.urlopen(f'http://127.0.0.1:{self.rest_port}{path}', timeout=5) as answer:
+            return json.loads(answer.read())
+
+    def wait_ready(self, timeout=START_TIMEOUT_S):
+        """Wait until the router app has installed every table (all switches connected, all links discovered)."""
+        deadline = time.monotonic() + timeout
+        status = {}
+        while time.monotonic() < deadline:
+            try:
+                status = self.rest('/testbed/status')
+                if status.get('ready'):
+                    return status
+            except (urllib.error.URLError, OSError, ValueError):
+                pass
+            time.sleep(0.1)
+        raise TestbedError(f'controller {self.name} not ready after {timeout} s: {status or "no answer"}')

@@ -1,0 +1,26 @@
+"""Run Ryu 4.34 on current Pythons: the one place that knows its eventlet workaround.
+
+Ryu 4.34 (its last release) imports ``eventlet.wsgi.ALREADY_HANDLED``, which eventlet 0.41 no longer has; defining
+it before ``ryu.cmd.manager`` is imported is enough for Ryu to run with eventlet 0.41.3 and dnspython >= 2
+(PLATFORM.md). ``python -m testbed.ryu_compat [ryu-manager arguments]`` is ``ryu-manager`` with that fix, and is
+how the testbed (and a user with their own Ryu app) starts a controller.
+"""
+import sys
+
+
+def patch_eventlet():
+    """Give eventlet.wsgi the sentinel Ryu 4.34 expects."""
+    import eventlet.wsgi
+    if not hasattr(eventlet.wsgi, 'ALREADY_HANDLED'):
+        eventlet.wsgi.ALREADY_HANDLED = object()
+
+
+def main(argv=None):
+    patch_eventlet()
+    from ryu.cmd.manager import main as ryu_main
+    sys.argv = ['ryu-manager'] + list(sys.argv[1:] if argv is None else argv)
+    return ryu_main()
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Routed topologies for the control plane: OpenFlow switches act as routers with computed forwarding tables.
+
+Every host sits in its own subnet behind a switch port and sends off-subnet traffic to a gateway address the
+controller answers (ARP / neighbour discovery). Run them with the router app: ``testbed run star --controller``.
+
+``star`` — the lecture's forwarding-table slide: one switch, destinations on links #2..#5, a source on link #1::
+
+            UCB (link #2)
+              |
+    src --#1-- s1 --#3-- NYU
+              |  \\
+     MIT (#4)      UW (#5)
+
+``ring`` — N switches in a ring, one host each (failover: cut a link, traffic goes the other way round).
+``mesh`` — a small mesh of 4 switches with a diagonal (several equal-cost and unequal paths).
+``chain`` — a routed line of N switches (traceroute shows one hop per switch; scale with large N).
+"""
+from testbed.linkparams import SHAPING_KEYS
+from testbed.nodes import RoutedHost
+from testbed.topo import TestbedTopo
+
+STAR_DESTINATIONS = (('UCB', 2), ('NYU', 3), ('MIT', 4), ('UW', 5))
+
+
+def _shaping(values):
+    return {key: value for key, value in values.items() if key in SHAPING_KEYS and value is not None}
+
+
+def routed_host(topo, name, index):
+    """A host in 10.0.<index>.0/24 and 2001:db8:<index>::/64, gateway .1 / ::1 on its switch."""
+    return topo.addHost(name, cls=RoutedHost, ip=f'10.0.{index}.10/24', defaultRoute=f'via 10.0.{index}.1',
+                        ip6=f'2001:db8:{index:x}::10/64', gateway6=f'2001:db8:{index:x}::1')
+
+
+class StarTopo(TestbedTopo):
+    """The lecture's forwarding-table star: MIT on link #4, UW #5, UCB #2, NYU #3 (a source on #1)."""
+
+    def build(self):
+        self.addSwitch('s1')
+        routed_host(self, 'src', 1)
+        self.addLink('src', 's1', port2=1)
+        for name, port in STAR_DESTINATIONS:
+            routed_host(self, name, port)
+            self.addLink(name, 's1', port2=port)
+
+
+class RingTopo(TestbedTopo):
+    """N switches in a ring, host hK on switch sK (port 1); ring links use ports 2 (clockwise) and 3."""
+
+    def build(self, n=6, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
+        if not isinstance(n, int) or not 3 <= n <= 64:
+            raise ValueError(f'n={n!r} must be a whole number from 3 to 64')
+        shaping = _shaping(locals())
+        for i in range(1, n + 1):
+            self.addSwitch(f's{i}')
+            routed_host(self, f'h{i}', i)
+            self.addLink(f'h{i}', f's{i}', port2=1)
+        for i in range(1, n + 1):
+            self.addLink(f's{i}', f's{i % n + 1}', port1=2, port2=3, **shaping)
+
+
+class MeshTopo(TestbedTopo):
+    """Four switches in a square with one diagonal (s1-s3), one host each."""
+
+    def build(self, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
+        shaping = _shaping(locals())
+        for i in range(1, 5):
+            self.addSwitch(f's{i}')
+            routed_host(self, f'h{i}', i)
+            self.addLink(f'h{i}', f's{i}', port2=1)
+        for a, b in (('s1', 's2'), ('s2', 's3'), ('s3', 's4'), ('s4', 's1'), ('s1', 's3')):
+            self.addLink(a, b, **shaping)
+
+
+class ChainTopo(TestbedTopo):
+    """A routed line of N switches, a host at each end (h1 on s1, h2 on sN)."""
+
+    def build(self, n=3, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
+        if not isinstance(n, int) or not 1 <= n <= 250:
+            raise ValueError(f'n={n!r} must be a whole number from 1 to 250')
+        shaping = _shaping(locals())
+        for i in range(1, n + 1):
+            self.addSwitch(f's{i}')
+            if i > 1:
+                self.addLink(f's{i - 1}', f's{i}', **shaping)
+        routed_host(self, 'h1', 1)
+        routed_host(self, 'h2', 2)
+        self.addLink('h1', 's1')
+        self.addLink('h2', f's{n}')
+
+
+topos = {'star': StarTopo, 'ring': RingTopo, 'mesh': MeshTopo, 'chain': ChainTopo}
