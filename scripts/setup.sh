@@ -26,7 +26,7 @@ fi
 
 # -- 1. system packages -------------------------------------------------------------------------------------------
 apt_packages=(
-    mininet openvswitch-switch iperf3 ethtool tcpdump iproute2 iputils-ping procps
+    mininet openvswitch-switch iperf3 ethtool tcpdump iproute2 iputils-ping procps traceroute
     python3-venv python3-dev gcc libiperf0 kmod
 )
 # The VM stage (make test) boots a stock Debian kernel under QEMU; vagrant validates the Vagrantfile.

@@ -1,4 +1,4 @@
-"""The ``testbed`` command: doctor, list, run, demo, clean, bench, vm.
+"""The ``testbed`` command: doctor, list, run, tables, demo, clean, bench, vm.
 
 Quiet by default (a few progress lines on stderr), ``-v`` for Mininet's own detail. Every user mistake ends with
 one line ``testbed: error: ...`` and exit code 2.
@@ -76,7 +76,8 @@ def _run_network(args, topo, name, started):
     from testbed.net import TestbedNet
     net = None
     try:
-        net = TestbedNet(topo, label=name)
+        net = TestbedNet(topo, label=name, controller='router' if args.controller else None,
+                         algorithm=args.algorithm, metric=args.metric)
         net.start()
         progress(f'{name} up in {time.monotonic() - started:.1f} s (run {net.run.id})')
         print(f'run: {net.run.id}')
@@ -98,6 +99,13 @@ def _run_network(args, topo, name, started):
         if net is not None:
             net.stop()
     return 0
+
+
+def cmd_tables(args):
+    from testbed.tables import show_tables
+    if os.geteuid() != 0:
+        raise TestbedError('testbed tables needs root to read the switches (run with sudo)')
+    return show_tables(args.switch, args.run, args.json)
 
 
 def cmd_clean(args):
@@ -165,7 +173,20 @@ def build_parser():
     mode.add_argument('--cli', action='store_true', help='open Mininet\'s CLI')
     mode.add_argument('--test', choices=('pingall', 'none'), help='run a test and stop (default: stay up until '
                                                                   'Ctrl-C)')
+    run.add_argument('--controller', action='store_true',
+                     help='route with the testbed\'s Ryu controller (computed forwarding tables) instead of '
+                          'standalone learning switches')
+    run.add_argument('--algorithm', choices=('link-state', 'distance-vector'), default='link-state',
+                     help='route computation (with --controller)')
+    run.add_argument('--metric', choices=('hops', 'delay', 'bandwidth'), default='hops',
+                     help='link cost (with --controller)')
     run.set_defaults(func=cmd_run)
+
+    tables = sub.add_parser('tables', help='forwarding tables of a running network, read from its switches')
+    tables.add_argument('switch', nargs='?', help='one switch (default: all)')
+    tables.add_argument('--run', help='the run, when several networks are up')
+    tables.add_argument('--json', action='store_true')
+    tables.set_defaults(func=cmd_tables)
 
     demo = sub.add_parser('demo', help='the main job end to end, with a readable report')
     demo.add_argument('--results', default='results', help='folder for the report (default: results)')

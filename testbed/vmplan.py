@@ -12,7 +12,7 @@ VM_FORMAT = 1  # bump when the image layout or the build recipe changes: it inva
 SUITE = 'bookworm'
 GUEST_PACKAGES = (
     'mininet', 'openvswitch-switch', 'iproute2', 'iputils-ping', 'iperf3', 'libiperf0', 'ethtool', 'tcpdump',
-    'kmod', 'procps', 'python3', 'net-tools', 'util-linux', 'tini',
+    'kmod', 'procps', 'python3', 'net-tools', 'util-linux', 'tini', 'traceroute',
 )
 # Modules the tiny initramfs loads to reach the root disk and the shared folders (dependencies are added).
 INITRAMFS_MODULES = ('virtio_pci', 'virtio_blk', 'crc32c_generic', 'ext4', '9pnet_virtio', '9p')
