@@ -27,8 +27,8 @@ from ryu.ofproto import ether, ofproto_v1_3
 from ryu.topology import event as topo_event
 from webob import Response
 
-from testbed.controlplane import (attachments_from_plan, gateway_owner, graph_from_plan, punt_flows,
-                                  route_flows)
+from testbed.controlplane import (COOKIE_ROUTE, attachments_from_plan, gateway_owner, graph_from_plan,
+                                  punt_flows, route_flows)
 from testbed.routing import compute_routes, table_diff
 
 app_manager.require_app('ryu.topology.switches', api_style=True)
@@ -131,6 +131,32 @@ class TestbedRouter(app_manager.RyuApp):
             return
         self._reconverge('initial: all switches connected, all links discovered', time.time())
         self.ready = True
+        for datapath in self.datapaths.values():  # reconcile with what a previous controller left
+            parser, ofp = datapath.ofproto_parser, datapath.ofproto
+            datapath.send_msg(parser.OFPFlowStatsRequest(datapath, table_id=ofp.OFPTT_ALL, out_port=ofp.OFPP_ANY,
+                                                         out_group=ofp.OFPG_ANY, cookie=COOKIE_ROUTE,
+                                                         cookie_mask=0xffffffffffffffff))
+
+    @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
+    def flow_stats(self, ev):
+        """Delete route entries the switch holds but the current tables do not (left by an earlier controller)."""
+        datapath = ev.msg.datapath
+        name = self.name_of.get(datapath.id)
+        if name is None:
+            return
+        wanted = {(spec.priority, spec.match) for spec in route_flows(name, self.tables.get(name, []), self.plan)}
+        stale = 0
+        for stat in ev.msg.body:
+            fields = dict(stat.match.items())
+            key = (stat.priority, tuple((k, fields[k]) for k in ('eth_type', 'ipv4_dst', 'ipv6_dst') if k in fields))
+            if key not in {(p, tuple((k, v if not isinstance(v, tuple) else tuple(v)) for k, v in m)) for p, m in wanted}:
+                parser, ofp = datapath.ofproto_parser, datapath.ofproto
+                datapath.send_msg(parser.OFPFlowMod(datapath=datapath, cookie=COOKIE_ROUTE, priority=stat.priority,
+                                                    command=ofp.OFPFC_DELETE_STRICT, out_port=ofp.OFPP_ANY,
+                                                    out_group=ofp.OFPG_ANY, match=stat.match))
+                stale += 1
+        if stale:
+            self.logger.info('%s: removed %d stale route entries', name, stale)
 
     def _compute(self):
         graph = graph_from_plan(self.plan, links=list(self.links.values()))

@@ -62,14 +62,26 @@ class RyuController(Controller):
             time.sleep(0.1)
         raise TestbedError(f'controller {self.name} did not listen within {START_TIMEOUT_S} s (see {log_path})')
 
-    def stop(self, *args, **kwargs):
+    def stop_process(self, sig=None):
+        """End the Ryu process (SIGTERM, or ``sig``), leaving the switches on their own (fail-secure)."""
         if self.process and self.process.poll() is None:
-            self.process.terminate()
+            if sig is None:
+                self.process.terminate()
+            else:
+                self.process.send_signal(sig)
             try:
                 self.process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def restart(self, sig=None):
+        """Stop Ryu and start it again on the same ports: the switches reconnect to it."""
+        self.stop_process(sig)
+        self.start()
+
+    def stop(self, *args, **kwargs):
+        self.stop_process()
         super().stop(*args, **kwargs)
 
     def rest(self, path):

@@ -1,0 +1,126 @@
+"""The control plane on real switches: the lecture's forwarding table, traceroute, both algorithms, failover,
+controller restart, and no packet-in for routed traffic."""
+import re
+import subprocess
+import threading
+import time
+
+import pytest
+
+from testbed.net import running
+from testbed.tables import named_rows, read_switch
+from topologies.control import ChainTopo, MeshTopo, RingTopo, StarTopo
+
+
+def port_tx_packets(switch, port):
+    output = subprocess.run(['ovs-ofctl', '--no-names', '-O', 'OpenFlow13', 'dump-ports', switch, str(port)],
+                            capture_output=True, text=True).stdout
+    return int(re.search(r'tx pkts=(\d+)', output).group(1))
+
+
+def test_star_table_is_the_lecture_slide():
+    with running(StarTopo(), controller='router', label='star') as net:
+        rows = named_rows(net_plan(net), 's1', read_switch('s1'))
+        ipv4 = {row['destination']: row['port'] for row in rows if ':' not in row['prefix']}
+        print('s1 table:', ipv4)
+        assert ipv4 == {'src': 1, 'UCB': 2, 'NYU': 3, 'MIT': 4, 'UW': 5}
+        before = {port: port_tx_packets('s1', port) for port in (2, 3, 4, 5)}
+        net['src'].cmd('ping -c 20 -i 0.01 -q 10.0.2.10')  # "a packet to UCB"
+        after = {port: port_tx_packets('s1', port) for port in (2, 3, 4, 5)}
+        sent = {port: after[port] - before[port] for port in before}
+        deadline = time.monotonic() + 5  # OVS folds datapath counters into flow statistics about once a second
+        while True:
+            flows = {row['destination']: row['packets']
+                     for row in named_rows(net_plan(net), 's1', read_switch('s1')) if ':' not in row['prefix']}
+            if flows['UCB'] >= 20 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        print('packets out of each link while pinging UCB:', sent, '; route entry counters:', flows)
+        # Port counters also see the controller's LLDP probes (about one per port per second).
+        assert sent[2] >= 20 and max(sent[3], sent[4], sent[5]) <= 3
+        assert flows['UCB'] >= 20 and flows['NYU'] == flows['MIT'] == flows['UW'] == 0
+
+
+def net_plan(net):
+    import json
+    with open(net.run.path('plan.json')) as handle:
+        return json.load(handle)
+
+
+def test_traceroute_shows_one_hop_per_switch_and_routed_traffic_skips_the_controller():
+    with running(ChainTopo(n=3), controller='router') as net:
+        h1 = net['h1']
+        hops4 = re.findall(r'^\s*\d+\s+(\S+)', h1.cmd('traceroute -n -q1 -w1 10.0.2.10'), re.M)
+        hops6 = re.findall(r'^\s*\d+\s+(\S+)', h1.cmd('traceroute -6 -n -q1 -w1 2001:db8:2::10'), re.M)
+        print('traceroute:', hops4, hops6)
+        assert hops4 == ['10.255.0.1', '10.255.0.2', '10.255.0.3', '10.0.2.10']
+        assert hops6 == ['fd00:ff::1', 'fd00:ff::2', 'fd00:ff::3', '2001:db8:2::10']
+        before = net.controllers[0].rest('/testbed/status')['packet_ins']
+        h1.cmd('ping -c 200 -i 0.005 -q 10.0.2.10; ping -6 -c 200 -i 0.005 -q 2001:db8:2::10')
+        after = net.controllers[0].rest('/testbed/status')['packet_ins']
+        print('packet-ins before/after 400 routed pings:', before, after)
+        assert after == before
+
+
+@pytest.mark.parametrize('algorithm', ['link-state', 'distance-vector'])
+def test_both_algorithms_route_the_mesh(algorithm):
+    with running(MeshTopo(), controller='router', algorithm=algorithm) as net:
+        status = net.router_status
+        assert net.pingAll(timeout=2) == 0
+    print(f'{algorithm}: {status}')
+    assert status['algorithm'] == algorithm
+    assert (status['rounds'] > 0) == (algorithm == 'distance-vector')
+
+
+def ping_burst(host, address, count, interval):
+    """Run ping in the background; return a thread whose .result is (transmitted, received)."""
+    def run():
+        output = host.cmd(f'ping -n -c {count} -i {interval} -W 1 {address}')
+        match = re.search(r'(\d+) packets transmitted, (\d+) received', output)
+        thread.result = (int(match.group(1)), int(match.group(2))) if match else (count, 0)
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_ring_failover_outage_and_timeline():
+    interval = 0.001
+    with running(RingTopo(n=6), controller='router') as net:
+        h1, h2 = net['h1'], net['h2']
+        h1.cmd('ping -c 3 -q 10.0.2.10')
+        pinger = ping_burst(h1, '10.0.2.10', 3000, interval)
+        time.sleep(1.0)
+        net.configLinkStatus('s1', 's2', 'down')  # the link on the path: traffic must go the other way round
+        pinger.join(30)
+        timeline = net.controllers[0].rest('/testbed/timeline')
+    transmitted, received = pinger.result
+    outage_ms = (transmitted - received) * interval * 1000
+    event = timeline[-1]
+    print(f'ring failover: {transmitted - received} of {transmitted} pings lost at {interval * 1000:g} ms intervals '
+          f'= {outage_ms:.0f} ms outage; timeline: {event["event"]}: computed +'
+          f'{(event["computed"] - event["received"]) * 1000:.1f} ms, FlowMods sent +'
+          f'{(event["sent"] - event["received"]) * 1000:.1f} ms, acknowledged +'
+          f'{(event["acknowledged"] - event["received"]) * 1000:.1f} ms, {event["flow_mods"]} FlowMods')
+    assert 'PortStatus' in event['event']
+    assert outage_ms < 100
+
+
+def test_controller_restart_keeps_forwarding():
+    with running(RingTopo(n=4), controller='router') as net:
+        h1 = net['h1']
+        h1.cmd('ping -c 3 -q 10.0.3.10')
+        tables_before = {s.name: read_switch(s.name) for s in net.switches}
+        pinger = ping_burst(h1, '10.0.3.10', 600, 0.01)
+        time.sleep(1.0)
+        controller = net.controllers[0]
+        controller.stop_process()
+        time.sleep(2.0)  # the switches are alone: fail-secure keeps their tables
+        controller.start()
+        status = controller.wait_ready()
+        pinger.join(30)
+        tables_after = {s.name: read_switch(s.name) for s in net.switches}
+    transmitted, received = pinger.result
+    print(f'controller away 2 s and back: {transmitted - received} of {transmitted} pings lost; {status}')
+    assert received == transmitted
+    strip = lambda tables: {s: [(p, port) for p, port, _n in rows] for s, rows in tables.items()}  # noqa: E731
+    assert strip(tables_after) == strip(tables_before)
