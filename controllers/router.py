@@ -11,7 +11,7 @@ A thin shim, as in FAUCET: the computation is ``testbed.routing`` (pure), the fl
   per switch). Routed traffic never reaches the controller; packet-ins are counted by kind.
 - On a link failure (PortStatus, or LLDP timeout) it recomputes and pushes only the changed entries, and records a
   timeline: event received, computation done, FlowMods sent, barrier acknowledged.
-- REST: ``/testbed/status``, ``/testbed/tables``, ``/testbed/timeline`` (JSON).
+- REST: ``/testbed/status``, ``/testbed/topology``, ``/testbed/tables``, ``/testbed/timeline`` (JSON).
 """
 import collections
 import json
@@ -316,13 +316,19 @@ class TestbedRouter(app_manager.RyuApp):
                 'links_up': len(self.links), 'planned_links': len(self.planned_links), 'algorithm': self.algorithm,
                 'metric': self.metric, 'rounds': self.rounds, 'packet_ins': dict(self.packet_ins)}
 
+    def topology(self):
+        return {'switches': {name: {'dpid': info['dpid'], 'connected': name in self.datapaths}
+                             for name, info in self.plan['switches'].items()},
+                'links': sorted(self.links.values(), key=lambda l: (l['a'], l['a_port'])),
+                'attachments': self.plan['attachments']}
+
     def table_rows(self):
         return {switch: [{'prefix': r.prefix, 'port': r.port, 'neighbour': r.neighbour, 'cost': r.cost}
                          for r in routes] for switch, routes in self.tables.items()}
 
 
 class RestApi(ControllerBase):
-    """GET /testbed/status, /testbed/tables, /testbed/timeline."""
+    """GET /testbed/status, /testbed/topology, /testbed/tables, /testbed/timeline."""
 
     def __init__(self, req, link, data, **config):
         super().__init__(req, link, data, **config)
@@ -335,6 +341,10 @@ class RestApi(ControllerBase):
     @route('testbed', '/testbed/status', methods=['GET'])
     def get_status(self, req, **_kwargs):
         return self._json(self.app.status())
+
+    @route('testbed', '/testbed/topology', methods=['GET'])
+    def get_topology(self, req, **_kwargs):
+        return self._json(self.app.topology())
 
     @route('testbed', '/testbed/tables', methods=['GET'])
     def get_tables(self, req, **_kwargs):

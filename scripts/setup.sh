@@ -57,7 +57,9 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
     [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv --system-site-packages "$venv"
     pip_install "pip>=23" "setuptools<67" wheel
     # Ryu 4.34's setup hooks need an older setuptools: build it without isolation against the one above.
-    pip_install --no-build-isolation -r "$repo/requirements.txt"
+    # --ignore-installed: every requirement and its dependencies go into .venv, even where this machine's Python
+    # happens to have them (python3-six, ...): the VM stage shares .venv with a guest that has only Mininet.
+    pip_install --no-build-isolation --ignore-installed -r "$repo/requirements.txt"
     pip_install --no-build-isolation --no-deps -e "$repo"
     echo "$want" > "$stamp"
 fi

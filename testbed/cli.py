@@ -139,6 +139,13 @@ def cmd_vm(args):
     return vm.run_stage(pytest_args=args.pytest_args, timeout=args.timeout)
 
 
+def cmd_bench_control(args):
+    from testbed.benchcontrol import run_control_bench
+    if os.geteuid() != 0 and not args.offline:
+        raise TestbedError('testbed bench control needs root for the live part (or use --offline)')
+    return run_control_bench(as_json=args.json, live=not args.offline)
+
+
 def cmd_bench(args):
     from testbed.bench import run_link_bench
     if os.geteuid() != 0:
@@ -214,6 +221,11 @@ def build_parser():
     links.add_argument('--quick', action='store_true', help='fewer samples (a smoke run, not for the record)')
     links.add_argument('--paths', default='available', help='kernel, userspace or available (default)')
     links.set_defaults(func=cmd_bench)
+    control = bench_sub.add_parser('control', help='route computation (link-state vs distance-vector) and '
+                                                   'installing all tables on 100 switches')
+    control.add_argument('--json', action='store_true')
+    control.add_argument('--offline', action='store_true', help='only the pure computation (no network)')
+    control.set_defaults(func=cmd_bench_control)
     return parser
 
 

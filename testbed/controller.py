@@ -22,6 +22,16 @@ ROUTER_APP = os.path.join(REPO, 'controllers', 'router.py')
 START_TIMEOUT_S = 30
 
 
+def _last_line(path):
+    """The last meaningful line of a log (the error a process died of)."""
+    try:
+        with open(path, errors='replace') as handle:
+            lines = [line.strip() for line in handle if line.strip()]
+    except OSError:
+        return 'no log'
+    return lines[-1] if lines else 'empty log'
+
+
 def free_port():
     """A TCP port on 127.0.0.1 nobody listens on now."""
     with socket.socket() as sock:
@@ -55,7 +65,7 @@ class RyuController(Controller):
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise TestbedError(f'controller {self.name} exited at start (see {log_path})')
+                raise TestbedError(f'controller {self.name} exited at start: {_last_line(log_path)}')
             with socket.socket() as sock:
                 if sock.connect_ex(('127.0.0.1', self.port)) == 0:
                     return

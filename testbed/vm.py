@@ -28,7 +28,7 @@ from testbed.vmplan import (GUEST_PACKAGES, INITRAMFS_MODULES, PlanError, SUITE,
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUSYBOX = '/bin/busybox'
-DEFAULT_PYTEST_ARGS = 'tests/integration -q -rs --durations=5 -k "not userspace"'
+DEFAULT_PYTEST_ARGS = 'tests/integration -q -rs --durations=5 -k "not userspace" -m "not host_only"'
 QEMU = 'qemu-system-x86_64'
 VM_MEMORY_MB = 3072
 RUN_TIMEOUT_S = 40 * 60

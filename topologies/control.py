@@ -14,6 +14,7 @@ controller answers (ARP / neighbour discovery). Run them with the router app: ``
 ``ring`` — N switches in a ring, one host each (failover: cut a link, traffic goes the other way round).
 ``mesh`` — a small mesh of 4 switches with a diagonal (several equal-cost and unequal paths).
 ``chain`` — a routed line of N switches (traceroute shows one hop per switch; scale with large N).
+``grid`` — rows x cols switches with a host each (scale: ``testbed bench control`` uses 10 x 10).
 """
 from testbed.linkparams import SHAPING_KEYS
 from testbed.nodes import RoutedHost
@@ -89,4 +90,30 @@ class ChainTopo(TestbedTopo):
         self.addLink('h2', f's{n}')
 
 
-topos = {'star': StarTopo, 'ring': RingTopo, 'mesh': MeshTopo, 'chain': ChainTopo}
+class GridTopo(TestbedTopo):
+    """A rows x cols grid of switches, a host on every switch (for scale: 10 x 10 is 100 switches, 180 links).
+
+        s1 -- s2 -- s3
+        |     |     |
+        s4 -- s5 -- s6      (each sK also has host hK on port 1)
+    """
+
+    def build(self, rows=3, cols=3, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
+        for value, what in ((rows, 'rows'), (cols, 'cols')):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f'{what}={value!r} must be a whole number of at least 1')
+        if rows * cols > 250:
+            raise ValueError(f'rows x cols = {rows * cols} exceeds 250 (one /24 per host)')
+        shaping = _shaping(locals())
+        for index in range(1, rows * cols + 1):
+            self.addSwitch(f's{index}')
+            routed_host(self, f'h{index}', index)
+            self.addLink(f'h{index}', f's{index}', port2=1)
+        for index in range(1, rows * cols + 1):
+            if index % cols:
+                self.addLink(f's{index}', f's{index + 1}', **shaping)
+            if index + cols <= rows * cols:
+                self.addLink(f's{index}', f's{index + cols}', **shaping)
+
+
+topos = {'star': StarTopo, 'ring': RingTopo, 'mesh': MeshTopo, 'chain': ChainTopo, 'grid': GridTopo}

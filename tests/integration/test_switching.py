@@ -1,6 +1,8 @@
 """Switches without a controller: pingall, TCP through the chosen OVS datapath, topologies with tens of links."""
 import time
 
+import pytest
+
 from testbed.fidelity import compare_rtt
 from testbed.measure import ping_rtts, rtt_summary, tcp_goodput
 from testbed.net import running
@@ -21,6 +23,7 @@ def test_tcp_through_the_switch_datapath():
     assert 46.5 <= goodput <= 51
 
 
+@pytest.mark.host_only('scale on the delay-line path; under CPU emulation 23 links take over a minute')
 def test_tens_of_links():
     """A chain of 12 switches: 23 links, 11 of them shaped with 1 ms, all forwarding, delays adding up."""
     with running(LinearTopo(n=12)) as net:
