@@ -62,6 +62,12 @@ class ShapedLink(Link):
             raise TestbedError(f'link {self.name()}: {intf.name} lacks the {"/".join(missing)} qdisc after '
                                f'configuration; refusing to run with wrong links')
 
+    def cut(self):
+        """Fail the link silently, both ways: every frame is lost, yet both ports stay up (a cut fibre that
+        only a missing keepalive, such as LLDP, reveals)."""
+        for intf in (self.intf1, self.intf2):
+            intf.node.cmd(f'tc qdisc replace dev {intf.name} root netem loss 100%')
+
     def start_data_plane(self, net):
         """Nothing to start for a kernel link."""
 
@@ -112,6 +118,10 @@ class DelayLineLink(ShapedLink):
             self.process.kill()
             error = self.process.stderr.read().decode().strip()
             raise TestbedError(f'link {self.name()}: delay line did not start: {error or "no answer"}')
+
+    def cut(self):
+        """Fail the link silently: stop the delay line, so no frame crosses while both ports stay up."""
+        self.stop_data_plane()
 
     def stop_data_plane(self):
         """Stop the delay line; return its counters."""
