@@ -12,6 +12,10 @@ A thin shim, as in FAUCET: the computation is ``testbed.routing`` (pure), the fl
 - On a link failure (PortStatus, or LLDP timeout) it recomputes and pushes only the changed entries, and records a
   timeline: event received, computation done, FlowMods sent, barrier acknowledged.
 - REST: ``/testbed/status``, ``/testbed/topology``, ``/testbed/tables``, ``/testbed/timeline`` (JSON).
+- Circuits (the lecture's reservations): ``POST /testbed/circuits {"src", "dst", "rate"}`` admits a circuit on a
+  path with enough unreserved capacity (or refuses with the reason, HTTP 409), installs its own entries, and polices
+  best effort on its links with OpenFlow meters at the capacity left over; ``DELETE /testbed/circuits/ID`` frees
+  it; a link failure tears down the circuits that crossed it (recorded in the timeline).
 """
 import collections
 import json
@@ -27,8 +31,9 @@ from ryu.ofproto import ether, ofproto_v1_3
 from ryu.topology import event as topo_event
 from webob import Response
 
-from testbed.controlplane import (COOKIE_ROUTE, attachments_from_plan, gateway_owner, graph_from_plan,
-                                  punt_flows, route_flows)
+from testbed.circuits import AdmissionError, CircuitBook
+from testbed.controlplane import (COOKIE_CIRCUIT, COOKIE_ROUTE, attachment_switch, attachments_from_plan,
+                                  circuit_flows, gateway_owner, graph_from_plan, punt_flows, route_flows)
 from testbed.routing import compute_routes, table_diff
 
 app_manager.require_app('ryu.topology.switches', api_style=True)
@@ -59,6 +64,8 @@ class TestbedRouter(app_manager.RyuApp):
         self.packet_ins = collections.Counter()
         self.timeline = []
         self.pending_barriers = {}
+        self.book = CircuitBook()
+        self.meters = {}          # switch -> {port: best-effort rate in bits/s} while circuits hold that link
         kwargs['wsgi'].register(RestApi, {REST_NAME: self})
 
     @staticmethod
@@ -120,8 +127,16 @@ class TestbedRouter(app_manager.RyuApp):
             self._link_down(key, f'port {name}:{msg.desc.port_no} down (PortStatus)', received)
 
     def _link_down(self, key, why, received):
-        if self.links.pop(key, None) is not None and self.ready:
-            self._reconverge(why, received)
+        link = self.links.pop(key, None)
+        if link is None or not self.ready:
+            return
+        torn = self.book.link_failed(link['a'], link['b'])
+        for circuit in torn:
+            self._delete_circuit_flows(circuit)
+        self._reconverge(why, received)
+        if torn:
+            self.timeline[-1]['circuits_torn_down'] = [circuit.id for circuit in torn]
+            self._apply_reservations()
 
     # -- computing and installing --------------------------------------------------------------------------------
     def _maybe_start(self):
@@ -173,11 +188,11 @@ class TestbedRouter(app_manager.RyuApp):
             if datapath is None:
                 continue
             changed, removed = table_diff(self.tables.get(switch, []), routes)
-            for spec in route_flows(switch, changed, self.plan):
+            for spec in route_flows(switch, changed, self.plan, self._meter_ids(switch)):
                 self._send_flow(datapath, spec)
                 flow_mods += 1
             old = {route.prefix: route for route in self.tables.get(switch, [])}
-            for spec in route_flows(switch, [old[prefix] for prefix in removed], self.plan):
+            for spec in route_flows(switch, [old[prefix] for prefix in removed], self.plan, self._meter_ids(switch)):
                 self._delete_flow(datapath, spec)
                 flow_mods += 1
             self.tables[switch] = routes
@@ -188,6 +203,76 @@ class TestbedRouter(app_manager.RyuApp):
             entry['acknowledged'] = entry['sent']
         self.timeline.append(entry)
         self.logger.info('reconverged (%s): %d FlowMods', why, flow_mods)
+
+    # -- circuits (reservations) -----------------------------------------------------------------------------------
+    def _meter_ids(self, switch):
+        return {port: port for port in self.meters.get(switch, {})}  # one meter per policed port, id = port
+
+    def reserve(self, src, dst, rate):
+        """Admit a circuit between two hosts, install it, police best effort on its links; return it."""
+        src_switch, dst_switch = attachment_switch(self.plan, src), attachment_switch(self.plan, dst)
+        if src_switch is None or dst_switch is None:
+            raise AdmissionError(f'unknown host {src if src_switch is None else dst!r}')
+        graph = graph_from_plan(self.plan, links=list(self.links.values()))
+        circuit = self.book.reserve(graph, src_switch, dst_switch, rate, src, dst)
+        for switch, spec in circuit_flows(circuit, self.plan, graph).items():
+            self._send_flow(self.datapaths[switch], spec)
+        self._apply_reservations()
+        self.logger.info('circuit %d admitted: %s -> %s, %.1f Mb/s via %s', circuit.id, src, dst, rate / 1e6,
+                         '-'.join(circuit.path))
+        return circuit
+
+    def teardown(self, circuit_id):
+        circuit = self.book.teardown(circuit_id)
+        self._delete_circuit_flows(circuit)
+        self._apply_reservations()
+        return circuit
+
+    def _delete_circuit_flows(self, circuit):
+        for switch in circuit.path:
+            datapath = self.datapaths.get(switch)
+            if datapath is None:
+                continue
+            parser, ofp = datapath.ofproto_parser, datapath.ofproto
+            datapath.send_msg(parser.OFPFlowMod(datapath=datapath, cookie=COOKIE_CIRCUIT + circuit.id,
+                                                cookie_mask=0xffffffffffffffff, table_id=ofp.OFPTT_ALL,
+                                                command=ofp.OFPFC_DELETE, out_port=ofp.OFPP_ANY,
+                                                out_group=ofp.OFPG_ANY, match=parser.OFPMatch()))
+
+    def _apply_reservations(self):
+        """Police best effort on every link a circuit holds, at the capacity the circuits leave over."""
+        graph = graph_from_plan(self.plan, links=list(self.links.values()))
+        for switch, datapath in self.datapaths.items():
+            wanted = {}
+            for neighbour in graph[switch]:
+                if self.book.reserved(switch, neighbour) > 0:
+                    wanted[graph[switch][neighbour]['ports'][switch]] = max(
+                        1e3, self.book.residual(graph, switch, neighbour))
+            current = self.meters.get(switch, {})
+            if wanted == current:
+                continue
+            parser, ofp = datapath.ofproto_parser, datapath.ofproto
+            for port, rate in wanted.items():
+                kbps = int(rate / 1e3)
+                band = parser.OFPMeterBandDrop(rate=kbps, burst_size=max(16, kbps // 50))  # ~20 ms of burst
+                command = ofp.OFPMC_MODIFY if port in current else ofp.OFPMC_ADD
+                datapath.send_msg(parser.OFPMeterMod(datapath, command=command,
+                                                     flags=ofp.OFPMF_KBPS | ofp.OFPMF_BURST, meter_id=port,
+                                                     bands=[band]))
+            self.meters[switch] = wanted
+            ports = set(wanted) | set(current)
+            for spec in route_flows(switch, [r for r in self.tables.get(switch, []) if r.port in ports], self.plan,
+                                    self._meter_ids(switch)):
+                self._send_flow(datapath, spec)
+            for port in set(current) - set(wanted):
+                datapath.send_msg(parser.OFPMeterMod(datapath, command=ofp.OFPMC_DELETE, meter_id=port))
+
+    def circuit_rows(self):
+        graph = graph_from_plan(self.plan, links=list(self.links.values()))
+        return {'circuits': [{'id': c.id, 'src': c.src, 'dst': c.dst, 'rate': c.rate, 'path': list(c.path)}
+                             for c in self.book.circuits.values()],
+                'links': [{'link': f'{a}-{b}', 'capacity': data.get('bw'), 'reserved': self.book.reserved(a, b)}
+                          for a, b, data in graph.edges(data=True) if data.get('bw')]}
 
     def _barrier(self, datapath, entry):
         request = datapath.ofproto_parser.OFPBarrierRequest(datapath)
@@ -206,7 +291,9 @@ class TestbedRouter(app_manager.RyuApp):
 
     def _send_flow(self, datapath, spec):
         parser, ofp = datapath.ofproto_parser, datapath.ofproto
-        instructions = [parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, self._actions(datapath, spec))]
+        instructions = [parser.OFPInstructionMeter(action[1], ofp.OFPIT_METER)
+                        for action in spec.actions if action[0] == 'meter']
+        instructions.append(parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, self._actions(datapath, spec)))
         datapath.send_msg(parser.OFPFlowMod(datapath=datapath, cookie=spec.cookie, priority=spec.priority,
                                             match=parser.OFPMatch(**dict(spec.match)), instructions=instructions))
 
@@ -221,6 +308,8 @@ class TestbedRouter(app_manager.RyuApp):
         parser, ofp = datapath.ofproto_parser, datapath.ofproto
         actions = []
         for action in spec.actions:
+            if action[0] == 'meter':
+                continue  # an instruction, added by _send_flow
             if action[0] == 'dec_ttl':
                 actions.append(parser.OFPActionDecNwTtl())
             elif action[0] == 'set_field':
@@ -353,4 +442,32 @@ class RestApi(ControllerBase):
     @route('testbed', '/testbed/timeline', methods=['GET'])
     def get_timeline(self, req, **_kwargs):
         return self._json(self.app.timeline)
+
+    @route('testbed', '/testbed/circuits', methods=['GET'])
+    def get_circuits(self, req, **_kwargs):
+        return self._json(self.app.circuit_rows())
+
+    @route('testbed', '/testbed/circuits', methods=['POST'])
+    def post_circuit(self, req, **_kwargs):
+        try:
+            body = json.loads(req.body or b'{}')
+            circuit = self.app.reserve(str(body['src']), str(body['dst']), float(body['rate']))
+        except (KeyError, ValueError, TypeError):
+            return self._json_status({'error': 'expected JSON {"src": host, "dst": host, "rate": bits/s}'}, 400)
+        except AdmissionError as refused:
+            return self._json_status({'error': str(refused)}, 409)
+        return self._json({'id': circuit.id, 'src': circuit.src, 'dst': circuit.dst, 'rate': circuit.rate,
+                           'path': list(circuit.path)})
+
+    @route('testbed', '/testbed/circuits/{circuit_id}', methods=['DELETE'])
+    def delete_circuit(self, req, circuit_id, **_kwargs):
+        try:
+            circuit = self.app.teardown(circuit_id)
+        except AdmissionError as missing:
+            return self._json_status({'error': str(missing)}, 404)
+        return self._json({'id': circuit.id, 'torn_down': True})
+
+    @staticmethod
+    def _json_status(value, status):
+        return Response(content_type='application/json', charset='utf-8', body=json.dumps(value), status=status)
 

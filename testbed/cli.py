@@ -1,4 +1,4 @@
-"""The ``testbed`` command: doctor, list, run, tables, demo, clean, bench, vm.
+"""The ``testbed`` command: doctor, list, run, tables, circuits, demo, clean, bench, vm.
 
 Quiet by default (a few progress lines on stderr), ``-v`` for Mininet's own detail. Every user mistake ends with
 one line ``testbed: error: ...`` and exit code 2.
@@ -108,6 +108,13 @@ def cmd_tables(args):
     return show_tables(args.switch, args.run, args.json)
 
 
+def cmd_circuits(args):
+    from testbed.tables import circuits_command
+    if os.geteuid() != 0:
+        raise TestbedError('testbed circuits needs root (run with sudo)')
+    return circuits_command(args.action, args.run, args.src, args.dst, args.rate, args.id)
+
+
 def cmd_clean(args):
     from testbed.runstate import clean, list_runs
     if os.geteuid() != 0:
@@ -194,6 +201,15 @@ def build_parser():
     tables.add_argument('--run', help='the run, when several networks are up')
     tables.add_argument('--json', action='store_true')
     tables.set_defaults(func=cmd_tables)
+
+    circuits = sub.add_parser('circuits', help='reservations (circuit switching) in a running network')
+    circuits.add_argument('action', choices=('list', 'reserve', 'teardown'), nargs='?', default='list')
+    circuits.add_argument('src', nargs='?', help='reserve: source host')
+    circuits.add_argument('dst', nargs='?', help='reserve: destination host')
+    circuits.add_argument('rate', nargs='?', help='reserve: rate (4 = 4 Mb/s, or 500kbit)')
+    circuits.add_argument('--id', help='teardown: the circuit id')
+    circuits.add_argument('--run', help='the run, when several networks are up')
+    circuits.set_defaults(func=cmd_circuits)
 
     demo = sub.add_parser('demo', help='the main job end to end, with a readable report')
     demo.add_argument('--results', default='results', help='folder for the report (default: results)')

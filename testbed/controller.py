@@ -39,6 +39,17 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def rest_call(port, method, path, body=None):
+    """One call to a controller's REST API on 127.0.0.1: (HTTP status, decoded JSON)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f'http://127.0.0.1:{port}{path}', data=data, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read() or b'{}')
+
+
 class RyuController(Controller):
     """Ryu as a Mininet controller: ``apps`` are module names or files (default: the testbed router)."""
 
@@ -62,6 +73,8 @@ class RyuController(Controller):
                                             start_new_session=True)
         if self.run:
             self.run.record_process(self.process.pid, f'ryu controller {self.name}')
+            with open(self.run.path('controller.json'), 'w') as handle:
+                json.dump({'name': self.name, 'openflow_port': self.port, 'rest_port': self.rest_port}, handle)
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -96,8 +109,14 @@ class RyuController(Controller):
 
     def rest(self, path):
         """GET a JSON document from the router app's REST API."""
-        with urllib.request.urlopen(f'http://127.0.0.1:{self.rest_port}{path}', timeout=5) as answer:
-            return json.loads(answer.read())
+        return rest_call(self.rest_port, 'GET', path)[1]
+
+    def post(self, path, body):
+        """POST JSON; return (HTTP status, JSON answer)."""
+        return rest_call(self.rest_port, 'POST', path, body)
+
+    def delete(self, path):
+        return rest_call(self.rest_port, 'DELETE', path)
 
     def wait_ready(self, timeout=START_TIMEOUT_S):
         """Wait until the router app has installed every table (all switches connected, all links discovered)."""

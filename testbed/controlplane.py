@@ -20,7 +20,9 @@ from testbed.routing import Attachment
 
 COOKIE_ROUTE = 0x5442000000000001   # "TB": forwarding-table entries
 COOKIE_PUNT = 0x5442000000000002    # control traffic to the controller
+COOKIE_CIRCUIT = 0x5442000100000000  # + circuit id: a reservation's entries
 PRIORITY_PUNT = 60000
+PRIORITY_CIRCUIT = 30000
 PRIORITY_ROUTE_BASE = 1000          # + prefix length: longest prefix first
 ETH_IPV4, ETH_IPV6, ETH_ARP = 0x0800, 0x86dd, 0x0806
 ICMPV6, ND_SOLICIT = 58, 135
@@ -125,8 +127,12 @@ def _prefix_match(prefix):
     return (('eth_type', ETH_IPV6), ('ipv6_dst', (str(network.network_address), str(network.netmask))))
 
 
-def route_flows(switch, routes, plan):
-    """Flow specs for one switch's forwarding table: decrement TTL, rewrite MACs as a router, output."""
+def route_flows(switch, routes, plan, meters=None):
+    """Flow specs for one switch's forwarding table: decrement TTL, rewrite MACs as a router, output.
+
+    ``meters`` maps an output port to the meter that polices best effort leaving by it (while circuits hold
+    part of that link)."""
+    meters = meters or {}
     me = plan['switches'][switch]
     macs = {a['prefix']: a.get('mac') for a in plan['attachments'] if a['switch'] == switch}
     flows = []
@@ -136,10 +142,48 @@ def route_flows(switch, routes, plan):
         else:
             next_mac = plan['switches'][route.neighbour]['mac']
         prefixlen = ipaddress.ip_network(route.prefix, strict=False).prefixlen
-        flows.append(FlowSpec(PRIORITY_ROUTE_BASE + prefixlen, _prefix_match(route.prefix),
-                              (('dec_ttl',), ('set_field', 'eth_src', me['mac']),
-                               ('set_field', 'eth_dst', next_mac), ('output', route.port))))
+        actions = (('dec_ttl',), ('set_field', 'eth_src', me['mac']), ('set_field', 'eth_dst', next_mac),
+                   ('output', route.port))
+        if route.port in meters:
+            actions = (('meter', meters[route.port]),) + actions
+        flows.append(FlowSpec(PRIORITY_ROUTE_BASE + prefixlen, _prefix_match(route.prefix), actions))
     return flows
+
+
+def circuit_flows(circuit, plan, graph):
+    """Per-switch flow specs carrying one circuit (IPv4, source host to destination host) along its path.
+
+    Returns {switch: FlowSpec}. Matched before the forwarding table and never metered: the reservation is the
+    circuit's; best effort is what gets policed."""
+    src = _attachment(plan, circuit.src, 4)
+    dst = _attachment(plan, circuit.dst, 4)
+    match = (('eth_type', ETH_IPV4), ('ipv4_src', src['host_ip']), ('ipv4_dst', dst['host_ip']))
+    flows = {}
+    for index, switch in enumerate(circuit.path):
+        if index + 1 < len(circuit.path):
+            following = circuit.path[index + 1]
+            port, next_mac = graph[switch][following]['ports'][switch], plan['switches'][following]['mac']
+        else:
+            port, next_mac = dst['port'], dst['mac']
+        flows[switch] = FlowSpec(PRIORITY_CIRCUIT, match, (
+            ('dec_ttl',), ('set_field', 'eth_src', plan['switches'][switch]['mac']),
+            ('set_field', 'eth_dst', next_mac), ('output', port)), COOKIE_CIRCUIT + circuit.id)
+    return flows
+
+
+def _attachment(plan, name, version):
+    for attachment in plan['attachments']:
+        if attachment['name'] == name and ipaddress.ip_network(attachment['prefix']).version == version:
+            return attachment
+    raise KeyError(f'no IPv{version} attachment named {name!r}')
+
+
+def attachment_switch(plan, name):
+    """The switch an attachment (host) hangs off, or None."""
+    for attachment in plan['attachments']:
+        if attachment['name'] == name:
+            return attachment['switch']
+    return None
 
 
 def punt_flows(switch, plan):

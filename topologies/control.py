@@ -14,6 +14,7 @@ controller answers (ARP / neighbour discovery). Run them with the router app: ``
 ``ring`` — N switches in a ring, one host each (failover: cut a link, traffic goes the other way round).
 ``mesh`` — a small mesh of 4 switches with a diagonal (several equal-cost and unequal paths).
 ``chain`` — a routed line of N switches (traceroute shows one hop per switch; scale with large N).
+``bottleneck`` — two switches, one shaped link, two hosts each side (circuits against best effort).
 ``grid`` — rows x cols switches with a host each (scale: ``testbed bench control`` uses 10 x 10).
 """
 from testbed.linkparams import SHAPING_KEYS
@@ -116,4 +117,23 @@ class GridTopo(TestbedTopo):
                 self.addLink(f's{index}', f's{index + cols}', **shaping)
 
 
-topos = {'star': StarTopo, 'ring': RingTopo, 'mesh': MeshTopo, 'chain': ChainTopo, 'grid': GridTopo}
+class BottleneckTopo(TestbedTopo):
+    """Two switches joined by one shaped link, two hosts on each side: circuits vs best effort.
+
+        h1 --\                          /-- h3
+              s1 ==== bw, delay ==== s2
+        h2 --/                          \-- h4
+    """
+
+    def build(self, bw=10, delay=None, jitter=None, loss=None, max_queue_size=None):
+        shaping = _shaping(locals())
+        self.addSwitch('s1')
+        self.addSwitch('s2')
+        self.addLink('s1', 's2', port1=10, port2=10, **shaping)
+        for index, switch in ((1, 's1'), (2, 's1'), (3, 's2'), (4, 's2')):
+            routed_host(self, f'h{index}', index)
+            self.addLink(f'h{index}', switch)
+
+
+topos = {'star': StarTopo, 'ring': RingTopo, 'mesh': MeshTopo, 'chain': ChainTopo, 'grid': GridTopo,
+         'bottleneck': BottleneckTopo}

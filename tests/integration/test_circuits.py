@@ -1,0 +1,61 @@
+"""Circuit switching through the controller: a reservation holds its rate against a best-effort flood, an
+excessive request is refused with the reason, teardown frees capacity, a link failure tears circuits down."""
+import subprocess
+import time
+
+from testbed.measure import udp_probe
+from testbed.net import running
+from topologies.control import BottleneckTopo
+
+RESERVED = 4e6
+PACKET = 1000                                 # UDP payload; 1042 bytes on the wire
+RATE_PPS = int(RESERVED / (8 * (PACKET + 42)))  # the circuit's traffic at its reserved rate (wire bytes)
+
+
+def flood(net, seconds):
+    """Best effort: h2 -> h4 UDP at twice the bottleneck (iperf3), bounded in time."""
+    server = net['h4'].popen(['iperf3', '-s', '-1'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    client = net['h2'].popen(['iperf3', '-c', net['h4'].IP(), '-u', '-b', '20M', '-l', '1200', '-t', str(seconds)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    return server, client
+
+
+def test_circuit_holds_its_rate_against_a_flood_and_admission_is_enforced():
+    with running(BottleneckTopo(bw=10), controller='router') as net:
+        controller = net.controllers[0]
+        server, client = flood(net, 16)
+        try:
+            unreserved = udp_probe(net['h1'], net['h3'], packets=RATE_PPS * 4, rate=RATE_PPS, size=PACKET)
+            circuit = controller.post('/testbed/circuits', {'src': 'h1', 'dst': 'h3', 'rate': RESERVED})
+            refused = controller.post('/testbed/circuits', {'src': 'h2', 'dst': 'h4', 'rate': 7e6})
+            reserved = udp_probe(net['h1'], net['h3'], packets=RATE_PPS * 4, rate=RATE_PPS, size=PACKET)
+        finally:
+            client.wait(30)
+            server.wait(30)
+        freed = controller.delete(f'/testbed/circuits/{circuit[1]["id"]}')
+        admitted_after = controller.post('/testbed/circuits', {'src': 'h2', 'dst': 'h4', 'rate': 7e6})
+    got = 100 - reserved['loss_percent']
+    print(f'4 Mb/s stream under a 20 Mb/s best-effort flood of a 10 Mb/s link: {100 - unreserved["loss_percent"]:.1f} %'
+          f' delivered without a circuit, {got:.1f} % with a 4 Mb/s circuit (expected >= 95 %); '
+          f'7 Mb/s request: {refused}; after teardown: {admitted_after[0]}')
+    assert circuit[0] == 200 and circuit[1]['path'] == ['s1', 's2']
+    assert got >= 95.0
+    assert refused[0] == 409 and 's1-s2 has 6 Mb/s unreserved' in refused[1]['error']
+    assert freed[0] == 200 and admitted_after[0] == 200
+
+
+def test_link_failure_tears_down_circuits():
+    with running(BottleneckTopo(bw=10), controller='router') as net:
+        controller = net.controllers[0]
+        circuit = controller.post('/testbed/circuits', {'src': 'h1', 'dst': 'h3', 'rate': RESERVED})
+        net.configLinkStatus('s1', 's2', 'down')
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and controller.rest('/testbed/circuits')['circuits']:
+            time.sleep(0.1)
+        left = controller.rest('/testbed/circuits')['circuits']
+        timeline = controller.rest('/testbed/timeline')
+    torn = [entry for entry in timeline if entry.get('circuits_torn_down')]
+    print(f'circuit {circuit[1]["id"]} after the link failed: {left or "torn down"}; timeline: {torn}')
+    assert left == [] and torn and torn[-1]['circuits_torn_down'] == [circuit[1]['id']]
