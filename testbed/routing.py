@@ -151,12 +151,15 @@ def compute_routes(graph, attachments, algorithm='link-state', metric='hops'):
     tables = {}
     for node in sorted(graph):
         routes = []
+        hops = {}  # destination switch -> next hop: shared by every prefix attached there
         for attachment in attachments:
             if attachment.switch == node:
                 routes.append(Route(attachment.prefix, attachment.port, attachment.name or attachment.prefix, 0.0,
                                     local=True))
                 continue
-            hop = _next_hop(graph, node, attachment.switch, distances, metric)
+            if attachment.switch not in hops:
+                hops[attachment.switch] = _next_hop(graph, node, attachment.switch, distances, metric)
+            hop = hops[attachment.switch]
             if hop is None:
                 continue  # unreachable from here (partitioned)
             cost, neighbour = hop
