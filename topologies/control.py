@@ -120,9 +120,9 @@ class GridTopo(TestbedTopo):
 class BottleneckTopo(TestbedTopo):
     """Two switches joined by one shaped link, two hosts on each side: circuits vs best effort.
 
-        h1 --\                          /-- h3
+        h1 --\\                          /-- h3
               s1 ==== bw, delay ==== s2
-        h2 --/                          \-- h4
+        h2 --/                          \\-- h4
     """
 
     def build(self, bw=10, delay=None, jitter=None, loss=None, max_queue_size=None):
