@@ -30,6 +30,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUSYBOX = '/bin/busybox'
 DEFAULT_PYTEST_ARGS = 'tests/integration -q -rs --durations=5 -k "not userspace" -m "not host_only"'
 QEMU = 'qemu-system-x86_64'
+TCG_CPU = 'max'
 VM_MEMORY_MB = 3072
 RUN_TIMEOUT_S = 40 * 60
 PROBE_TIMEOUT_S = 60
@@ -198,8 +199,9 @@ def ensure_image():
 # -- booting -------------------------------------------------------------------------------------------------------
 
 def qemu_command(image_dir, accel, cmdline, console, shares=(), memory_mb=VM_MEMORY_MB):
+    tcg_cpu = os.environ.get('TESTBED_VM_CPU', TCG_CPU)
     accel_opts = ['-accel', 'kvm', '-cpu', 'host'] if accel == 'kvm' else ['-accel', 'tcg,thread=multi',
-                                                                          '-cpu', 'max']
+                                                                          '-cpu', tcg_cpu]
     cmd = [QEMU, *accel_opts, '-m', str(memory_mb), '-smp', os.environ.get('TESTBED_VM_SMP', str(min(2, os.cpu_count() or 1))),
            '-display', 'none', '-monitor', 'none', '-serial', f'file:{console}', '-no-reboot', '-nic', 'none',
            '-kernel', os.path.join(image_dir, 'vmlinuz'), '-initrd', os.path.join(image_dir, 'initramfs.gz'),
