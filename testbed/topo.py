@@ -59,6 +59,11 @@ class TestbedTopo(Topo):
         return result
 
 
+def shaping_options(values):
+    """The link shaping parameters among a topology's ``build`` arguments (``locals()``), unset ones left out."""
+    return {key: value for key, value in values.items() if key in SHAPING_KEYS and value is not None}
+
+
 # -- parameters ------------------------------------------------------------------------------------------------
 
 def parse_param_value(text):

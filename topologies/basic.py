@@ -3,12 +3,7 @@
 Every link takes the shaping parameters of ``testbed.linkparams`` (``bw``, ``delay``, ``jitter``, ``loss``,
 ``max_queue_size``), given as topology parameters: ``testbed run linear --param n=4 --param delay=5ms``.
 """
-from testbed.linkparams import SHAPING_KEYS
-from testbed.topo import TestbedTopo
-
-
-def _shaping(values):
-    return {key: value for key, value in values.items() if key in SHAPING_KEYS and value is not None}
+from testbed.topo import TestbedTopo, shaping_options
 
 
 class PairTopo(TestbedTopo):
@@ -20,7 +15,7 @@ class PairTopo(TestbedTopo):
     def build(self, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
         self.addHost('h1', ip='10.0.0.1/24')
         self.addHost('h2', ip='10.0.0.2/24')
-        self.addLink('h1', 'h2', **_shaping(locals()))
+        self.addLink('h1', 'h2', **shaping_options(locals()))
 
 
 class SingleSwitchTopo(TestbedTopo):
@@ -34,7 +29,7 @@ class SingleSwitchTopo(TestbedTopo):
     def build(self, n=3, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
         if not isinstance(n, int) or not 1 <= n <= 64:
             raise ValueError(f'n={n!r} must be a whole number from 1 to 64')
-        shaping = _shaping(locals())
+        shaping = shaping_options(locals())
         self.addSwitch('s1')
         for i in range(1, n + 1):
             self.addHost(f'h{i}', ip=f'10.0.0.{i}/24')
@@ -52,7 +47,7 @@ class LinearTopo(TestbedTopo):
     def build(self, n=3, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
         if not isinstance(n, int) or not 1 <= n <= 64:
             raise ValueError(f'n={n!r} must be a whole number from 1 to 64')
-        shaping = _shaping(locals())
+        shaping = shaping_options(locals())
         for i in range(1, n + 1):
             self.addSwitch(f's{i}')
             self.addHost(f'h{i}', ip=f'10.0.0.{i}/24')
@@ -74,7 +69,7 @@ class DumbbellTopo(TestbedTopo):
             raise ValueError(f'n={n!r} must be a whole number from 1 to 32')
         self.addSwitch('s1')
         self.addSwitch('s2')
-        self.addLink('s1', 's2', **_shaping(locals()))
+        self.addLink('s1', 's2', **shaping_options(locals()))
         for i in range(1, 2 * n + 1):
             self.addHost(f'h{i}', ip=f'10.0.0.{i}/24')
             self.addLink(f'h{i}', 's1' if i <= n else 's2')

@@ -17,15 +17,10 @@ controller answers (ARP / neighbour discovery). Run them with the router app: ``
 ``bottleneck`` — two switches, one shaped link, two hosts each side (circuits against best effort).
 ``grid`` — rows x cols switches with a host each (scale: ``testbed bench control`` uses 10 x 10).
 """
-from testbed.linkparams import SHAPING_KEYS
 from testbed.nodes import RoutedHost
-from testbed.topo import TestbedTopo
+from testbed.topo import TestbedTopo, shaping_options
 
 STAR_DESTINATIONS = (('UCB', 2), ('NYU', 3), ('MIT', 4), ('UW', 5))
-
-
-def _shaping(values):
-    return {key: value for key, value in values.items() if key in SHAPING_KEYS and value is not None}
 
 
 def routed_host(topo, name, index):
@@ -52,7 +47,7 @@ class RingTopo(TestbedTopo):
     def build(self, n=6, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
         if not isinstance(n, int) or not 3 <= n <= 64:
             raise ValueError(f'n={n!r} must be a whole number from 3 to 64')
-        shaping = _shaping(locals())
+        shaping = shaping_options(locals())
         for i in range(1, n + 1):
             self.addSwitch(f's{i}')
             routed_host(self, f'h{i}', i)
@@ -65,7 +60,7 @@ class MeshTopo(TestbedTopo):
     """Four switches in a square with one diagonal (s1-s3), one host each."""
 
     def build(self, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
-        shaping = _shaping(locals())
+        shaping = shaping_options(locals())
         for i in range(1, 5):
             self.addSwitch(f's{i}')
             routed_host(self, f'h{i}', i)
@@ -80,7 +75,7 @@ class ChainTopo(TestbedTopo):
     def build(self, n=3, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
         if not isinstance(n, int) or not 1 <= n <= 250:
             raise ValueError(f'n={n!r} must be a whole number from 1 to 250')
-        shaping = _shaping(locals())
+        shaping = shaping_options(locals())
         for i in range(1, n + 1):
             self.addSwitch(f's{i}')
             if i > 1:
@@ -105,7 +100,7 @@ class GridTopo(TestbedTopo):
                 raise ValueError(f'{what}={value!r} must be a whole number of at least 1')
         if rows * cols > 250:
             raise ValueError(f'rows x cols = {rows * cols} exceeds 250 (one /24 per host)')
-        shaping = _shaping(locals())
+        shaping = shaping_options(locals())
         for index in range(1, rows * cols + 1):
             self.addSwitch(f's{index}')
             routed_host(self, f'h{index}', index)
@@ -126,7 +121,7 @@ class BottleneckTopo(TestbedTopo):
     """
 
     def build(self, bw=10, delay=None, jitter=None, loss=None, max_queue_size=None):
-        shaping = _shaping(locals())
+        shaping = shaping_options(locals())
         self.addSwitch('s1')
         self.addSwitch('s2')
         self.addLink('s1', 's2', port1=10, port2=10, **shaping)
