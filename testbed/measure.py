@@ -70,7 +70,8 @@ def tcp_goodput(client, server, seconds=10, omit=1, streams=1):
 
 def udp_probe(client, server, packets=5000, rate=5000, size=64, port=UDP_PROBE_PORT):
     """One-way UDP probe client->server (testbed.udpprobe): loss, duplicates, reordering, one-way delay."""
-    receiver = server.popen([sys.executable, '-m', 'testbed.udpprobe', 'recv', str(port)],
+    timeout = packets / rate + 30
+    receiver = server.popen([sys.executable, '-m', 'testbed.udpprobe', 'recv', str(port), '--timeout', str(timeout)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         ready, _, _ = select.select([receiver.stdout], [], [], 10)
@@ -79,7 +80,7 @@ def udp_probe(client, server, packets=5000, rate=5000, size=64, port=UDP_PROBE_P
         client.cmd(f'ping -n -c 1 -W 2 {server.IP()}')  # resolve ARP first: queued probes would come out of order
         client.cmd(f'{sys.executable} -m testbed.udpprobe send {server.IP()} {port} {packets} '
                    f'--rate {rate} --size {size}')
-        output, _ = receiver.communicate(timeout=packets / rate + 60)
+        output, _ = receiver.communicate(timeout=timeout + 30)
         return json.loads(output.strip().splitlines()[-1])
     finally:
         if receiver.poll() is None:

@@ -15,7 +15,7 @@ import struct
 import sys
 import time
 
-HEADER = struct.Struct('!QQ')  # sequence number, send time (ns, CLOCK_MONOTONIC)
+HEADER = struct.Struct('!QQQ')  # sequence number, send time (ns, CLOCK_MONOTONIC), datagrams in the test
 MAGIC_END = 2 ** 64 - 1
 
 
@@ -30,14 +30,16 @@ def send(host, port, count, rate=5000.0, size=64):
         ahead = due - time.monotonic()
         if ahead > 0:
             time.sleep(ahead)
-        sock.sendto(HEADER.pack(seq, time.monotonic_ns()) + padding, (host, port))
-    for _ in range(5):
-        sock.sendto(HEADER.pack(MAGIC_END, count), (host, port))
-        time.sleep(0.02)
+        sock.sendto(HEADER.pack(seq, time.monotonic_ns(), count) + padding, (host, port))
+    for _ in range(10):  # end markers let the receiver stop at once; without them it stops after ``idle``
+        sock.sendto(HEADER.pack(MAGIC_END, 0, count), (host, port))
+        time.sleep(0.01)
 
 
 def receive(port, idle=2.0, timeout=120.0, ready=lambda: None):
-    """Count datagrams until ``idle`` seconds pass without one after an end marker, or ``timeout``."""
+    """Count datagrams until an end marker arrives and ``idle`` s pass, or ``idle`` s pass without any datagram
+    after the first one (every end marker may be lost on a lossy link), or ``timeout``. Every datagram carries the
+    number the sender sends, so losses at the end are counted too."""
     sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
     sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
@@ -46,21 +48,23 @@ def receive(port, idle=2.0, timeout=120.0, ready=lambda: None):
     ready()
     seen, delays = set(), []
     duplicates, reordered, highest = 0, 0, -1
-    sent = None
+    sent, ended = None, False
     started = last = time.monotonic()
     while time.monotonic() - started < timeout:
         try:
             data = sock.recv(65535)
         except socket.timeout:
-            if sent is not None and time.monotonic() - last > idle:
+            quiet = time.monotonic() - last
+            if (ended and quiet > 0.2) or (sent is not None and quiet > idle):
                 break
             continue
         now = time.monotonic_ns()
         if len(data) < HEADER.size:
             continue
-        seq, stamp = HEADER.unpack_from(data)
+        seq, stamp, total = HEADER.unpack_from(data)
+        sent = total
         if seq == MAGIC_END:
-            sent = stamp
+            ended = True
             last = time.monotonic()
             continue
         last = time.monotonic()
@@ -79,7 +83,7 @@ def receive(port, idle=2.0, timeout=120.0, ready=lambda: None):
         'loss_percent': 100.0 * (sent - received) / sent if sent else 0.0,
         'duplicates': duplicates, 'reordered': reordered,
         'delay_ms': {'min': min(delays), 'median': statistics.median(delays), 'max': max(delays)} if delays else {},
-        'end_marker': sent is not None,
+        'end_marker': ended,
     }
 
 
