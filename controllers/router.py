@@ -152,6 +152,12 @@ class TestbedRouter(app_manager.RyuApp):
                                                          out_group=ofp.OFPG_ANY, cookie=COOKIE_ROUTE,
                                                          cookie_mask=0xffffffffffffffff))
 
+    @staticmethod
+    def _flow_key(priority, fields):
+        """What identifies a route entry: its priority and destination match (masks as tuples)."""
+        return (priority,) + tuple((key, tuple(fields[key]) if isinstance(fields[key], (list, tuple)) else fields[key])
+                                   for key in ('eth_type', 'ipv4_dst', 'ipv6_dst') if key in fields)
+
     @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
     def flow_stats(self, ev):
         """Delete route entries the switch holds but the current tables do not (left by an earlier controller)."""
@@ -159,13 +165,12 @@ class TestbedRouter(app_manager.RyuApp):
         name = self.name_of.get(datapath.id)
         if name is None:
             return
-        wanted = {(spec.priority, spec.match) for spec in route_flows(name, self.tables.get(name, []), self.plan)}
+        wanted = {self._flow_key(spec.priority, dict(spec.match))
+                  for spec in route_flows(name, self.tables.get(name, []), self.plan)}
+        parser, ofp = datapath.ofproto_parser, datapath.ofproto
         stale = 0
         for stat in ev.msg.body:
-            fields = dict(stat.match.items())
-            key = (stat.priority, tuple((k, fields[k]) for k in ('eth_type', 'ipv4_dst', 'ipv6_dst') if k in fields))
-            if key not in {(p, tuple((k, v if not isinstance(v, tuple) else tuple(v)) for k, v in m)) for p, m in wanted}:
-                parser, ofp = datapath.ofproto_parser, datapath.ofproto
+            if self._flow_key(stat.priority, dict(stat.match.items())) not in wanted:
                 datapath.send_msg(parser.OFPFlowMod(datapath=datapath, cookie=COOKIE_ROUTE, priority=stat.priority,
                                                     command=ofp.OFPFC_DELETE_STRICT, out_port=ofp.OFPP_ANY,
                                                     out_group=ofp.OFPG_ANY, match=stat.match))
