@@ -55,12 +55,14 @@ def test_jitter_spreads_rtts_within_bounds(delay_path, plan_for):
     summary = rtt_summary(rtts)
     slack, _ = rtt_tolerance([10])
     ordered = sorted(rtts)
-    p1, p99 = ordered[len(ordered) // 100], ordered[-1 - len(ordered) // 100]
-    print(f'{delay_path} RTT added with 10 +- 2 ms each way: min {summary["min"]:.2f}, 1st percentile {p1:.2f}, '
-          f'median {summary["median"]:.2f}, 99th percentile {p99:.2f}, max {ordered[-1]:.2f}, stdev '
-          f'{summary["stdev"]:.2f} ms; expected 1st..99th percentile within 16..24 ms (+- {slack:.2f}), '
+    p5, p95 = ordered[len(ordered) // 20], ordered[-1 - len(ordered) // 20]
+    # Two uniform +-2 ms draws make a triangular spread over 16..24 ms: its 5th..95th percentiles are 17.3..22.7 ms.
+    # The outer 5 % are left to scheduler (and, under CPU emulation, emulator) hiccups.
+    print(f'{delay_path} RTT added with 10 +- 2 ms each way: min {summary["min"]:.2f}, 5th percentile {p5:.2f}, '
+          f'median {summary["median"]:.2f}, 95th percentile {p95:.2f}, max {ordered[-1]:.2f}, stdev '
+          f'{summary["stdev"]:.2f} ms; expected 5th..95th percentile within 16..24 ms (+- {slack:.2f}), '
           f'stdev 1.63 ms for two uniform +-2 ms draws')
-    assert 16.0 - slack <= p1 and p99 <= 24.0 + slack
+    assert 16.0 - slack <= p5 and p95 <= 24.0 + slack
     check(compare_rtt(f'{delay_path} median RTT added with jitter', summary['median'], [10]))
     check(Comparison(f'{delay_path} RTT stdev with jitter', summary['stdev'], 1.63, 0.6, 'ms'))
 
