@@ -48,7 +48,7 @@ def cmd_list(args):
     return 0
 
 
-def _hold(net):
+def _hold():
     progress('network up; Ctrl-C to stop')
     while True:
         time.sleep(3600)
@@ -94,7 +94,7 @@ def _run_network(args, topo, name, started):
         elif args.test == 'none':
             return 0
         else:
-            _hold(net)
+            _hold()
     finally:
         if net is not None:
             net.stop()
@@ -109,7 +109,7 @@ def cmd_tables(args):
 
 
 def cmd_circuits(args):
-    from testbed.tables import circuits_command
+    from testbed.remote import circuits_command
     if os.geteuid() != 0:
         raise TestbedError('testbed circuits needs root (run with sudo)')
     return circuits_command(args.action, args.run, args.src, args.dst, args.rate, args.id)

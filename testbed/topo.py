@@ -59,6 +59,14 @@ class TestbedTopo(Topo):
         return result
 
 
+def check_count(name, value, low, high=None):
+    """Raise ValueError unless a topology's size parameter is a whole number in [low, high]."""
+    if isinstance(value, int) and not isinstance(value, bool) and low <= value and (high is None or value <= high):
+        return
+    limit = f'from {low} to {high}' if high is not None else f'of at least {low}'
+    raise ValueError(f'{name}={value!r} must be a whole number {limit}')
+
+
 def shaping_options(values):
     """The link shaping parameters among a topology's ``build`` arguments (``locals()``), unset ones left out."""
     return {key: value for key, value in values.items() if key in SHAPING_KEYS and value is not None}

@@ -3,7 +3,7 @@
 Every link takes the shaping parameters of ``testbed.linkparams`` (``bw``, ``delay``, ``jitter``, ``loss``,
 ``max_queue_size``), given as topology parameters: ``testbed run linear --param n=4 --param delay=5ms``.
 """
-from testbed.topo import TestbedTopo, shaping_options
+from testbed.topo import TestbedTopo, check_count, shaping_options
 
 
 class PairTopo(TestbedTopo):
@@ -27,8 +27,7 @@ class SingleSwitchTopo(TestbedTopo):
     """
 
     def build(self, n=3, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
-        if not isinstance(n, int) or not 1 <= n <= 64:
-            raise ValueError(f'n={n!r} must be a whole number from 1 to 64')
+        check_count('n', n, 1, 64)
         shaping = shaping_options(locals())
         self.addSwitch('s1')
         for i in range(1, n + 1):
@@ -45,8 +44,7 @@ class LinearTopo(TestbedTopo):
     """
 
     def build(self, n=3, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
-        if not isinstance(n, int) or not 1 <= n <= 64:
-            raise ValueError(f'n={n!r} must be a whole number from 1 to 64')
+        check_count('n', n, 1, 64)
         shaping = shaping_options(locals())
         for i in range(1, n + 1):
             self.addSwitch(f's{i}')
@@ -65,8 +63,7 @@ class DumbbellTopo(TestbedTopo):
     """
 
     def build(self, n=2, bw=10, delay='10ms', jitter=None, loss=None, max_queue_size=None):
-        if not isinstance(n, int) or not 1 <= n <= 32:
-            raise ValueError(f'n={n!r} must be a whole number from 1 to 32')
+        check_count('n', n, 1, 32)
         self.addSwitch('s1')
         self.addSwitch('s2')
         self.addLink('s1', 's2', **shaping_options(locals()))

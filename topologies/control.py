@@ -18,7 +18,7 @@ controller answers (ARP / neighbour discovery). Run them with the router app: ``
 ``grid`` — rows x cols switches with a host each (scale: ``testbed bench control`` uses 10 x 10).
 """
 from testbed.nodes import RoutedHost
-from testbed.topo import TestbedTopo, shaping_options
+from testbed.topo import TestbedTopo, check_count, shaping_options
 
 STAR_DESTINATIONS = (('UCB', 2), ('NYU', 3), ('MIT', 4), ('UW', 5))
 
@@ -45,8 +45,7 @@ class RingTopo(TestbedTopo):
     """N switches in a ring, host hK on switch sK (port 1); ring links use ports 2 (clockwise) and 3."""
 
     def build(self, n=6, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
-        if not isinstance(n, int) or not 3 <= n <= 64:
-            raise ValueError(f'n={n!r} must be a whole number from 3 to 64')
+        check_count('n', n, 3, 64)
         shaping = shaping_options(locals())
         for i in range(1, n + 1):
             self.addSwitch(f's{i}')
@@ -73,8 +72,7 @@ class ChainTopo(TestbedTopo):
     """A routed line of N switches, a host at each end (h1 on s1, h2 on sN)."""
 
     def build(self, n=3, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
-        if not isinstance(n, int) or not 1 <= n <= 250:
-            raise ValueError(f'n={n!r} must be a whole number from 1 to 250')
+        check_count('n', n, 1, 250)
         shaping = shaping_options(locals())
         for i in range(1, n + 1):
             self.addSwitch(f's{i}')
@@ -95,9 +93,8 @@ class GridTopo(TestbedTopo):
     """
 
     def build(self, rows=3, cols=3, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
-        for value, what in ((rows, 'rows'), (cols, 'cols')):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f'{what}={value!r} must be a whole number of at least 1')
+        check_count('rows', rows, 1)
+        check_count('cols', cols, 1)
         if rows * cols > 250:
             raise ValueError(f'rows x cols = {rows * cols} exceeds 250 (one /24 per host)')
         shaping = shaping_options(locals())

@@ -1,0 +1,57 @@
+"""Talking to a running network from another command: find its run, use its controller's REST API.
+
+``testbed tables`` and ``testbed circuits`` run in a second terminal while ``testbed run ... --controller`` holds
+the network; the run directory says where the controller listens (``controller.json``) and what the plan is.
+"""
+import json
+import os
+
+from testbed.errors import TestbedError
+from testbed.runstate import list_runs
+
+
+def find_run_file(run_id=None, name='plan.json'):
+    """(run id, parsed JSON of ``name``) for the running network with a controller (one, or the one named)."""
+    candidates = []
+    for run, run_dir, alive in list_runs():
+        path = os.path.join(run_dir, name)
+        if alive and os.path.exists(path) and (run_id is None or run == run_id):
+            candidates.append((run, path))
+    if not candidates:
+        raise TestbedError('no running network with a controller' + (f' named {run_id!r}' if run_id else '')
+                           + ' (start one: testbed run star --controller)')
+    if len(candidates) > 1:
+        raise TestbedError(f'several networks run ({", ".join(n for n, _ in candidates)}): choose one with --run')
+    with open(candidates[0][1]) as handle:
+        return candidates[0][0], json.load(handle)
+
+
+def circuits_command(action, run_id=None, src=None, dst=None, rate=None, circuit_id=None):
+    """List, reserve or tear down circuits through the running controller's REST API."""
+    from testbed.controller import rest_call
+    from testbed.units import format_rate, parse_rate
+    _run, info = find_run_file(run_id, 'controller.json')
+    port = info['rest_port']
+    if action == 'reserve':
+        status, answer = rest_call(port, 'POST', '/testbed/circuits',
+                                   {'src': src, 'dst': dst, 'rate': parse_rate(rate, 'rate')})
+        if status != 200:
+            raise TestbedError(f'circuit refused: {answer.get("error", status)}')
+        print(f'circuit {answer["id"]}: {answer["src"]} -> {answer["dst"]}, {format_rate(answer["rate"])}, '
+              f'via {" - ".join(answer["path"])}')
+    elif action == 'teardown':
+        status, answer = rest_call(port, 'DELETE', f'/testbed/circuits/{circuit_id}')
+        if status != 200:
+            raise TestbedError(answer.get('error', f'teardown failed ({status})'))
+        print(f'circuit {circuit_id} torn down')
+    else:
+        _status, answer = rest_call(port, 'GET', '/testbed/circuits')
+        for circuit in answer['circuits']:
+            print(f'circuit {circuit["id"]}: {circuit["src"]} -> {circuit["dst"]}, {format_rate(circuit["rate"])}, '
+                  f'via {" - ".join(circuit["path"])}')
+        for link in answer['links']:
+            print(f'link {link["link"]}: {format_rate(link["reserved"]) if link["reserved"] else "nothing"} '
+                  f'reserved of {format_rate(link["capacity"])}')
+        if not answer['circuits'] and not answer['links']:
+            print('no circuits; no link has a bandwidth (bw) to reserve')
+    return 0
