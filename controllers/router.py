@@ -58,6 +58,7 @@ class TestbedRouter(app_manager.RyuApp):
                               for l in self.plan['links']}
         self.datapaths = {}
         self.links = {}           # key -> link dict, the links currently up (discovered)
+        self.down_ports = set()   # (switch, port) of attachments whose port is down: their prefixes are withdrawn
         self.tables = {}          # switch -> [Route] as installed
         self.ready = False
         self.rounds = 0
@@ -121,7 +122,17 @@ class TestbedRouter(app_manager.RyuApp):
         ofp = msg.datapath.ofproto
         name = self.name_of.get(msg.datapath.id)
         down = msg.reason == ofp.OFPPR_DELETE or bool(msg.desc.state & ofp.OFPPS_LINK_DOWN)
-        if not down or name is None:
+        if name is None:
+            return
+        port = (name, msg.desc.port_no)
+        if any((a['switch'], a['port']) == port for a in self.plan['attachments']):
+            if down != (port in self.down_ports):  # an attachment came or went: withdraw or restore its prefixes
+                (self.down_ports.add if down else self.down_ports.discard)(port)
+                if self.ready:
+                    self._reconverge(f'attachment port {name}:{msg.desc.port_no} {"down" if down else "up"} '
+                                     f'(PortStatus)', received)
+            return
+        if not down:
             return
         for key in [key for key in self.links if (name, msg.desc.port_no) in key]:
             self._link_down(key, f'port {name}:{msg.desc.port_no} down (PortStatus)', received)
@@ -180,7 +191,7 @@ class TestbedRouter(app_manager.RyuApp):
 
     def _compute(self):
         graph = graph_from_plan(self.plan, links=list(self.links.values()))
-        return compute_routes(graph, attachments_from_plan(self.plan), self.algorithm, self.metric)
+        return compute_routes(graph, attachments_from_plan(self.plan, self.down_ports), self.algorithm, self.metric)
 
     def _reconverge(self, why, received):
         entry = {'event': why, 'received': received}

@@ -89,6 +89,12 @@ def build_plan(net, algorithm='link-state', metric='hops'):
                 continue
             port = other.node.ports[other]
             params = host.params
+            if hasattr(host, 'core_attachments'):  # routers and relays say what is behind them
+                for prefix, address, gateway in host.core_attachments(intf):
+                    plan['attachments'].append({'prefix': prefix, 'switch': other.node.name, 'port': port,
+                                                'name': host.name, 'mac': intf.MAC(), 'host_ip': address,
+                                                'gateway': gateway})
+                continue
             if intf.IP():
                 network = ipaddress.ip_interface(f'{intf.IP()}/{intf.prefixLen}').network
                 plan['attachments'].append({'prefix': str(network), 'switch': other.node.name, 'port': port,
@@ -113,9 +119,10 @@ def graph_from_plan(plan, links=None):
     return graph
 
 
-def attachments_from_plan(plan):
+def attachments_from_plan(plan, down_ports=()):
+    """The plan's attachments, without those behind a switch port that is down ((switch, port) pairs)."""
     return [Attachment(a['prefix'], a['switch'], a['port'], a['name'], a.get('mac', ''))
-            for a in plan['attachments']]
+            for a in plan['attachments'] if (a['switch'], a['port']) not in down_ports]
 
 
 # -- flows -------------------------------------------------------------------------------------------------------
@@ -134,11 +141,11 @@ def route_flows(switch, routes, plan, meters=None):
     part of that link)."""
     meters = meters or {}
     me = plan['switches'][switch]
-    macs = {a['prefix']: a.get('mac') for a in plan['attachments'] if a['switch'] == switch}
+    macs = {(a['prefix'], a['port']): a.get('mac') for a in plan['attachments'] if a['switch'] == switch}
     flows = []
     for route in routes:
         if route.local:
-            next_mac = macs.get(route.prefix) or 'ff:ff:ff:ff:ff:ff'
+            next_mac = macs.get((route.prefix, route.port)) or 'ff:ff:ff:ff:ff:ff'
         else:
             next_mac = plan['switches'][route.neighbour]['mac']
         prefixlen = ipaddress.ip_network(route.prefix, strict=False).prefixlen

@@ -15,16 +15,16 @@ Run as ``python -m testbed.delayline CONFIG_JSON``; it prints ``ready`` when its
 writes its counters to the ``stats`` file of the config.
 """
 import collections
-import ctypes
 import heapq
 import json
-import os
 import random
 import select
 import signal
 import socket
 import sys
 import time
+
+from testbed.daemon import die_with_parent, write_json
 
 ETH_P_ALL = 0x0003
 SOL_PACKET = 263
@@ -38,7 +38,6 @@ MIN_FRAME = VNET_HDR_LEN + 14          # a virtio header and an Ethernet header
 RECV_SIZE = VNET_HDR_LEN + 65535 + 64  # largest GSO super-frame
 SOCKET_BUFFER = 8 << 20
 BATCH = 256                            # frames read per readable event, so one direction cannot starve the other
-PR_SET_PDEATHSIG = 1
 
 
 class Direction:
@@ -119,13 +118,6 @@ def open_end(ifname):
     return sock
 
 
-def _die_with_parent():
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
-
-
 def _drain(sock, direction, now):
     """Read up to BATCH frames from ``sock`` into ``direction``."""
     recvfrom = sock.recvfrom
@@ -144,7 +136,7 @@ def _drain(sock, direction, now):
 
 def run(config):
     """Forward frames between the two ends until SIGTERM; return the counters."""
-    _die_with_parent()
+    die_with_parent()
     sock_a, sock_b = open_end(config['a']), open_end(config['b'])
     early = config.get('early_us', 100) * 1e-6
     forward = Direction('a_to_b', sock_b, **config['a_to_b'])
@@ -186,10 +178,7 @@ def main(argv=None):
         print(f'delay line {config.get("link", "")}: {exc}', file=sys.stderr, flush=True)
         return 1
     if config.get('stats'):
-        tmp = config['stats'] + '.tmp'
-        with open(tmp, 'w') as handle:
-            json.dump(counters, handle)
-        os.replace(tmp, config['stats'])
+        write_json(config['stats'], counters)
     return 0
 
 

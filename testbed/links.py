@@ -12,12 +12,10 @@ joins the two inner ends::
                            \\______ delay namespace ______/
 """
 import json
-import select
-import subprocess
-import sys
 
 from mininet.link import Intf, Link
 
+from testbed import daemon
 from testbed.errors import TestbedError
 from testbed.linkparams import LinkParams, delay_line_direction, tc_commands
 
@@ -109,15 +107,8 @@ class DelayLineLink(ShapedLink):
             'a_to_b': delay_line_direction(self.shaping, seed),
             'b_to_a': delay_line_direction(self.shaping, seed + 500),
         }
-        self.process = self.delay_node.popen([sys.executable, '-m', 'testbed.delayline', json.dumps(config)],
-                                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        net.run.record_process(self.process.pid, f'delay line {self.name()}')
-        ready, _, _ = select.select([self.process.stdout], [], [], DELAY_LINE_READY_TIMEOUT_S)
-        line = self.process.stdout.readline().decode().strip() if ready else ''
-        if line != 'ready':
-            self.process.kill()
-            error = self.process.stderr.read().decode().strip()
-            raise TestbedError(f'link {self.name()}: delay line did not start: {error or "no answer"}')
+        self.process = daemon.start(self.delay_node, 'testbed.delayline', config, net.run,
+                                    f'delay line {self.name()}', DELAY_LINE_READY_TIMEOUT_S)
 
     def cut(self):
         """Fail the link silently: stop the delay line, so no frame crosses while both ports stay up."""
@@ -127,13 +118,7 @@ class DelayLineLink(ShapedLink):
         """Stop the delay line; return its counters."""
         if not self.process:
             return None
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        daemon.stop(self.process)
         self.process = None
         try:
             with open(self.stats_path) as handle:

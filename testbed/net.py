@@ -16,6 +16,7 @@ import json
 import os
 import signal
 import threading
+import time
 
 from mininet.net import Mininet
 from mininet.node import Host, Node, OVSSwitch
@@ -160,6 +161,12 @@ class TestbedNet(Mininet):
     # -- life cycle -------------------------------------------------------------------------------------------
     def build(self):
         super().build()
+        seen = {}
+        for switch in self.switches:
+            if switch.dpid in seen:
+                raise TestbedError(f'switches {seen[switch.dpid]} and {switch.name} have the same datapath id '
+                                   f'{switch.dpid} (give one of them dpid=...)')
+            seen[switch.dpid] = switch.name
         for node in self.hosts + ([self._delay_node] if self._delay_node else []):
             interfaces = node.intfNames() if node is not self._delay_node else [
                 end for link in self.links if isinstance(link, DelayLineLink) for end in (link.end_a, link.end_b)]
@@ -180,12 +187,19 @@ class TestbedNet(Mininet):
                 for intf in host.intfNames():
                     if intf != 'lo':
                         host.cmd(f'ethtool -K {intf} tx off 2>/dev/null')
+        for host in self.hosts:
+            if hasattr(host, 'start_services'):
+                host.start_services(self)
+        wait_for_dad([host for host in self.hosts if host.params.get('ip6') or hasattr(host, 'core_attachments')])
 
     def stop(self):
         """Stop links' data planes, then Mininet's nodes, then forget the run. Safe to call twice."""
         if self._stopped:
             return
         self._stopped = True
+        for host in getattr(self, 'hosts', []):
+            if hasattr(host, 'stop_services'):
+                host.stop_services()
         for link in list(getattr(self, 'links', [])):
             stats = link.stop_data_plane() if isinstance(link, ShapedLink) else None
             if stats:
@@ -209,6 +223,22 @@ class TestbedNet(Mininet):
             rows.append((f'{link.intf1.node.name}-{link.intf2.node.name}', link.shaping.describe(), path))
         return rows
 
+
+
+def wait_for_dad(hosts, timeout=10.0):
+    """Return once no IPv6 address of any host is tentative (duplicate address detection finished)."""
+    deadline = time.monotonic() + timeout
+    pending = list(hosts)
+    while pending:
+        pending = [host for host in pending if host.cmd('ip -6 -o addr show tentative').strip()]
+        failed = [host.name for host in hosts if host.cmd('ip -6 -o addr show dadfailed').strip()]
+        if failed:
+            raise TestbedError(f'duplicate IPv6 address detected on {", ".join(failed)}')
+        if pending and time.monotonic() > deadline:
+            raise TestbedError(f'IPv6 addresses still tentative after {timeout:.0f} s on '
+                               f'{", ".join(h.name for h in pending)}')
+        if pending:
+            time.sleep(0.1)
 
 
 class Stopped(Exception):

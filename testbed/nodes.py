@@ -1,14 +1,20 @@
-"""Node types shared by topologies: a routed host (IPv4 and IPv6, default routes via its gateways).
+"""Node types shared by topologies: a routed host (IPv4 and/or IPv6, default routes via its gateways).
 
-Mininet's Host configures one IPv4 address; the routed core needs hosts that also carry an IPv6 address and send
-everything off-subnet to the gateway the controller answers for. IPv6 addresses are added with ``nodad`` so the
-network is usable at once (duplicate address detection cannot find a duplicate in a plan of unique addresses).
+Mininet's Host configures one IPv4 address; the routed core needs hosts that also (or only: pass ``ip=None``)
+carry an IPv6 address and send everything off-subnet to the gateway the controller (or a site router) answers for.
+IPv6 addresses are added with ``nodad`` so the network is usable at once (duplicate address detection cannot find a
+duplicate in a plan of unique addresses). ``dns=ADDRESS`` gives the host its own resolver configuration: a file in
+the run folder bind-mounted over /etc/resolv.conf inside the host's private mount namespace, so ``ping6 b`` resolves
+through the testbed's DNS server while the machine's own resolver configuration is untouched.
 """
 from mininet.node import Host
 
+DNS_DOMAIN = 'sixtofour.test'   # RFC 6761 reserves .test
+
 
 class RoutedHost(Host):
-    """A host with optional ``ip6`` (``'2001:db8:1::10/64'``) and ``gateway6``; ``defaultRoute='via A.B.C.D'``."""
+    """A host with optional ``ip6`` (``'2001:db8:1::10/64'``), ``gateway6``, ``defaultRoute='via A.B.C.D'`` and
+    ``dns`` (the IPv6 or IPv4 address of its name server)."""
 
     def config(self, ip6=None, gateway6=None, **params):
         result = super().config(**params)
@@ -18,3 +24,11 @@ class RoutedHost(Host):
         if gateway6 and intf:
             self.cmd(f'ip -6 route add default via {gateway6} dev {intf}')
         return result
+
+    def start_services(self, net):
+        server = self.params.get('dns')
+        if server:
+            path = net.run.path(f'resolv-{self.name}.conf')
+            with open(path, 'w') as handle:
+                handle.write(f'nameserver {server}\nsearch {DNS_DOMAIN}\noptions timeout:1 attempts:3\n')
+            self.cmd(f'mount --bind {path} /etc/resolv.conf')

@@ -165,8 +165,19 @@ def compute_routes(graph, attachments, algorithm='link-state', metric='hops'):
             cost, neighbour = hop
             port = graph[node][neighbour]['ports'][node]
             routes.append(Route(attachment.prefix, port, neighbour, cost))
-        tables[node] = sort_table(routes)
+        tables[node] = sort_table(_nearest_per_prefix(routes))
     return RoutingResult(tables, algorithm, metric, rounds, distances)
+
+
+def _nearest_per_prefix(routes):
+    """One route per prefix: a prefix attached at several switches (anycast, e.g. the 6to4 relays'
+    192.88.99.0/24) is reached at the nearest one; ties go to local delivery, then the lowest neighbour name."""
+    best = {}
+    for route in routes:
+        key = (not route.local, route.cost, route.neighbour)
+        if route.prefix not in best or key < best[route.prefix][0]:
+            best[route.prefix] = (key, route)
+    return [route for _, route in best.values()]
 
 
 def sort_table(routes):

@@ -1,0 +1,56 @@
+"""Small helpers shared by the testbed's userspace daemons (delay line, 6to4 encapsulator)."""
+import ctypes
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent():
+    """Ask the kernel to SIGTERM this process when its parent (the testbed run) dies."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+def write_json(path, data):
+    """Write ``data`` as JSON so that a reader never sees a half-written file."""
+    tmp = f'{path}.tmp'
+    with open(tmp, 'w') as handle:
+        json.dump(data, handle)
+    os.replace(tmp, path)
+
+
+def start(node, module, config, run, what, timeout=10.0):
+    """Start ``python -m module CONFIG`` inside ``node``, record its PID in ``run``, wait for its ``ready`` line.
+
+    Raises ``TestbedError`` with the daemon's own error line when it does not come up."""
+    from testbed.errors import TestbedError
+    process = node.popen([sys.executable, '-m', module, json.dumps(config)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    run.record_process(process.pid, what)
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    line = process.stdout.readline().decode().strip() if ready else ''
+    if line != 'ready':
+        process.kill()
+        process.wait()
+        error = process.stderr.read().decode().strip()
+        raise TestbedError(f'{what} did not start: {error.splitlines()[-1] if error else "no answer"}')
+    return process
+
+
+def stop(process, grace=5.0):
+    """Terminate a daemon started by ``start`` and reap it (kill it if it ignores SIGTERM)."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

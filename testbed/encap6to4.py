@@ -1,0 +1,200 @@
+"""Userspace 6to4 encapsulator: the fallback for the kernel's sit device on kernels without it.
+
+One process per 6to4 router or relay, run inside that node's network namespace. It owns a TUN device (named like
+the sit device, ``tun6to4``, MTU 1480) that the node's IPv6 routes point at, and a raw IPv4 socket for protocol 41:
+
+- IPv6 packets the kernel routes into the TUN device are wrapped in an IPv4 header toward the IPv4 address
+  embedded in their 2002::/16 destination, or toward the relay for native destinations (routers only), from the
+  node's IPv4 address, TTL 64, DF set: the same outer header as the kernel's sit device writes.
+- Protocol-41 datagrams arriving for the node are checked (RFC 3964, ``testbed.sixtofour.decapsulate``) and the
+  inner IPv6 packet is written to the TUN device, where the kernel forwards it like a packet from sit.
+
+Everything that arrives is counted once: delivered, or dropped with its reason; counters go to a JSON file
+(``stats`` in the config) within a quarter second of the last packet and on exit, with the kernel's own drop count
+for the raw socket. The kernel keeps doing what it does on the sit path: hop-limit decrement, Packet Too Big for
+packets larger than the tunnel MTU, neighbour discovery on the LAN.
+
+Run as ``python -m testbed.encap6to4 CONFIG_JSON``; prints ``ready`` once the TUN device is up.
+"""
+import fcntl
+import ipaddress
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+from testbed.daemon import die_with_parent, write_json
+from testbed.sixtofour import (DROP_REASONS, PROTO_IPV6_IN_IPV4, TUNNEL_MTU, TUNNEL_TTL, decapsulate,
+                               encapsulation_target, site_key)
+
+TUNSETIFF = 0x400454ca
+IFF_TUN, IFF_NO_PI = 0x0001, 0x1000
+IP_PKTINFO = 8
+IP_MTU_DISCOVER, IP_PMTUDISC_DO = 10, 2
+SO_RCVBUFFORCE = 33
+RECV_SIZE = 65535
+BATCH = 256
+STATS_INTERVAL = 1.0
+IDLE = 0.25
+
+
+def open_tun(name, mtu, txqueuelen):
+    """Create the TUN device in this namespace, set its MTU and queue length, bring it up; return its fd."""
+    fd = os.open('/dev/net/tun', os.O_RDWR | os.O_NONBLOCK)
+    fcntl.ioctl(fd, TUNSETIFF, struct.pack('16sH', name.encode(), IFF_TUN | IFF_NO_PI))
+    subprocess.run(['ip', 'link', 'set', 'dev', name, 'addrgenmode', 'none'], check=True, capture_output=True)
+    subprocess.run(['ip', 'link', 'set', 'dev', name, 'mtu', str(mtu), 'txqueuelen', str(txqueuelen),
+                    'multicast', 'off', 'up'], check=True, capture_output=True)  # like sit: no MLD, no RS
+    return fd
+
+
+def open_raw(buffer_bytes):
+    """The protocol-41 raw socket: receives every datagram for this node, sends with a chosen source."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, PROTO_IPV6_IN_IPV4)
+    sock.setblocking(False)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, buffer_bytes)
+    except OSError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buffer_bytes)
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, TUNNEL_TTL)
+    sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO)
+    return sock
+
+
+def kernel_drops(sock):
+    """Datagrams the kernel dropped before this process read them (socket buffer full), from /proc/net/raw."""
+    inode = str(os.fstat(sock.fileno()).st_ino)
+    try:
+        with open('/proc/net/raw') as handle:
+            for line in handle.readlines()[1:]:
+                fields = line.split()
+                if len(fields) > 12 and fields[9] == inode:
+                    return int(fields[-1])
+    except OSError:
+        pass
+    return 0
+
+
+class Encapsulator:
+    """The two directions of one 6to4 interface and their counters."""
+
+    def __init__(self, config):
+        self.role = config.get('role', 'router')
+        self.local = ipaddress.IPv4Address(config['local']).packed
+        self.relay = ipaddress.IPv4Address(config.get('relay', '192.88.99.1')).packed
+        self.relays = {ipaddress.IPv4Address(r).packed for r in config.get('relays', [config.get('relay',
+                                                                                                  '192.88.99.1')])}
+        self.sites = {site_key(v4) for v4 in config.get('sites', [config['local']])}
+        self.tun = open_tun(config.get('device', 'tun6to4'), config.get('mtu', TUNNEL_MTU),
+                           config.get('txqueuelen', 5000))
+        self.sock = open_raw(config.get('socket_buffer', 8 << 20))
+        self.pktinfo = [(socket.IPPROTO_IP, IP_PKTINFO, struct.pack('=I4s4s', 0, self.local, bytes(4)))]
+        self.counters = {
+            'decap': {'received': 0, 'bytes': 0, 'delivered': 0, 'write_errors': 0,
+                      **{f'drop_{reason}': 0 for reason in DROP_REASONS}},
+            'encap': {'received': 0, 'bytes': 0, 'sent': 0, 'send_errors': 0,
+                      **{f'drop_{reason}': 0 for reason in DROP_REASONS}},
+        }
+
+    def from_ipv4(self):
+        """Read protocol-41 datagrams, check them, deliver their IPv6 packets to the TUN device."""
+        counters = self.counters['decap']
+        recv, write, tun = self.sock.recv, os.write, self.tun
+        for _ in range(BATCH):
+            try:
+                datagram = recv(RECV_SIZE)
+            except BlockingIOError:
+                return
+            counters['received'] += 1
+            counters['bytes'] += len(datagram)
+            inner, reason = decapsulate(datagram, self.role, self.sites, self.relays)
+            if reason:
+                counters[f'drop_{reason}'] += 1
+                continue
+            try:
+                write(tun, inner)
+                counters['delivered'] += 1
+            except OSError:
+                counters['write_errors'] += 1
+
+    def from_tun(self):
+        """Read IPv6 packets the kernel routed into the tunnel, wrap them in IPv4, send them."""
+        counters = self.counters['encap']
+        read, sendmsg, tun = os.read, self.sock.sendmsg, self.tun
+        for _ in range(BATCH):
+            try:
+                inner = read(tun, RECV_SIZE)
+            except BlockingIOError:
+                return
+            counters['received'] += 1
+            counters['bytes'] += len(inner)
+            target, reason = encapsulation_target(inner, self.role, self.relay)
+            if reason:
+                counters[f'drop_{reason}'] += 1
+                continue
+            try:
+                sendmsg([inner], self.pktinfo, 0, (socket.inet_ntoa(target), 0))
+                counters['sent'] += 1
+            except OSError:
+                counters['send_errors'] += 1  # unreachable, or the IPv4 side is down
+
+    def snapshot(self):
+        return {**self.counters, 'kernel_socket_drops': kernel_drops(self.sock), 'pid': os.getpid()}
+
+
+def run(config):
+    die_with_parent()
+    encapsulator = Encapsulator(config)
+    stats = config.get('stats')
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
+    if stats:
+        write_json(stats, encapsulator.snapshot())
+    print('ready', flush=True)
+    readable = [encapsulator.sock.fileno(), encapsulator.tun]
+    handlers = {encapsulator.sock.fileno(): encapsulator.from_ipv4, encapsulator.tun: encapsulator.from_tun}
+    written, dirty = time.monotonic(), False
+    while not stopping:
+        try:
+            ready, _, _ = select.select(readable, (), (), IDLE)
+        except InterruptedError:
+            continue
+        for fd in ready:
+            try:
+                handlers[fd]()
+            except Exception as exc:  # a bug must not take the tunnel down: count it, say it once
+                encapsulator.counters['internal_errors'] = encapsulator.counters.get('internal_errors', 0) + 1
+                if encapsulator.counters['internal_errors'] == 1:
+                    print(f'6to4 encapsulator: {type(exc).__name__}: {exc}', file=sys.stderr, flush=True)
+        dirty = dirty or bool(ready)
+        now = time.monotonic()
+        if stats and dirty and (not ready or now - written > STATS_INTERVAL):
+            write_json(stats, encapsulator.snapshot())
+            written, dirty = now, False
+    if stats:
+        write_json(stats, encapsulator.snapshot())
+    return encapsulator.counters
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print('usage: python -m testbed.encap6to4 CONFIG_JSON', file=sys.stderr)
+        return 2
+    config = json.loads(argv[0])
+    try:
+        run(config)
+    except (OSError, subprocess.CalledProcessError, ValueError) as exc:
+        print(f'6to4 encapsulator {config.get("name", "")}: {exc}', file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
