@@ -38,8 +38,9 @@ def rtt_summary(rtts):
             'stdev': statistics.pstdev(ordered)}
 
 
-def _iperf(client, server, client_args, timeout):
-    """Run one iperf3 test from ``client`` to ``server``; return the client's JSON report."""
+def _iperf(client, server, client_args, timeout, address=None):
+    """Run one iperf3 test from ``client`` to ``server`` (at ``address``, default its IPv4 address); return the
+    client's JSON report."""
     server_proc = server.popen(['iperf3', '-s', '-1', '-p', str(IPERF_PORT)], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     try:
@@ -48,7 +49,7 @@ def _iperf(client, server, client_args, timeout):
             if f':{IPERF_PORT}' in server.cmd(f'ss -ltnH sport = :{IPERF_PORT}'):
                 break
             server.cmd('sleep 0.02')
-        output = client.cmd(f'timeout {timeout} iperf3 -c {server.IP()} -p {IPERF_PORT} -J {client_args}')
+        output = client.cmd(f'timeout {timeout} iperf3 -c {address or server.IP()} -p {IPERF_PORT} -J {client_args}')
         try:
             report = json.loads(output[output.index('{'):])
         except ValueError:
@@ -62,10 +63,13 @@ def _iperf(client, server, client_args, timeout):
         server_proc.wait()
 
 
-def tcp_goodput(client, server, seconds=10, omit=1, streams=1):
-    """TCP goodput in bits/s received by ``server`` from ``client`` (first ``omit`` s excluded)."""
-    report = _iperf(client, server, f'-t {seconds} -O {omit} -P {streams}', timeout=seconds + omit + 20)
-    return report['end']['sum_received']['bits_per_second']
+def tcp_goodput(client, server, seconds=10, omit=1, streams=1, address=None, report=False):
+    """TCP goodput in bits/s received by ``server`` from ``client`` (first ``omit`` s excluded); ``address``
+    picks the server address (an IPv6 one for ``iperf3 -6``); ``report=True`` returns iperf3's whole report too."""
+    result = _iperf(client, server, f'-t {seconds} -O {omit} -P {streams}', timeout=seconds + omit + 20,
+                    address=address)
+    goodput = result['end']['sum_received']['bits_per_second']
+    return (goodput, result) if report else goodput
 
 
 def udp_probe(client, server, packets=5000, rate=5000, size=64, port=UDP_PROBE_PORT):

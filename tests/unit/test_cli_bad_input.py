@@ -26,6 +26,10 @@ BAD_INPUTS = [
     (['run', '{tmp}/dangling.yaml'], "node 's9' does not exist"),
     (['run', '{tmp}/unknown-param.yaml'], "unknown link parameter 'corrupt'"),
     (['run', '{tmp}/missing.yaml'], 'does not exist'),
+    (['run', 'sixtofour', '--param', 'r1=10.0.0.1'], '10.0.0.1 cannot form a 6to4 prefix: it is a private'),
+    (['run', 'sixtofour', '--param', 'r2=127.0.0.1'], 'it is a loopback (127.0.0.0/8) address'),
+    (['run', 'sixtofour-sites', '--param', 'r1=224.1.1.1'], 'it is a multicast'),
+    (['run', 'sixtofour', '--param', 'relays=3'], 'relays'),
     (['bogus'], "invalid choice: 'bogus'"),
     (['run'], 'the following arguments are required: topology'),
 ]

@@ -117,3 +117,17 @@ def test_bad_plan():
         compute_routes(graph, [Attachment('10.0.0.0/24', 's9', 1, 'x')])
     with pytest.raises(RoutingError, match='bad prefix'):
         compute_routes(graph, [Attachment('10.0.0.300/24', 's1', 1, 'x')])
+
+
+@pytest.mark.parametrize('algorithm', ['link-state', 'distance-vector'])
+def test_anycast_prefix_goes_to_the_nearest_attachment(algorithm):
+    graph = nx.Graph()
+    link(graph, 's1', 2, 's2', 3)
+    link(graph, 's2', 2, 's3', 3)
+    anycast = [Attachment('192.88.99.0/24', 's2', 9, 'relay'), Attachment('192.88.99.0/24', 's3', 9, 'relay2')]
+    tables = compute_routes(graph, anycast, algorithm=algorithm).tables
+    assert [(r.port, r.neighbour) for r in tables['s1']] == [(2, 's2')]        # one route, toward relay
+    assert [(r.port, r.local) for r in tables['s2']] == [(9, True)]
+    assert [(r.port, r.neighbour) for r in tables['s3']] == [(9, 'relay2')]
+    without = compute_routes(graph, anycast[1:], algorithm=algorithm).tables    # relay withdrawn
+    assert lookup(without['s1'], '192.88.99.1').neighbour == 's2' and without['s2'][0].port == 2
