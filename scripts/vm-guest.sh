@@ -23,7 +23,7 @@ hostname testbed-vm
 ip link set lo up
 say "kernel $(uname -r), $(nproc) CPU(s)"
 
-for module in ${TB_GUEST_MODULES:-sch_netem sch_htb sit openvswitch veth tun crc32c_generic}; do
+for module in ${TB_GUEST_MODULES:-sch_netem sch_htb sit openvswitch veth tun crc32c_generic ip6table_filter iptable_filter xt_u32 xt_comment}; do
     modprobe "$module" || say "could not load $module"
 done
 mkdir -p /var/run/openvswitch /var/log/openvswitch
@@ -31,7 +31,7 @@ mkdir -p /var/run/openvswitch /var/log/openvswitch
     || say "Open vSwitch did not start (see ovs-start.log)"
 
 cd "$REPO" || exit 1
-export PYTHONDONTWRITEBYTECODE=1 TESTBED_RUN_ROOT=/run/testbed HOME=/tmp
+export PYTHONDONTWRITEBYTECODE=1 TESTBED_RUN_ROOT=/run/testbed HOME=/tmp TESTBED_RESULTS="$RESULTS"
 .venv/bin/python -m testbed doctor >"$RESULTS/doctor.txt" 2>&1
 say "paths: $(grep -E '^  (delay|tunnel|datapath) ' "$RESULTS/doctor.txt" | awk '{printf "%s=%s ", $1, $2}')"
 say "running: pytest $(cat "$RESULTS/pytest-args")"

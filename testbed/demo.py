@@ -1,12 +1,16 @@
 """``testbed demo``: the main job, run end to end with a readable report.
 
-Until the 6to4 scenarios land, the demo reproduces the lecture's two links (Link-1: 10 Mb/s, 10 ms; Link-2:
-1 Mb/s, 1 ms) on whichever data-plane path this machine offers, and compares each measurement with its textbook
-value: round-trip time = 2 x propagation delay (small packets), TCP goodput = rate x 1448/1514, and the
-bandwidth-delay product. The report is printed and written to ``results/demo-<time>/report.md``.
+Part 1 is the paper: its two 6to4 scenarios on one network (``testbed.sixtofour_demo``). Part 2 is the lecture's
+two links (Link-1: 10 Mb/s, 10 ms; Link-2: 1 Mb/s, 1 ms), each measurement compared with its textbook value:
+round-trip time = 2 x propagation delay (small packets), TCP goodput = rate x 1448/1514, and the bandwidth-delay
+product. Both run on whichever data-plane paths this machine offers. The report is printed and written to
+``results/demo-<time>/`` as report.md, report.json, rtt.png, goodput.png and the protocol-41 capture.
 """
+import json
 import os
 import time
+
+from testbed import sixtofour_demo
 
 from testbed.measure import ping_rtts, rtt_summary, tcp_goodput
 from testbed.net import running
@@ -22,14 +26,11 @@ def _row(what, expected, measured, tolerance, unit):
     return f'| {what} | {expected:.2f} {unit} | {measured:.2f} {unit} | ± {tolerance:.2f} | {"ok" if ok else "OFF"} |', ok
 
 
-def run_demo(results_dir='results', log=print):
-    plan = current_plan()
-    started = time.monotonic()
-    lines = ['# Testbed demo: the lecture\'s two links', '',
-             f'Data-plane paths: delay **{plan.delay}** ({plan.reason("delay")}), '
-             f'switch datapath **{plan.datapath}**.', '',
+def lecture_links(log=print):
+    """Part 2: markdown lines, data and whether every measurement was within tolerance."""
+    lines = ["## Part 2: the lecture's two links", '',
              '| measurement | expected | measured | tolerance | |', '|---|---|---|---|---|']
-    all_ok = True
+    all_ok, data = True, {}
     topo = LectureLinksTopo()
     with running(topo, label='demo') as net:
         for (left, right, params), name in zip(topo.link_params(), ('Link-1', 'Link-2')):
@@ -39,6 +40,8 @@ def run_demo(results_dir='results', log=print):
             goodput = tcp_goodput(src, dst, seconds=6) / 1e6
             expected_rtt = 2 * params.delay * 1e3
             rate = params.bw / 1e6
+            data[name] = {'rtt_ms': rtt, 'goodput_mbps': goodput, 'expected_rtt_ms': expected_rtt,
+                          'expected_goodput_mbps': rate * TCP_EFFICIENCY}
             for row, ok in (
                 _row(f'{name} RTT, 16-byte ping (smallest timed)', expected_rtt, rtt, max(0.3, 0.02 * expected_rtt), 'ms'),
                 _row(f'{name} TCP goodput', rate * TCP_EFFICIENCY, goodput, rate * 0.03, 'Mb/s'),
@@ -49,14 +52,29 @@ def run_demo(results_dir='results', log=print):
             lines.append(f'| {name} bandwidth-delay product ({format_rate(params.bw)} × {format_time(params.delay)})'
                          f' | {bdp_bits:,.0f} bit = {bdp_bits / 8:,.0f} B | | | theory |')
     lines += ['', 'Lecture: a 10-byte packet takes ~10 ms on Link-1 and ~1 ms on Link-2 (propagation dominates); '
-              'a 10,000-byte packet takes ~18 ms vs ~81 ms (transmission dominates on the narrow link).',
-              '', f'Finished in {time.monotonic() - started:.0f} s: '
-              f'{"all measurements within tolerance" if all_ok else "SOME MEASUREMENTS OFF"}.']
-    report = '\n'.join(lines)
+              'a 10,000-byte packet takes ~18 ms vs ~81 ms (transmission dominates on the narrow link).']
+    return lines, data, all_ok
+
+
+def run_demo(results_dir='results', log=print):
+    started = time.monotonic()
     folder = os.path.join(results_dir, time.strftime('demo-%Y%m%d-%H%M%S'))
     os.makedirs(folder, exist_ok=True)
+    part1, data6, checks = sixtofour_demo.run(folder, log=log)
+    part2, data_links, links_ok = lecture_links(log=log)
+    sixtofour_ok = all(check['ok'] for check in checks)
+    all_ok = sixtofour_ok and links_ok
+    lines = ['# Testbed demo: the paper\'s 6to4 scenarios and the lecture\'s links', '',
+             f'Plots: `rtt.png`, `goodput.png`; capture: `r1-wan.pcap`; data: `report.json`.', ''] + part1 + [''] + part2
+    lines += ['', f'Finished in {time.monotonic() - started:.0f} s: '
+              f'{"all checks and measurements within tolerance" if all_ok else "SOME CHECKS FAILED OR MEASUREMENTS OFF"}.']
+    report = '\n'.join(lines)
     with open(os.path.join(folder, 'report.md'), 'w') as handle:
         handle.write(report + '\n')
+    with open(os.path.join(folder, 'report.json'), 'w') as handle:
+        json.dump({'sixtofour': data6, 'checks': checks, 'lecture_links': data_links, 'ok': all_ok}, handle,
+                  indent=1, default=str)
+    sixtofour_demo.plots(data6, folder)
     print(report)
-    print(f'\nreport written to {folder}/report.md')
+    print(f'\nreport written to {folder}/report.md (with report.json, rtt.png, goodput.png, r1-wan.pcap)')
     return 0 if all_ok else 1

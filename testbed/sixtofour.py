@@ -123,7 +123,8 @@ def decapsulate(datagram, role, own_sites=(), relays=(RELAY_ANYCAST.packed,)):
     ``role`` 'router': the inner destination must be in one of ``own_sites`` (6-byte /48 keys from ``site_key``)
     and a native (non-6to4) inner source must arrive from one of ``relays`` (packed IPv4 addresses). ``role``
     'relay': the inner source must be 6to4 and the destination native (6to4-to-6to4 never needs a relay).
-    Every role: a 6to4 inner source must embed the outer IPv4 source, and no 6to4 address may embed a martian."""
+    Every role: a 6to4 inner source must embed the outer IPv4 source (checked first, as sit does), and no 6to4
+    address may embed a martian."""
     if len(datagram) < 20:
         return None, 'malformed'
     version_ihl = datagram[0]
@@ -136,11 +137,11 @@ def decapsulate(datagram, role, own_sites=(), relays=(RELAY_ANYCAST.packed,)):
         return None, 'malformed'
     src, dst = inner[8:24], inner[24:40]
     src_6to4, dst_6to4 = src[:2] == _PREFIX_BYTES, dst[:2] == _PREFIX_BYTES
+    if src_6to4 and src[2:6] != datagram[12:16]:  # checked first, as the kernel's sit device does
+        return None, 'spoofed'
     if (src_6to4 and _martian_bytes(src[2:6])) or (dst_6to4 and _martian_bytes(dst[2:6])) \
             or src[0] == 0xff or src == bytes(16) or src == bytes(15) + b'\x01' or src[:2] == b'\xfe\x80':
         return None, 'martian'
-    if src_6to4 and src[2:6] != datagram[12:16]:
-        return None, 'spoofed'
     if role == 'relay':
         if not src_6to4:
             return None, 'spoofed'  # a relay serves 6to4 sites: a native source cannot arrive over IPv4

@@ -5,7 +5,7 @@ Run inside a node on the IPv4 core (the tests and the demo use site 2's router):
 
 - ``spoofed``: the inner 6to4 source embeds an IPv4 address other than the outer source;
 - ``native``: a native IPv6 source from an address that is not a relay;
-- ``martian``: the inner source embeds a private IPv4 address;
+- ``martian``: the inner source embeds a private IPv4 address (the forged outer source, so only that check fails);
 - ``fuzz``: a seeded mix of the above, truncated and mangled IPv6 headers and random bytes (the outer IPv4 header
   stays valid, or the kernel would drop it before the encapsulator sees it).
 
@@ -32,8 +32,9 @@ def crafted(kind, source, target, victim, rng):
         return bytes(outer / IPv6(src='2002:cb00:71ff::1', dst=victim) / ICMPv6EchoRequest(id=0x5b0f))
     if kind == 'native':
         return bytes(outer / IPv6(src='2001:db8:bad::1', dst=victim) / ICMPv6EchoRequest(id=0x5b0f))
-    if kind == 'martian':
-        return bytes(outer / IPv6(src='2002:c0a8:101::1', dst=victim) / ICMPv6EchoRequest(id=0x5b0f))
+    if kind == 'martian':  # a private outer source with the 6to4 source that embeds it: only the martian check
+        return bytes(IP(src='192.168.1.1', dst=target, proto=41, ttl=64) / IPv6(src='2002:c0a8:101::1', dst=victim)
+                     / ICMPv6EchoRequest(id=0x5b0f))
     choice = rng.randrange(8)
     if choice < 3:
         return crafted(KINDS[choice], source, target, victim, rng)

@@ -12,12 +12,13 @@ VM_FORMAT = 1  # bump when the image layout or the build recipe changes: it inva
 SUITE = 'bookworm'
 GUEST_PACKAGES = (
     'mininet', 'openvswitch-switch', 'iproute2', 'iputils-ping', 'iperf3', 'libiperf0', 'ethtool', 'tcpdump',
-    'kmod', 'procps', 'python3', 'net-tools', 'util-linux', 'tini', 'traceroute',
+    'kmod', 'procps', 'python3', 'net-tools', 'util-linux', 'tini', 'traceroute', 'dnsmasq-base', 'iptables',
 )
 # Modules the tiny initramfs loads to reach the root disk and the shared folders (dependencies are added).
 INITRAMFS_MODULES = ('virtio_pci', 'virtio_blk', 'crc32c_generic', 'ext4', '9pnet_virtio', '9p')
 # Modules the guest loads for the kernel path.
-GUEST_MODULES = ('sch_netem', 'sch_htb', 'sit', 'openvswitch', 'veth', 'tun', 'crc32c_generic')
+GUEST_MODULES = ('sch_netem', 'sch_htb', 'sit', 'openvswitch', 'veth', 'tun', 'crc32c_generic', 'ip6table_filter',
+                 'iptable_filter', 'xt_u32', 'xt_comment')
 
 
 class PlanError(Exception):

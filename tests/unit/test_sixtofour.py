@@ -60,7 +60,8 @@ def test_router_accepts_its_peers_and_the_relay():
 @pytest.mark.parametrize('outer_src, inner_src, inner_dst, reason', [
     ('203.0.113.9', B, A, 'spoofed'),                     # 6to4 source does not embed the outer source
     (R2, C, A, 'not_from_relay'),                         # native source, not from a relay
-    (R2, '2002:0a00:0001::1', A, 'martian'),              # embeds a private address
+    (R2, '2002:0a00:0001::1', A, 'spoofed'),              # embeds another address (checked before martians)
+    ('10.0.0.1', '2002:0a00:0001::1', A, 'martian'),      # embeds a private address (the outer source's)
     (R2, B, '2002:7f00:0001::1', 'martian'),              # destination embeds loopback
     (R2, 'fe80::1', A, 'martian'),                        # link-local source over the IPv4 Internet
     (R2, B, '2002:c633:6401:1::99', 'wrong_destination'),  # not this router's site
@@ -98,3 +99,21 @@ def test_encapsulation_targets():
     assert encapsulation_target(inner('2002:c0a8:0101::1'), 'router') == (None, 'martian')
     assert encapsulation_target(inner('ff02::16', 'fe80::1'), 'router') == (None, 'link_scope')
     assert encapsulation_target(b'\x45' + bytes(50), 'router') == (None, 'malformed')
+
+
+def test_every_fuzzed_datagram_gets_exactly_one_outcome():
+    """The encapsulator's decision never raises: 5,000 seeded fuzz datagrams (truncated, lying lengths, random
+    bytes, spoofed, martian) each end up delivered or dropped with a known reason."""
+    import random
+    from testbed.sixtofour import DROP_REASONS
+    from testbed.spoof6to4 import crafted
+    rng = random.Random(3)
+    outcomes = {}
+    for _ in range(5000):
+        packet = crafted('fuzz', R2, R1, A, rng)
+        inner, reason = decapsulate(packet, 'router', SITES_R1, RELAYS)
+        assert (inner is None) != (reason is None)
+        outcomes[reason or 'delivered'] = outcomes.get(reason or 'delivered', 0) + 1
+    print(outcomes)
+    assert set(outcomes) <= set(DROP_REASONS) | {'delivered'} and sum(outcomes.values()) == 5000
+    assert outcomes["malformed"] > 1500 and outcomes["delivered"] > 300
