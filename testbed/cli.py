@@ -153,6 +153,13 @@ def cmd_bench_control(args):
     return run_control_bench(as_json=args.json, live=not args.offline)
 
 
+def cmd_bench_sixtofour(args):
+    from testbed.benchsixtofour import run_sixtofour_bench
+    if os.geteuid() != 0:
+        raise TestbedError('testbed bench sixtofour needs root (run with sudo)')
+    return run_sixtofour_bench(as_json=args.json, paths=args.paths)
+
+
 def cmd_bench(args):
     from testbed.bench import run_link_bench
     if os.geteuid() != 0:
@@ -242,6 +249,10 @@ def build_parser():
     control.add_argument('--json', action='store_true')
     control.add_argument('--offline', action='store_true', help='only the pure computation (no network)')
     control.set_defaults(func=cmd_bench_control)
+    sixtofour = bench_sub.add_parser('sixtofour', help='6to4 goodput vs IPv4 and added RTT on each tunnel path')
+    sixtofour.add_argument('--json', action='store_true')
+    sixtofour.add_argument('--paths', default='available', help='kernel, userspace or available (default)')
+    sixtofour.set_defaults(func=cmd_bench_sixtofour)
     return parser
 
 

@@ -182,11 +182,14 @@ class TestbedNet(Mininet):
             link.apply_shaping()
         if self.routed:
             self.router_status = self.controllers[0].wait_ready()
-        if self.plan.datapath == 'userspace':
+        if self.plan.datapath == 'userspace':  # the checksum-offload trap: only on ports of userspace switches
+            switches = set(self.switches)
             for host in self.hosts:
-                for intf in host.intfNames():
-                    if intf != 'lo':
-                        host.cmd(f'ethtool -K {intf} tx off 2>/dev/null')
+                for intf in host.intfList():
+                    link = intf.link
+                    peer = link and (link.intf2 if link.intf1 is intf else link.intf1)
+                    if peer is not None and peer.node in switches:
+                        host.cmd(f'ethtool -K {intf.name} tx off 2>/dev/null')
         for host in self.hosts:
             if hasattr(host, 'start_services'):
                 host.start_services(self)

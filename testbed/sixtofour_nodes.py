@@ -79,7 +79,9 @@ class SixToFourRouter(CoreAttached, Node):
         _sh(self, 'sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv4.ip_forward=0')
         _sh(self, f'ip addr flush dev {self.wan}')
         _sh(self, f'ip addr add {self.v4} dev {self.wan}')
-        if v4_gateway:
+        if v4_gateway == 'onlink':  # a WAN link straight to the other router (no IPv4 core in between)
+            _sh(self, f'ip route add default dev {self.wan}')
+        elif v4_gateway:
             _sh(self, f'ip route add default via {v4_gateway} dev {self.wan}')
         for intf, lan in zip(self.intfList()[1:], self.lans):  # interface k+1 carries subnet lan_subnets[k]
             _sh(self, f'ip -6 addr add {address_in(lan, 1)}/64 dev {intf} nodad')

@@ -160,4 +160,24 @@ class SixToFourTopo(TestbedTopo):
         add_dns(self, 'x1')
 
 
-topos = {'sixtofour': SixToFourTopo, 'sixtofour-sites': SixToFourSitesTopo, 'sixtofour-relay': SixToFourRelayTopo}
+class SixToFourDirectTopo(TestbedTopo):
+    """Two 6to4 sites whose routers share one link, no switches: the tunnel's own ceiling (``bench sixtofour``).
+
+        a ---- r1 ======== r2 ---- b
+    """
+
+    def build(self, r1='192.0.2.1', r2='198.51.100.1', bw=None, delay=None, jitter=None, loss=None,
+              max_queue_size=None):
+        shaping = shaping_options(locals())
+        for router, host, v4 in (('r1', 'a', r1), ('r2', 'b', r2)):
+            v4_interface, _ = _v4_interface(v4, f'6to4 router {router}')
+            lan = subnet(ipaddress.IPv4Interface(v4_interface).ip, 1)
+            self.addHost(router, cls=SixToFourRouter, v4=v4_interface, v4_gateway='onlink', ip=None)
+            self.addHost(host, cls=RoutedHost, ip=None, ip6=f'{lan.network_address + 0x10}/64',
+                         gateway6=str(lan.network_address + 1))
+        self.addLink('r1', 'r2', **shaping)   # interface 0 of both routers: the WAN
+        self.addLink('r1', 'a')
+        self.addLink('r2', 'b')
+
+
+topos = {'sixtofour': SixToFourTopo, 'sixtofour-direct': SixToFourDirectTopo, 'sixtofour-sites': SixToFourSitesTopo, 'sixtofour-relay': SixToFourRelayTopo}
