@@ -1,4 +1,4 @@
-"""The ``testbed`` command: doctor, list, run, tables, circuits, demo, clean, bench, vm.
+"""The ``testbed`` command: doctor, list, run, tables, sixtofour, circuits, demo, clean, bench, vm.
 
 Quiet by default (a few progress lines on stderr), ``-v`` for Mininet's own detail. Every user mistake ends with
 one line ``testbed: error: ...`` and exit code 2.
@@ -115,6 +115,13 @@ def cmd_circuits(args):
     return circuits_command(args.action, args.run, args.src, args.dst, args.rate, args.id)
 
 
+def cmd_sixtofour(args):
+    from testbed.remote import sixtofour_command
+    if os.geteuid() != 0:
+        raise TestbedError('testbed sixtofour needs root to read counters inside the namespaces (run with sudo)')
+    return sixtofour_command(args.run, args.json)
+
+
 def cmd_clean(args):
     from testbed.runstate import clean, list_runs
     if os.geteuid() != 0:
@@ -208,6 +215,10 @@ def build_parser():
     tables.add_argument('--run', help='the run, when several networks are up')
     tables.add_argument('--json', action='store_true')
     tables.set_defaults(func=cmd_tables)
+    sixtofour = sub.add_parser('sixtofour', help='6to4 tunnel and RFC 3964 counters of a running network')
+    sixtofour.add_argument('--run', help='the run, when several networks are up')
+    sixtofour.add_argument('--json', action='store_true')
+    sixtofour.set_defaults(func=cmd_sixtofour)
 
     circuits = sub.add_parser('circuits', help='reservations (circuit switching) in a running network')
     circuits.add_argument('action', choices=('list', 'reserve', 'teardown'), nargs='?', default='list')

@@ -193,6 +193,10 @@ class TestbedNet(Mininet):
         for host in self.hosts:
             if hasattr(host, 'start_services'):
                 host.start_services(self)
+        tunnels = {host.name: host.tunnel_record() for host in self.hosts if hasattr(host, 'tunnel_record')}
+        if tunnels:  # for `testbed sixtofour` in another terminal
+            with open(self.run.path('tunnels.json'), 'w') as handle:
+                json.dump(tunnels, handle, indent=1)
         wait_for_dad([host for host in self.hosts if host.params.get('ip6') or hasattr(host, 'core_attachments')])
 
     def stop(self):

@@ -10,20 +10,45 @@ from testbed.errors import TestbedError
 from testbed.runstate import list_runs
 
 
-def find_run_file(run_id=None, name='plan.json'):
-    """(run id, parsed JSON of ``name``) for the running network with a controller (one, or the one named)."""
+def find_run_file(run_id=None, name='plan.json', what='a controller'):
+    """(run id, parsed JSON of ``name``) for the running network with ``what`` (one, or the one named)."""
     candidates = []
     for run, run_dir, alive in list_runs():
         path = os.path.join(run_dir, name)
         if alive and os.path.exists(path) and (run_id is None or run == run_id):
             candidates.append((run, path))
     if not candidates:
-        raise TestbedError('no running network with a controller' + (f' named {run_id!r}' if run_id else '')
-                           + ' (start one: testbed run star --controller)')
+        raise TestbedError(f'no running network with {what}' + (f' named {run_id!r}' if run_id else '')
+                           + ' (start one: testbed run ' + ('sixtofour' if 'tunnels' in name else 'star')
+                           + ' --controller)')
     if len(candidates) > 1:
         raise TestbedError(f'several networks run ({", ".join(n for n, _ in candidates)}): choose one with --run')
     with open(candidates[0][1]) as handle:
         return candidates[0][0], json.load(handle)
+
+
+def sixtofour_command(run_id=None, as_json=False):
+    """Print the 6to4 routers' and relays' tunnel and RFC 3964 counters of the running network."""
+    import subprocess
+    from testbed.sixtofour_nodes import tunnel_counters
+    run, tunnels = find_run_file(run_id, 'tunnels.json', what='6to4 routers')
+    rows = {}
+    for name, record in sorted(tunnels.items()):
+        def run_cmd(cmd, pid=record['pid']):
+            return subprocess.run(['nsenter', '-t', str(pid), '-n', 'sh', '-c', cmd], capture_output=True,
+                                  text=True).stdout
+        rows[name] = {**record, 'counters': tunnel_counters(record['path'], record['stats'], run_cmd)}
+    if as_json:
+        print(json.dumps({'run': run, 'tunnels': rows}, indent=1))
+        return 0
+    print(f'{"node":<8} {"role":<7} {"path":<10} {"IPv4":<15} {"decap":>8} {"delivered":>9} {"encap":>8}  drops')
+    for name, row in rows.items():
+        decap, encap = row['counters'].get('decap', {}), row['counters'].get('encap', {})
+        drops = ', '.join(f'{key[5:]} {value}' for key, value in sorted(decap.items())
+                          if key.startswith('drop_') and value) or '-'
+        print(f'{name:<8} {row["role"]:<7} {row["path"] or "?":<10} {row["v4"]:<15} {decap.get("received", 0):>8} '
+              f'{decap.get("delivered", 0):>9} {encap.get("sent", 0):>8}  {drops}')
+    return 0
 
 
 def circuits_command(action, run_id=None, src=None, dst=None, rate=None, circuit_id=None):

@@ -126,7 +126,13 @@ class SixToFourRouter(CoreAttached, Node):
 
     def counters(self):
         """RFC 3964 and tunnel counters in one form on both paths (see ``tunnel_counters``)."""
-        return tunnel_counters(self)
+        return tunnel_counters(getattr(self, 'tunnel_path', None), getattr(self, 'stats_path', None), self.cmd)
+
+    def tunnel_record(self):
+        """What ``testbed sixtofour`` needs to read this node's counters from another process."""
+        return {'pid': self.pid, 'role': self.role, 'path': getattr(self, 'tunnel_path', None),
+                'stats': getattr(self, 'stats_path', None), 'v4': str(self.tunnel_local()),
+                'prefix': str(self.prefix)}
 
 
 class SixToFourRelay(SixToFourRouter):
@@ -271,27 +277,28 @@ def rfc3964_rules(node):
     return rules
 
 
-def tunnel_counters(node):
-    """{'path', 'decap': {...}, 'encap': {...}} from the encapsulator's file or from the kernel's counters."""
-    if getattr(node, 'tunnel_path', None) != 'kernel':
+def tunnel_counters(path, stats_path, run_cmd):
+    """{'path', 'decap': {...}, 'encap': {...}}: from the encapsulator's file (userspace) or from the kernel's
+    counters (sit device statistics and the tagged filter rules, read with ``run_cmd`` inside the node)."""
+    if path != 'kernel':
         try:
-            with open(node.stats_path) as handle:
+            with open(stats_path) as handle:
                 return {'path': 'userspace', **json.load(handle)}
-        except (AttributeError, OSError, ValueError):
-            return {'path': 'userspace'}
-    link = json.loads(node.cmd(f'ip -s -j link show {TUNNEL_DEVICE}') or '[{}]')[0].get('stats64', {})
-    decap = {'received': link.get('rx', {}).get('packets', 0) + link.get('rx', {}).get('errors', 0),
-             'delivered': link.get('rx', {}).get('packets', 0),
-             'drop_spoofed': link.get('rx', {}).get('errors', 0)}
-    encap = {'sent': link.get('tx', {}).get('packets', 0), 'send_errors': link.get('tx', {}).get('errors', 0)}
+        except (TypeError, OSError, ValueError):
+            return {'path': path or 'userspace'}
+    link = json.loads(run_cmd(f'ip -s -j link show {TUNNEL_DEVICE}') or '[{}]')[0].get('stats64', {})
+    rx, tx = link.get('rx', {}), link.get('tx', {})
+    decap = {'received': rx.get('packets', 0) + rx.get('errors', 0), 'delivered': rx.get('packets', 0),
+             'drop_spoofed': rx.get('errors', 0)}  # sit counts what fails its 6to4 source check as rx errors
+    encap = {'sent': tx.get('packets', 0), 'send_errors': tx.get('errors', 0)}
     for table, chain in (('ip6tables', 'FORWARD'), ('iptables', 'INPUT')):
-        for line in node.cmd(f'{table} -L {chain} -v -x -n 2>/dev/null').splitlines():
+        for line in run_cmd(f'{table} -L {chain} -v -x -n 2>/dev/null').splitlines():
             if 'tb6to4:' in line:
                 reason = line.split('tb6to4:')[1].split()[0]
-                key = f'drop_{reason}'
-                decap[key] = decap.get(key, 0) + int(line.split()[0])
+                packets = int(line.split()[0])
+                decap[f'drop_{reason}'] = decap.get(f'drop_{reason}', 0) + packets
                 if table == 'ip6tables':      # counted by sit as received, then dropped by the filter
-                    decap['delivered'] -= int(line.split()[0])
+                    decap['delivered'] -= packets
                 else:                         # dropped before sit saw it
-                    decap['received'] += int(line.split()[0])
+                    decap['received'] += packets
     return {'path': 'kernel', 'decap': decap, 'encap': encap}

@@ -25,35 +25,56 @@ from scapy.layers.inet6 import IPv6, ICMPv6EchoRequest, UDP
 KINDS = ('spoofed', 'native', 'martian', 'fuzz')
 
 
+def _templates(source, target, victim):
+    """The datagrams the fuzzer mutates, built once with scapy (building 100,000 with scapy takes a minute)."""
+    outer = IP(src=source, dst=target, proto=41, ttl=64)
+    echo = ICMPv6EchoRequest(id=0x5b0f)
+    return {
+        'spoofed': bytes(outer / IPv6(src='2002:cb00:71ff::1', dst=victim) / echo),
+        'native': bytes(outer / IPv6(src='2001:db8:bad::1', dst=victim) / echo),
+        # a private outer source with the 6to4 source that embeds it: only the martian check fails
+        'martian': bytes(IP(src='192.168.1.1', dst=target, proto=41, ttl=64)
+                         / IPv6(src='2002:c0a8:101::1', dst=victim) / echo),
+        'header': bytes(outer)[:20],
+        'inner': bytes(IPv6(src='2002:c633:6401:1::10', dst=victim) / UDP(dport=9)),
+        'stranger': bytes(IPv6(src='2002:c633:6401:1::10', dst=victim[:-2] + 'ee') / UDP(dport=9)),
+    }
+
+
+_CACHE = {}
+
+
 def crafted(kind, source, target, victim, rng):
     """One datagram (bytes) of ``kind`` from ``source`` to ``target``; the inner destination is ``victim``."""
-    outer = IP(src=source, dst=target, proto=41, ttl=64)
-    if kind == 'spoofed':
-        return bytes(outer / IPv6(src='2002:cb00:71ff::1', dst=victim) / ICMPv6EchoRequest(id=0x5b0f))
-    if kind == 'native':
-        return bytes(outer / IPv6(src='2001:db8:bad::1', dst=victim) / ICMPv6EchoRequest(id=0x5b0f))
-    if kind == 'martian':  # a private outer source with the 6to4 source that embeds it: only the martian check
-        return bytes(IP(src='192.168.1.1', dst=target, proto=41, ttl=64) / IPv6(src='2002:c0a8:101::1', dst=victim)
-                     / ICMPv6EchoRequest(id=0x5b0f))
+    key = (source, target, victim)
+    if key not in _CACHE:
+        _CACHE[key] = _templates(source, target, victim)
+    templates = _CACHE[key]
+    if kind != 'fuzz':
+        return templates[kind]
     choice = rng.randrange(8)
     if choice < 3:
-        return crafted(KINDS[choice], source, target, victim, rng)
-    header = bytes(outer)[:20]
+        return templates[KINDS[choice]]
     if choice == 3:    # random bytes of random length
         payload = rng.randbytes(rng.randrange(0, 1400))
     elif choice == 4:  # a truncated IPv6 header
-        payload = bytes(IPv6(src='2002:c633:6401:1::10', dst=victim))[:rng.randrange(0, 40)]
+        payload = templates['inner'][:rng.randrange(0, 40)]
     elif choice == 5:  # a lying payload length
-        inner = bytearray(bytes(IPv6(src='2002:c633:6401:1::10', dst=victim) / UDP() / rng.randbytes(32)))
+        inner = bytearray(templates['inner'] + rng.randbytes(32))
         inner[4:6] = rng.randrange(0, 65536).to_bytes(2, 'big')
         payload = bytes(inner)
     elif choice == 6:  # IPv6 with a random version nibble
-        inner = bytearray(bytes(IPv6(src='2002:c633:6401:1::10', dst=victim) / UDP() / rng.randbytes(16)))
+        inner = bytearray(templates['inner'] + rng.randbytes(16))
         inner[0] = (rng.randrange(16) << 4) | (inner[0] & 0x0f)
         payload = bytes(inner)
     else:              # a valid packet for a host that does not exist in the site: delivered, then routed
-        payload = bytes(IPv6(src='2002:c633:6401:1::10', dst=victim[:-2] + 'ee', hlim=rng.randrange(1, 255))
-                        / UDP(dport=9) / rng.randbytes(rng.randrange(0, 200)))
+        tail = rng.randbytes(rng.randrange(0, 200))
+        inner = bytearray(templates['stranger'] + tail)
+        inner[4:6] = (len(inner) - 40).to_bytes(2, 'big')     # IPv6 payload length
+        inner[44:46] = (len(inner) - 40).to_bytes(2, 'big')   # UDP length (checksum left stale: dropped by b)
+        inner[7] = rng.randrange(1, 255)                      # hop limit
+        payload = bytes(inner)
+    header = templates['header']
     return header[:2] + (20 + len(payload)).to_bytes(2, 'big') + header[4:] + payload
 
 
