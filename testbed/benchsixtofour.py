@@ -11,7 +11,7 @@ import sys
 import time
 
 from testbed.bench import format_table
-from testbed.measure import ping_rtts, rtt_summary, tcp_goodput
+from testbed.measure import ping_rtts, rtt_summary, tcp_goodput, wire_sized_frames
 from testbed.probe import choose_paths, probe
 from testbed.sixtofour_demo import goodput_ratio_theory
 
@@ -37,6 +37,7 @@ def bench_path(path, log=lambda message: None):
         with running(topo_class(bw=mbps), controller=controller, plan=plan, label='bench6') as net:
             a, b, r1, r2 = (net[name] for name in ('a', 'b', 'r1', 'r2'))
             b_address = b.params['ip6'].split('/')[0]
+            wire_sized_frames(a, b, r1, r2)
             a.cmd(f'ping -6 -c 1 -M do -s 1452 -W 2 {b_address}')  # learn the path MTU before TCP starts
             sixtofour = tcp_goodput(a, b, seconds=10, address=b_address) / 1e6
             ipv4 = tcp_goodput(r1, r2, seconds=10, address=str(r2.v4.ip)) / 1e6

@@ -96,3 +96,13 @@ def udp_loss(client, server, packets=5000, rate=5000, size=64):
     """One-way UDP loss client->server: (lost percent, packets sent)."""
     summary = udp_probe(client, server, packets, rate, size)
     return summary['loss_percent'], summary['sent']
+
+
+def wire_sized_frames(*nodes):
+    """Turn segmentation offload (TSO/GSO) off on every interface of ``nodes``, so that shapers and captures see
+    the frames the theory counts: with it on, a sender hands 64 kB super-frames to the veth and the HTB token
+    bucket (15 kB burst) shapes those instead of 1514-byte frames, which skews goodput by a few percent."""
+    for node in nodes:
+        for intf in node.intfNames():
+            if intf != 'lo':
+                node.cmd(f'ethtool -K {intf} tso off gso off 2>/dev/null')

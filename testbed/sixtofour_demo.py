@@ -13,7 +13,7 @@ import sys
 import time
 
 from testbed.capture import capture, decode_6in4
-from testbed.measure import ping_rtts, rtt_summary, tcp_goodput
+from testbed.measure import ping_rtts, rtt_summary, tcp_goodput, wire_sized_frames
 from testbed.net import running
 from testbed.sixtofour import TUNNEL_MTU
 from topologies.sixtofour import SixToFourTopo
@@ -102,6 +102,7 @@ def run(run_dir_copy, log=print):
 
         log('demo: path MTU, then TCP goodput, 6to4 (a -> b) vs IPv4 (r1 -> r2) on the same core path, 8 s each')
         b_address = b.params['ip6'].split('/')[0]
+        wire_sized_frames(a, b, r1, r2)
         too_big = a.cmd(f'ping -6 -n -c 1 -W 2 -M do -s {ETHERNET_MTU - 48} {b_address}')
         learned = re.findall(r'mtu (\d+)', a.cmd(f'ip -6 route get {b_address}'))
         data['path_mtu'] = {'learned': int(learned[0]) if learned else None,

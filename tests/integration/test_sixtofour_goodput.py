@@ -1,10 +1,15 @@
-"""6to4's cost in goodput: TCP through the tunnel vs IPv4 on the same 100 Mb/s core path, against theory.
+"""6to4's cost in goodput: TCP through the tunnel vs IPv4 on the same 100 Mb/s core path, against theory
+(20 Mb/s under an emulated CPU, the VM stage's TCG, which cannot forward wire-sized frames at 100 Mb/s).
 
 Theory (testbed.sixtofour_demo.goodput_ratio_theory): equal frames on the wire; IPv4 carries 1448 payload bytes
 per frame, 6to4 1408 (its 20-byte outer header and the 40-byte IPv6 header), so the ratio is 0.9724. Tolerance 2 %.
+Segmentation offload is off on the four nodes, so HTB shapes wire-sized frames on both paths (the kernel's sit
+passes GSO super-frames through otherwise). Router to router (r1's and r2's 6to4 addresses) isolates the tunnel; host to host (a -> b) adds an IPv6 forwarding
+hop at each end, which an emulated CPU struggles with, so there it is reported, not asserted.
 """
-from testbed.measure import tcp_goodput
+from testbed.measure import tcp_goodput, wire_sized_frames
 from testbed.net import running
+from testbed.probe import probe
 from testbed.sixtofour_demo import goodput_ratio_theory
 from topologies.sixtofour import SixToFourSitesTopo
 
@@ -12,14 +17,20 @@ TOLERANCE = 0.02
 
 
 def test_sixtofour_goodput_ratio_matches_the_header_overhead():
-    with running(SixToFourSitesTopo(bw=100), controller='router', label='ratio') as net:
+    emulated = probe().has('cpu_emulated')
+    rate = 20 if emulated else 100  # an emulated CPU forwards wire-sized frames at ~70 Mb/s: stay well below
+    with running(SixToFourSitesTopo(bw=rate), controller='router', label='ratio') as net:
         a, b, r1, r2 = (net[name] for name in ('a', 'b', 'r1', 'r2'))
         b_address = b.params['ip6'].split('/')[0]
+        wire_sized_frames(a, b, r1, r2)
         a.cmd(f'ping -6 -c 1 -M do -s 1452 -W 2 {b_address}')  # learn the path MTU first
-        sixtofour = tcp_goodput(a, b, seconds=6, address=b_address)
         ipv4 = tcp_goodput(r1, r2, seconds=6, address=str(r2.v4.ip))
+        routers = tcp_goodput(r1, r2, seconds=6, address=str(r2.tunnel_address))
+        hosts = tcp_goodput(a, b, seconds=6, address=b_address)
         theory, _, _ = goodput_ratio_theory()
-        ratio = sixtofour / ipv4
-        print(f'{net.plan.tunnel} tunnel: 6to4 {sixtofour / 1e6:.2f} Mb/s, IPv4 {ipv4 / 1e6:.2f} Mb/s, ratio '
-              f'{ratio:.4f}, expected {theory:.4f} +- {TOLERANCE:.0%}')
-        assert abs(ratio - theory) <= TOLERANCE * theory
+        print(f'{net.plan.tunnel} tunnel, core {rate} Mb/s: IPv4 r1->r2 {ipv4 / 1e6:.2f} Mb/s; 6to4 r1->r2 {routers / 1e6:.2f} Mb/s, '
+              f'ratio {routers / ipv4:.4f}; 6to4 a->b {hosts / 1e6:.2f} Mb/s, ratio {hosts / ipv4:.4f}; expected '
+              f'{theory:.4f} +- {TOLERANCE:.0%}' + ('; a->b not asserted: emulated CPU' if emulated else ''))
+        assert abs(routers / ipv4 - theory) <= TOLERANCE * theory
+        if not emulated:
+            assert abs(hosts / ipv4 - theory) <= TOLERANCE * theory
