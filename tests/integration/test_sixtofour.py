@@ -99,6 +99,22 @@ def test_rfc3964_drops_and_counts_spoofed_packets(net, kind, reason):
     assert received_before == received_after  # none reached the victim
 
 
+def test_counters_from_the_command_line(net):
+    """`testbed sixtofour --json` reads the same counters from another process (file or kernel, per path)."""
+    import subprocess
+    net['b'].cmd(f'ping -6 -c 3 -i 0.05 -W 2 {A}')
+    time.sleep(0.6)  # the encapsulator writes its counters within 0.25 s of the last packet
+    output = subprocess.run([sys.executable, '-m', 'testbed', 'sixtofour', '--json'], capture_output=True, text=True,
+                            timeout=60)
+    assert output.returncode == 0, output.stderr
+    tunnels = json.loads(output.stdout)['tunnels']
+    print({name: (row['path'], row['counters'].get('decap', {}).get('drop_spoofed')) for name, row in tunnels.items()})
+    assert set(tunnels) == {'r1', 'r2', 'relay'}
+    assert tunnels['r1']['path'] == net.plan.tunnel and tunnels['r1']['prefix'] == '2002:c000:201::/48'
+    assert tunnels['r1']['counters']['decap']['delivered'] > 0
+    assert tunnels['r1']['counters']['decap'].get('drop_spoofed', 0) >= 20  # the spoofing test ran before
+
+
 @pytest.mark.host_only('fuzzes the userspace encapsulator; the kernel path has no daemon to fuzz')
 def test_userspace_encapsulator_survives_fuzz(net):
     if net.plan.tunnel != 'userspace':
