@@ -122,6 +122,35 @@ def cmd_sixtofour(args):
     return sixtofour_command(args.run, args.json)
 
 
+def cmd_experiment(args):
+    from testbed import experiment
+    from testbed.topo import parse_params
+    if args.action == 'list':
+        for name, item in sorted(experiment.registry().items()):
+            print(f'{name:<20} {item.title}')
+        return 0
+    if args.action == 'compare':
+        if len(args.targets) != 2:
+            raise TestbedError('testbed experiment compare needs two results folders')
+        a, b = (experiment.load_result(folder) for folder in args.targets)
+        for line in experiment.compare_results(a, b):
+            print(line)
+        return 0
+    if not args.targets:
+        raise TestbedError(f'testbed experiment {args.action} needs ' + ('an experiment name (or all)'
+                                                                         if args.action == 'run' else 'a results folder'))
+    if args.action == 'run':
+        overrides = parse_params(args.param or [])
+        for name in args.targets:
+            if name != 'all':
+                experiment.merged_params(experiment.resolve(name), overrides)
+    if os.geteuid() != 0:
+        raise TestbedError(f'testbed experiment {args.action} needs root (run with sudo)')
+    if args.action == 'replay':
+        return experiment.replay(args.targets[0], args.results, log=progress)
+    return experiment.run_command(args.targets, overrides, args.json, args.results, log=progress)
+
+
 def cmd_clean(args):
     from testbed.runstate import clean, list_runs
     if os.geteuid() != 0:
@@ -215,6 +244,13 @@ def build_parser():
     tables.add_argument('--run', help='the run, when several networks are up')
     tables.add_argument('--json', action='store_true')
     tables.set_defaults(func=cmd_tables)
+    exp = sub.add_parser('experiment', help='experiments against theory: list, run NAME|all, replay DIR, compare A B')
+    exp.add_argument('action', choices=['list', 'run', 'replay', 'compare'])
+    exp.add_argument('targets', nargs='*', help='experiment names (or all), or results folders')
+    exp.add_argument('--param', action='append', metavar='KEY=VALUE', help='override a parameter (run)')
+    exp.add_argument('--json', action='store_true')
+    exp.add_argument('--results', default='results', help='folder for results (default: results)')
+    exp.set_defaults(func=cmd_experiment)
     sixtofour = sub.add_parser('sixtofour', help='6to4 tunnel and RFC 3964 counters of a running network')
     sixtofour.add_argument('--run', help='the run, when several networks are up')
     sixtofour.add_argument('--json', action='store_true')

@@ -54,3 +54,19 @@ def stop(process, grace=5.0):
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def main(argv, prog, run, label, errors=(OSError,)):
+    """The command line of a daemon: ``python -m PROG CONFIG_JSON``; ``run(config)`` does the work; an error of
+    ``errors`` becomes one line on stderr, prefixed with ``label(config)``, and exit code 1."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print(f'usage: python -m {prog} CONFIG_JSON', file=sys.stderr)
+        return 2
+    config = json.loads(argv[0])
+    try:
+        run(config)
+    except errors as exc:
+        print(f'{label(config)}: {exc}', file=sys.stderr, flush=True)
+        return 1
+    return 0

@@ -16,7 +16,6 @@ writes its counters to the ``stats`` file of the config.
 """
 import collections
 import heapq
-import json
 import random
 import select
 import signal
@@ -25,6 +24,7 @@ import sys
 import time
 
 from testbed.daemon import die_with_parent, write_json
+from testbed.daemon import main as daemon_main
 
 ETH_P_ALL = 0x0003
 SOL_PACKET = 263
@@ -166,20 +166,14 @@ def run(config):
     return {'link': config.get('link', ''), 'a_to_b': forward.counters, 'b_to_a': backward.counters}
 
 
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print('usage: python -m testbed.delayline CONFIG_JSON', file=sys.stderr)
-        return 2
-    config = json.loads(argv[0])
-    try:
-        counters = run(config)
-    except OSError as exc:
-        print(f'delay line {config.get("link", "")}: {exc}', file=sys.stderr, flush=True)
-        return 1
+def run_and_report(config):
+    counters = run(config)
     if config.get('stats'):
         write_json(config['stats'], counters)
-    return 0
+
+
+def main(argv=None):
+    return daemon_main(argv, 'testbed.delayline', run_and_report, lambda config: f'delay line {config.get("link", "")}')
 
 
 if __name__ == '__main__':

@@ -20,7 +20,6 @@ Run as ``python -m testbed.encap6to4 CONFIG_JSON``; prints ``ready`` once the TU
 """
 import fcntl
 import ipaddress
-import json
 import os
 import select
 import signal
@@ -31,6 +30,7 @@ import sys
 import time
 
 from testbed.daemon import die_with_parent, write_json
+from testbed.daemon import main as daemon_main
 from testbed.sixtofour import (DROP_REASONS, PROTO_IPV6_IN_IPV4, TUNNEL_MTU, TUNNEL_TTL, decapsulate,
                                encapsulation_target, site_key)
 
@@ -211,17 +211,8 @@ def run(config):
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print('usage: python -m testbed.encap6to4 CONFIG_JSON', file=sys.stderr)
-        return 2
-    config = json.loads(argv[0])
-    try:
-        run(config)
-    except (OSError, subprocess.CalledProcessError, ValueError) as exc:
-        print(f'6to4 encapsulator {config.get("name", "")}: {exc}', file=sys.stderr, flush=True)
-        return 1
-    return 0
+    return daemon_main(argv, 'testbed.encap6to4', run, lambda config: f'6to4 encapsulator {config.get("name", "")}',
+                       errors=(OSError, subprocess.CalledProcessError, ValueError))
 
 
 if __name__ == '__main__':

@@ -23,7 +23,7 @@ from typing import Optional
 from testbed.errors import TestbedError
 from testbed.units import parse_percent, parse_rate, parse_time, format_rate, format_time
 
-SHAPING_KEYS = ('bw', 'delay', 'jitter', 'loss', 'max_queue_size')
+SHAPING_KEYS = ('bw', 'delay', 'jitter', 'loss', 'max_queue_size', 'burst')
 DEFAULT_QUEUE = 1000
 HTB_BURST_BYTES = 15000       # Mininet's TCLink burst: smooth up to 1 Gb/s
 HTB_QUANTUM_BYTES = 65536     # one class only, so quantum does not shape; fixed to silence HTB's r2q warning
@@ -43,6 +43,7 @@ class LinkParams:
     jitter: float = 0.0          # seconds
     loss: float = 0.0            # percent, 0..100
     max_queue_size: int = DEFAULT_QUEUE
+    burst: Optional[int] = None  # bytes the HTB bucket holds (default HTB_BURST_BYTES); 1514 = one frame
 
     @classmethod
     def from_options(cls, options, where='link'):
@@ -67,6 +68,13 @@ class LinkParams:
             if isinstance(queue, bool) or not isinstance(queue, (int, float)) or queue != int(queue):
                 raise TestbedError(f'{where}: max_queue_size {queue!r} is not a whole number of packets')
             values['max_queue_size'] = int(queue)
+        burst = options.get('burst')
+        if burst is not None:
+            if isinstance(burst, str) and burst.strip().isdigit():
+                burst = int(burst)
+            if isinstance(burst, bool) or not isinstance(burst, int):
+                raise TestbedError(f'{where}: burst {burst!r} is not a whole number of bytes')
+            values['burst'] = burst
         params = cls(**values)
         params.validate(where)
         return params
@@ -88,6 +96,9 @@ class LinkParams:
                                f'{format_time(self.delay)} (a packet cannot arrive before it is sent)')
         if not 0 <= self.loss <= 100:
             raise TestbedError(f'{where}: loss {self.loss:g}% must be between 0 and 100%')
+        if self.burst is not None and (self.bw is None or not 1514 <= self.burst <= 10_000_000):
+            raise TestbedError(f'{where}: burst {self.burst} B needs a bandwidth (bw) and must be 1514..10000000 '
+                               f'bytes (at least one full frame)')
         if not 1 <= self.max_queue_size <= 1_000_000:
             raise TestbedError(f'{where}: max_queue_size {self.max_queue_size} must be 1..1000000 packets')
 
@@ -111,6 +122,8 @@ class LinkParams:
             parts.append(f'loss {self.loss:g}%')
         if self.max_queue_size != DEFAULT_QUEUE:
             parts.append(f'queue {self.max_queue_size}')
+        if self.burst:
+            parts.append(f'burst {self.burst} B')
         return ', '.join(parts)
 
     def as_dict(self):
@@ -133,8 +146,9 @@ def tc_commands(intf, params, delay_path):
     cmds, parent = [], 'root'
     if params.bw:
         cmds.append(f'tc qdisc add dev {intf} root handle 5: htb default 1')
+        bucket = f'burst {params.burst}b cburst {params.burst}b' if params.burst else f'burst {HTB_BURST_BYTES}b'
         cmds.append(f'tc class add dev {intf} parent 5: classid 5:1 htb rate {params.bw:.0f}bit '
-                    f'burst {HTB_BURST_BYTES}b quantum {HTB_QUANTUM_BYTES}')
+                    f'{bucket} quantum {HTB_QUANTUM_BYTES}')
         parent = 'parent 5:1'
     if delay_path == 'kernel' and params.needs_delay:
         netem = f'tc qdisc add dev {intf} {parent} handle 10: netem limit ' \

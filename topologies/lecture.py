@@ -15,11 +15,12 @@ LINK_2 = {'bw': 1, 'delay': '1ms'}
 class LectureLinksTopo(TestbedTopo):
     """The lecture's Link-1 (10 Mb/s, 10 ms) and Link-2 (1 Mb/s, 1 ms), each joining two hosts."""
 
-    def build(self):
+    def build(self, burst=None):
+        """``burst`` (bytes) sets both links' token bucket; 1514 (one frame) for per-packet delay experiments."""
         for index, (left, right, shaping) in enumerate((('h1', 'h2', LINK_1), ('h3', 'h4', LINK_2)), start=1):
             self.addHost(left, ip=f'10.0.{index}.1/24')
             self.addHost(right, ip=f'10.0.{index}.2/24')
-            self.addLink(left, right, **shaping)
+            self.addLink(left, right, **shaping, **({'burst': burst} if burst else {}))
 
 
 topos = {'lecture-links': LectureLinksTopo}

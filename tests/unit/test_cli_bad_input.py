@@ -30,6 +30,9 @@ BAD_INPUTS = [
     (['run', 'sixtofour', '--param', 'r2=127.0.0.1'], 'it is a loopback (127.0.0.0/8) address'),
     (['run', 'sixtofour-sites', '--param', 'r1=224.1.1.1'], 'it is a multicast'),
     (['run', 'sixtofour', '--param', 'relays=3'], 'relays'),
+    (['experiment', 'run', 'nope'], "unknown experiment 'nope'"),
+    (['experiment', 'run', 'sixtofour', '--param', 'foo=1'], "experiment 'sixtofour' has no parameter 'foo'"),
+    (['experiment', 'compare', '{tmp}', '{tmp}'], 'is not an experiment results folder'),
     (['bogus'], "invalid choice: 'bogus'"),
     (['run'], 'the following arguments are required: topology'),
 ]

@@ -88,3 +88,16 @@ def test_userspace_path_refuses_rates_it_cannot_carry():
 def test_describe():
     params = LinkParams.from_options({'bw': 10, 'delay': '5ms', 'jitter': '1ms', 'loss': 1})
     assert params.describe() == '10 Mb/s, 5 ms ± 1 ms, loss 1%'
+
+
+def test_burst_sets_a_one_frame_bucket_and_needs_a_rate():
+    from testbed.errors import TestbedError
+    from testbed.linkparams import LinkParams, tc_commands
+    params = LinkParams.from_options({'bw': 1, 'delay': '1ms', 'burst': '1514'})
+    assert params.burst == 1514
+    assert 'burst 1514b cburst 1514b' in tc_commands('h1-eth0', params, 'kernel')[1]
+    assert 'burst 15000b quantum' in tc_commands('h1-eth0', LinkParams.from_options({'bw': 1}), 'kernel')[1]
+    for options, words in (({'burst': 1514}, 'needs a bandwidth'), ({'bw': 1, 'burst': 100}, 'at least one full'),
+                           ({'bw': 1, 'burst': 'big'}, 'not a whole number')):
+        with pytest.raises(TestbedError, match=words):
+            LinkParams.from_options(options)

@@ -1,0 +1,104 @@
+"""The lecture's packet delay: transmission (size / rate) + propagation, on Link-1 and Link-2, one way."""
+import math
+
+from testbed.experiment import Experiment, Quantity
+from testbed.measure import udp_probe
+from topologies.lecture import LINK_1, LINK_2, LectureLinksTopo
+
+SIZES = (24, 1000, 5000, 10000)      # UDP payload bytes; 24 is the smallest timestamped probe (the lecture's 10 B)
+LINKS = (('Link-1', 'h1', 'h2', LINK_1), ('Link-2', 'h3', 'h4', LINK_2))
+FRAGMENT_DATA, HEADERS, FULL_FRAME = 1480, 20 + 14, 1514   # IPv4 fragment payload; IPv4 + Ethernet headers
+
+
+def wire_bytes(size):
+    """Bytes on the wire for one UDP datagram of ``size`` payload bytes: UDP header, fragments, their headers."""
+    payload = size + 8
+    fragments = math.ceil(payload / FRAGMENT_DATA)
+    return payload + fragments * HEADERS, fragments
+
+
+def expected_ms(size, rate_bps, delay_s):
+    """One-way delay through a token bucket that holds one frame: the first frame leaves at once, every further
+    frame waits its transmission time; then the propagation delay."""
+    wire, fragments = wire_bytes(size)
+    queued = wire - (FULL_FRAME if fragments > 1 else wire)
+    return (queued * 8 / rate_bps + delay_s) * 1e3
+
+
+def lecture_ms(size, rate_bps, delay_s):
+    """The lecture's L/R + d, with L the whole datagram as it crosses the wire."""
+    return (wire_bytes(size)[0] * 8 / rate_bps + delay_s) * 1e3
+
+
+def _link(shaping):
+    return float(shaping['bw']) * 1e6, float(shaping['delay'].rstrip('ms')) / 1e3
+
+
+def theory(params):
+    quantities = []
+    for name, _, _, shaping in LINKS:
+        rate, delay = _link(shaping)
+        for size in SIZES:
+            expected = expected_ms(size, rate, delay)
+            quantities.append(Quantity(f'{name} {size} B one-way delay', expected, 'ms', absolute=0.3,
+                                       relative=0.02))
+    return quantities
+
+
+def measure(net, params, repetition, log):
+    result = {}
+    for name, left, right, _ in LINKS:
+        for size in SIZES:
+            summary = udp_probe(net[left], net[right], packets=params['probes'], rate=5, size=size)
+            result[f'{name} {size} B one-way delay'] = summary.get('delay_ms', {}).get('median')
+    return result
+
+
+def notes(result):
+    lines = ['| link | size | lecture L/R + d | expected (one-frame bucket) | measured median |', '|---|---|---|---|---|']
+    rows = {row['quantity']: row for row in result['raw']['rows']}
+    for name, _, _, shaping in LINKS:
+        rate, delay = _link(shaping)
+        for size in SIZES:
+            row = rows[f'{name} {size} B one-way delay']
+            measured = '-' if row['measured'] is None else f'{row["measured"]:.2f} ms'
+            lines.append(f'| {name} | {size} B ({wire_bytes(size)[0]} B on the wire) | '
+                         f'{lecture_ms(size, rate, delay):.2f} ms | {row["expected"]:.2f} ms | {measured} |')
+    lines += ['', 'The lecture: a 10-byte packet takes ~10 ms on Link-1 and ~1 ms on Link-2 (propagation dominates); '
+              'a 10,000-byte one ~18 ms vs ~81 ms (transmission dominates on the narrow link). An emulated link '
+              'shapes with a token bucket (HTB, here holding one frame), which lets the first frame of an idle link '
+              'go at once: the expected values count every frame but the first. Measured one way: the namespaces '
+              'share one clock.']
+    return lines
+
+
+def plot(result, folder):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    rows = {row['quantity']: row for row in result['raw']['rows']}
+    figure, axis = plt.subplots(figsize=(6, 3.5))
+    for (name, _, _, shaping), color in zip(LINKS, ('C0', 'C1')):
+        rate, delay = _link(shaping)
+        sizes = list(range(0, 10001, 250))
+        axis.plot(sizes, [expected_ms(s, rate, delay) for s in sizes], color=color, label=f'{name}: expected')
+        axis.plot(sizes, [lecture_ms(s, rate, delay) for s in sizes], color=color, linestyle=':',
+                  label=f'{name}: L/R + d')
+        axis.scatter(SIZES, [rows[f'{name} {s} B one-way delay']['measured'] or 0 for s in SIZES], color=color,
+                     marker='o', zorder=3, label=f'{name}: measured')
+    axis.set_xlabel('UDP payload (bytes)')
+    axis.set_ylabel('one-way delay (ms)')
+    axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(f'{folder}/packet-delay.png', dpi=110)
+    plt.close(figure)
+    return ['packet-delay.png']
+
+
+EXPERIMENT = Experiment(
+    name='packet-delay', title='Packet delay = transmission + propagation (the lecture\'s Link-1 and Link-2)',
+    model='A packet of L bits on a link of rate R and propagation delay d arrives L/R + d after its first bit left. '
+          'Link-1: 10 Mb/s, 10 ms; Link-2: 1 Mb/s, 1 ms. Small packets: propagation dominates; large ones: '
+          'transmission does, on the narrow link.',
+    topology=lambda params: LectureLinksTopo(burst=1514), theory=theory, measure=measure, params={'probes': 20},
+    repetitions=2, plot=plot, notes=notes)

@@ -1,0 +1,296 @@
+"""Experiments: a textbook model, a procedure on the testbed, and how close they came, with provenance.
+
+An experiment (a module in ``experiments/`` exposing ``EXPERIMENT``) declares its topology, parameters, theory
+(expected values computed from the parameters), procedure (one repetition measured on a running network) and a
+tolerance per quantity. ``run`` builds the network, repeats the procedure, compares the mean of each quantity with
+its expected value and writes a results folder:
+
+- ``raw.json`` / ``raw.csv``: every repetition's measurements, the expected values and the comparison rows;
+- ``report.md``: the model, the parameters, measured vs expected with pass/fail, the paths used;
+- ``provenance.json``: git commit, versions, data-plane paths, topology and parameters with a hash, the seed,
+  ``tc -s qdisc``, flow tables, routes of every namespace (what ``replay`` and ``compare`` read);
+- plots, when the experiment draws any.
+
+``evaluate`` and ``compare_results`` are pure; the rest drives the network.
+"""
+import csv
+import datetime
+import hashlib
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+from testbed.errors import TestbedError
+
+EXPERIMENTS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'experiments')
+
+
+@dataclass
+class Quantity:
+    """One compared quantity: its expected value and how far the measured mean may be from it."""
+
+    name: str
+    expected: float
+    unit: str
+    absolute: float = 0.0     # tolerance = max(absolute, relative x |expected|)
+    relative: float = 0.0
+
+    @property
+    def tolerance(self):
+        return max(self.absolute, self.relative * abs(self.expected))
+
+
+@dataclass
+class Experiment:
+    name: str
+    title: str
+    model: str                       # the textbook model, one paragraph of Markdown
+    topology: object                 # callable(params) -> Topo
+    theory: object                   # callable(params) -> [Quantity]
+    measure: object                  # callable(net, params, repetition, log) -> {quantity name: value}
+    params: dict = field(default_factory=dict)
+    controller: object = None        # None or 'router'
+    repetitions: int = 3
+    plot: object = None              # callable(result, folder) -> [file names]
+    notes: object = None             # callable(result) -> [Markdown lines]
+
+
+# -- pure: comparison --------------------------------------------------------------------------------------------
+
+def evaluate(quantities, repetitions):
+    """Rows comparing each quantity's mean over ``repetitions`` (dicts of measurements) with its expected value."""
+    rows = []
+    for quantity in quantities:
+        values = [rep[quantity.name] for rep in repetitions if rep.get(quantity.name) is not None]
+        if not values:
+            rows.append({'quantity': quantity.name, 'expected': quantity.expected, 'measured': None, 'stdev': None,
+                         'n': 0, 'tolerance': quantity.tolerance, 'unit': quantity.unit, 'pass': False})
+            continue
+        mean = statistics.fmean(values)
+        rows.append({'quantity': quantity.name, 'expected': quantity.expected, 'measured': mean,
+                     'stdev': statistics.pstdev(values), 'n': len(values), 'tolerance': quantity.tolerance,
+                     'unit': quantity.unit, 'pass': abs(mean - quantity.expected) <= quantity.tolerance})
+    return rows
+
+
+def params_hash(name, params, topology_description):
+    text = json.dumps({'experiment': name, 'params': params, 'topology': topology_description}, sort_keys=True,
+                      default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def compare_results(a, b):
+    """What differs between two results (raw + provenance dicts): parameters, versions, paths, and each quantity."""
+    lines = []
+    for section in ('params', 'versions', 'paths'):
+        left, right = a['provenance'].get(section, {}), b['provenance'].get(section, {})
+        for key in sorted(set(left) | set(right)):
+            if left.get(key) != right.get(key):
+                lines.append(f'{section}.{key}: {left.get(key)} -> {right.get(key)}')
+    if not lines:
+        lines.append('same parameters, versions and paths')
+    rows_b = {row['quantity']: row for row in b['raw']['rows']}
+    for row in a['raw']['rows']:
+        other = rows_b.get(row['quantity'])
+        if other is None or row['measured'] is None or other['measured'] is None:
+            lines.append(f'{row["quantity"]}: only in one result')
+            continue
+        delta = other['measured'] - row['measured']
+        lines.append(f'{row["quantity"]}: {row["measured"]:.4g} -> {other["measured"]:.4g} {row["unit"]} '
+                     f'({delta:+.3g}; expected {row["expected"]:.4g}; {"pass" if row["pass"] else "FAIL"} -> '
+                     f'{"pass" if other["pass"] else "FAIL"})')
+    return lines
+
+
+# -- the registry ------------------------------------------------------------------------------------------------
+
+def registry():
+    """{name: Experiment} from experiments/*.py."""
+    found = {}
+    root = os.path.dirname(EXPERIMENTS_DIR)
+    if root not in sys.path:  # experiments import topologies/ and testbed/ from the repository
+        sys.path.insert(0, root)
+    for filename in sorted(os.listdir(EXPERIMENTS_DIR)):
+        if not filename.endswith('.py') or filename.startswith('_'):
+            continue
+        spec = importlib.util.spec_from_file_location(f'experiments.{filename[:-3]}',
+                                                      os.path.join(EXPERIMENTS_DIR, filename))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        experiment = getattr(module, 'EXPERIMENT', None)
+        if experiment is not None:
+            found[experiment.name] = experiment
+    return found
+
+
+def resolve(name):
+    known = registry()
+    if name not in known:
+        raise TestbedError(f'unknown experiment {name!r} (known: {", ".join(sorted(known))})')
+    return known[name]
+
+
+def merged_params(experiment, overrides):
+    unknown = sorted(set(overrides) - set(experiment.params))
+    if unknown:
+        raise TestbedError(f'experiment {experiment.name!r} has no parameter {unknown[0]!r} '
+                           f'(it takes: {", ".join(sorted(experiment.params)) or "none"})')
+    return {**experiment.params, **overrides}
+
+
+# -- provenance (side effects: commands) -------------------------------------------------------------------------
+
+def _output(cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ''
+
+
+def _module_version(name):
+    try:
+        from importlib.metadata import version
+        return version(name)
+    except Exception:  # not installed as a distribution
+        return None
+
+
+def versions():
+    repo = os.path.dirname(EXPERIMENTS_DIR)
+    commit = _output(['git', '-C', repo, 'rev-parse', 'HEAD'])
+    dirty = bool(_output(['git', '-C', repo, 'status', '--porcelain', '--untracked-files=no']))
+    import mininet.net
+    return {'git_commit': commit + ('+dirty' if dirty else ''), 'kernel': platform.release(),
+            'python': platform.python_version(), 'mininet': getattr(mininet.net, 'VERSION', None),
+            'openvswitch': (_output(['ovs-vsctl', '--version']).splitlines() or [''])[0],
+            'iperf3': (_output(['iperf3', '--version']).splitlines() or [''])[0],
+            'ryu': _module_version('ryu'), 'eventlet': _module_version('eventlet'),
+            'scapy': _module_version('scapy')}
+
+
+def network_state(net):
+    """tc qdiscs, flow tables and routes of a running network, as text per node."""
+    state = {'qdiscs': {}, 'routes': {}, 'flows': {}}
+    for host in net.hosts:
+        state['qdiscs'][host.name] = host.cmd('tc -s qdisc show')
+        state['routes'][host.name] = host.cmd('ip route show; ip -6 route show')
+    for switch in net.switches:
+        state['flows'][switch.name] = _output(['ovs-ofctl', '-O', 'OpenFlow13', 'dump-flows', switch.name])
+    return state
+
+
+# -- running -----------------------------------------------------------------------------------------------------
+
+def run(name, overrides=None, results_root='results', seed=1, log=print):
+    """Run one experiment; return (folder, result dict)."""
+    from testbed.net import running
+    experiment = resolve(name)
+    params = merged_params(experiment, overrides or {})
+    quantities = experiment.theory(params)
+    topo = experiment.topology(params)
+    description = [(a, b, str(p)) for a, b, p in topo.link_params()]
+    started = datetime.datetime.now()
+    folder = os.path.join(results_root, f'{name}-{started:%Y%m%d-%H%M%S}')
+    repetitions = []
+    with running(topo, controller=experiment.controller, label=f'exp-{name}', seed=seed) as net:
+        paths = {feature: getattr(net.plan, feature) for feature in ('delay', 'tunnel', 'datapath')}
+        for index in range(experiment.repetitions):
+            log(f'experiment {name}: repetition {index + 1} of {experiment.repetitions}')
+            repetitions.append(experiment.measure(net, params, index, log))
+        state = network_state(net)
+    rows = evaluate(quantities, repetitions)
+    provenance = {'experiment': name, 'params': params, 'seed': seed, 'started': started.isoformat(),
+                  'seconds': round((datetime.datetime.now() - started).total_seconds(), 1),
+                  'topology': description, 'hash': params_hash(name, params, description),
+                  'paths': paths, 'versions': versions(), 'command': sys.argv, 'network': state}
+    result = {'raw': {'experiment': name, 'params': params, 'repetitions': repetitions, 'rows': rows},
+              'provenance': provenance}
+    os.makedirs(folder, exist_ok=True)  # only once there is something to write
+    _write(folder, experiment, result)
+    return folder, result
+
+
+def _write(folder, experiment, result):
+    raw, provenance = result['raw'], result['provenance']
+    with open(os.path.join(folder, 'raw.json'), 'w') as handle:
+        json.dump(raw, handle, indent=1, default=str)
+    with open(os.path.join(folder, 'provenance.json'), 'w') as handle:
+        json.dump(provenance, handle, indent=1, default=str)
+    with open(os.path.join(folder, 'raw.csv'), 'w', newline='') as handle:
+        writer = csv.writer(handle)
+        writer.writerow(['repetition', 'quantity', 'value'])
+        for index, repetition in enumerate(raw['repetitions']):
+            for key, value in repetition.items():
+                writer.writerow([index, key, value])
+    figures = experiment.plot(result, folder) if experiment.plot else []
+    lines = [f'# {experiment.title}', '', experiment.model, '',
+             f'Parameters: {", ".join(f"{k}={v}" for k, v in raw["params"].items()) or "defaults"}; '
+             f'{len(raw["repetitions"])} repetitions; paths: '
+             f'{", ".join(f"{k} {v}" for k, v in provenance["paths"].items())}.', '',
+             '| quantity | expected | measured (mean ± stdev) | tolerance | |', '|---|---|---|---|---|']
+    for row in raw['rows']:
+        measured = 'no data' if row['measured'] is None else f'{row["measured"]:.4g} ± {row["stdev"]:.2g}'
+        lines.append(f'| {row["quantity"]} | {row["expected"]:.4g} {row["unit"]} | {measured} {row["unit"]} | '
+                     f'± {row["tolerance"]:.3g} | {"pass" if row["pass"] else "FAIL"} |')
+    if experiment.notes:
+        lines += [''] + experiment.notes(result)
+    lines += [''] + [f'![{name}]({name})' for name in figures]
+    lines += ['', f'Provenance: commit {provenance["versions"]["git_commit"]}, kernel {provenance["versions"]["kernel"]},'
+              f' parameters hash {provenance["hash"]}, seed {provenance["seed"]} (provenance.json; replay with '
+              f'`testbed experiment replay {folder}`).']
+    with open(os.path.join(folder, 'report.md'), 'w') as handle:
+        handle.write('\n'.join(lines) + '\n')
+
+
+def load_result(folder):
+    try:
+        with open(os.path.join(folder, 'raw.json')) as raw, open(os.path.join(folder, 'provenance.json')) as prov:
+            return {'raw': json.load(raw), 'provenance': json.load(prov)}
+    except (OSError, ValueError) as exc:
+        raise TestbedError(f'{folder} is not an experiment results folder: {exc}') from None
+
+
+def summary_line(folder, result):
+    rows = result['raw']['rows']
+    passed = sum(row['pass'] for row in rows)
+    return f'{result["raw"]["experiment"]}: {passed} of {len(rows)} quantities within tolerance -> {folder}/report.md'
+
+
+def run_command(names, overrides, as_json=False, results_root='results', log=print):
+    """``testbed experiment run NAME|all``: run, print a summary (or JSON); exit code 0 when all pass."""
+    chosen = sorted(registry()) if names == ['all'] else names
+    if len(chosen) > 1 and overrides:
+        raise TestbedError('--param applies to one experiment at a time')
+    for name in chosen:
+        merged_params(resolve(name), overrides)
+    outcomes = []
+    for position, name in enumerate(chosen, 1):
+        log(f'experiment {position} of {len(chosen)}: {name}')
+        started = time.monotonic()
+        folder, result = run(name, overrides, results_root, log=log)
+        outcomes.append((folder, result, time.monotonic() - started))
+    if as_json:
+        print(json.dumps([{'folder': f, 'rows': r['raw']['rows'], 'seconds': round(s, 1)} for f, r, s in outcomes],
+                         indent=1, default=str))
+    else:
+        for folder, result, _ in outcomes:
+            print(summary_line(folder, result))
+    return 0 if all(row['pass'] for _, result, _ in outcomes for row in result['raw']['rows']) else 1
+
+
+def replay(folder, results_root='results', log=print):
+    """Run an experiment again from its provenance, then show how the results moved."""
+    before = load_result(folder)
+    provenance = before['provenance']
+    new_folder, after = run(provenance['experiment'], provenance['params'], results_root,
+                            seed=provenance.get('seed', 1), log=log)
+    print(summary_line(new_folder, after))
+    for line in compare_results(before, after):
+        print(f'  {line}')
+    return 0

@@ -1,0 +1,31 @@
+"""The experiment framework end to end: run, results folder with provenance, compare, and the lecture's numbers."""
+import json
+import os
+
+import pytest
+
+from testbed import experiment
+
+
+def test_forwarding_table_experiment_writes_a_complete_results_folder(tmp_path):
+    folder, result = experiment.run('forwarding-table', results_root=str(tmp_path), log=lambda message: None)
+    for row in result['raw']['rows']:
+        print(f'{row["quantity"]}: measured {row["measured"]}, expected {row["expected"]} +- {row["tolerance"]}')
+    assert all(row['pass'] for row in result['raw']['rows'])
+    assert sorted(os.listdir(folder)) == ['provenance.json', 'raw.csv', 'raw.json', 'report.md']
+    with open(os.path.join(folder, 'provenance.json')) as handle:
+        provenance = json.load(handle)
+    assert provenance['versions']['git_commit'] and provenance['paths']['datapath'] in ('kernel', 'userspace')
+    assert 's1' in provenance['network']['flows'] and 'src' in provenance['network']['routes']
+    assert experiment.compare_results(result, experiment.load_result(folder))[0] == \
+        'same parameters, versions and paths'
+
+
+@pytest.mark.host_only('two minutes of probes; the VM stage checks netem delay in the link fidelity tests')
+def test_packet_delay_matches_transmission_plus_propagation(tmp_path):
+    folder, result = experiment.run('packet-delay', results_root=str(tmp_path), log=lambda message: None)
+    for row in result['raw']['rows']:
+        print(f'{row["quantity"]}: measured {row["measured"]:.3f} ms, expected {row["expected"]:.3f} '
+              f'+- {row["tolerance"]:.3f} ms')
+    assert os.path.exists(os.path.join(folder, 'packet-delay.png'))
+    assert all(row['pass'] for row in result['raw']['rows'])

@@ -1,0 +1,43 @@
+"""The experiment framework's pure parts: comparison against theory, result diffs, the registry."""
+from testbed.experiment import Quantity, compare_results, evaluate, params_hash, registry
+
+
+def test_evaluate_compares_the_mean_with_the_expected_value():
+    quantities = [Quantity('rtt', 20.0, 'ms', absolute=0.3, relative=0.02), Quantity('mss', 1408, 'B'),
+                  Quantity('missing', 1.0, '')]
+    rows = evaluate(quantities, [{'rtt': 20.2, 'mss': 1408}, {'rtt': 20.6, 'mss': 1408}])
+    rtt, mss, missing = rows
+    assert rtt['measured'] == 20.4 and rtt['tolerance'] == 0.4 and rtt['pass'] and rtt['n'] == 2
+    assert mss['pass'] and mss['tolerance'] == 0
+    assert missing['measured'] is None and not missing['pass']  # no data is never a pass
+    assert not evaluate([Quantity('rtt', 20.0, 'ms', absolute=0.3)], [{'rtt': 20.31}])[0]['pass']
+
+
+def test_compare_names_what_moved():
+    def result(bw, kernel, measured):
+        rows = evaluate([Quantity('ratio', 0.972, '', relative=0.02)], [{'ratio': measured}])
+        return {'raw': {'rows': rows}, 'provenance': {'params': {'bw': bw}, 'versions': {'kernel': kernel},
+                                                      'paths': {'tunnel': 'userspace'}}}
+    lines = compare_results(result(100, '6.1', 0.970), result(50, '6.18', 0.930))
+    assert 'params.bw: 100 -> 50' in lines and 'versions.kernel: 6.1 -> 6.18' in lines
+    assert any(line.startswith('ratio: 0.97 -> 0.93') and 'pass -> FAIL' in line for line in lines)
+    assert compare_results(result(1, 'k', 0.97), result(1, 'k', 0.97))[0] == 'same parameters, versions and paths'
+
+
+def test_hash_follows_parameters_and_registry_lists_the_experiments():
+    assert params_hash('x', {'bw': 1}, []) != params_hash('x', {'bw': 2}, [])
+    assert params_hash('x', {'bw': 1}, []) == params_hash('x', {'bw': 1}, [])
+    known = registry()
+    assert {'forwarding-table', 'sixtofour'} <= set(known)
+    for experiment in known.values():
+        quantities = experiment.theory(experiment.params)
+        assert quantities and all(q.unit is not None for q in quantities)
+
+
+def test_packet_delay_theory_has_the_lectures_shape():
+    packet_delay = registry()['packet-delay']
+    expected = {q.name: q.expected for q in packet_delay.theory(packet_delay.params)}
+    # small packets: propagation only (10 ms vs 1 ms); 10,000 B: transmission dominates on the narrow link
+    assert expected['Link-1 24 B one-way delay'] == 10.0 and expected['Link-2 24 B one-way delay'] == 1.0
+    assert 16 < expected['Link-1 10000 B one-way delay'] < 19 and 70 < expected['Link-2 10000 B one-way delay'] < 83
+    assert expected['Link-2 10000 B one-way delay'] > 4 * expected['Link-1 10000 B one-way delay']
