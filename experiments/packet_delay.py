@@ -10,18 +10,24 @@ LINKS = (('Link-1', 'h1', 'h2', LINK_1), ('Link-2', 'h3', 'h4', LINK_2))
 FRAGMENT_DATA, HEADERS, FULL_FRAME = 1480, 20 + 14, 1514   # IPv4 fragment payload; IPv4 + Ethernet headers
 
 
-def wire_bytes(size):
-    """Bytes on the wire for one UDP datagram of ``size`` payload bytes: UDP header, fragments, their headers."""
+def frames(size):
+    """Frame lengths (bytes on the wire) of one UDP datagram of ``size`` payload bytes, in sending order: the UDP
+    header, then IPv4 fragments of at most 1480 data bytes, each with its IPv4 and Ethernet headers."""
     payload = size + 8
-    fragments = math.ceil(payload / FRAGMENT_DATA)
-    return payload + fragments * HEADERS, fragments
+    count = math.ceil(payload / FRAGMENT_DATA)
+    return [min(FRAGMENT_DATA, payload - index * FRAGMENT_DATA) + HEADERS for index in range(count)]
 
 
-def expected_ms(size, rate_bps, delay_s):
-    """One-way delay through a token bucket that holds one frame: the first frame leaves at once, every further
-    frame waits its transmission time; then the propagation delay."""
-    wire, fragments = wire_bytes(size)
-    queued = wire - (FULL_FRAME if fragments > 1 else wire)
+def wire_bytes(size):
+    return sum(frames(size)), len(frames(size))
+
+
+def expected_ms(size, rate_bps, delay_s, bucket=FULL_FRAME):
+    """One-way delay through a token bucket holding ``bucket`` bytes (HTB): a frame may leave whenever the bucket
+    is not in debt, so on an idle link the frames before the last go out until the bucket's ``bucket`` bytes are
+    spent, and the last frame leaves (everything before it - bucket) / R later; then the propagation delay."""
+    lengths = frames(size)
+    queued = max(0, sum(lengths[:-1]) - bucket)
     return (queued * 8 / rate_bps + delay_s) * 1e3
 
 
@@ -66,8 +72,10 @@ def notes(result):
                          f'{lecture_ms(size, rate, delay):.2f} ms | {row["expected"]:.2f} ms | {measured} |')
     lines += ['', 'The lecture: a 10-byte packet takes ~10 ms on Link-1 and ~1 ms on Link-2 (propagation dominates); '
               'a 10,000-byte one ~18 ms vs ~81 ms (transmission dominates on the narrow link). An emulated link '
-              'shapes with a token bucket (HTB, here holding one frame), which lets the first frame of an idle link '
-              'go at once: the expected values count every frame but the first. Measured one way: the namespaces '
+              'shapes with a token bucket (HTB, here holding one frame, 1514 B) rather than clocking bits out: a '
+              'frame leaves whenever the bucket is not in debt, so an idle link lets the first frame and the next '
+              'one go at once and the datagram is complete (all frames before the last - 1514 B) / R later. The '
+              'expected column is that model; the lecture column is L/R + d. Measured one way: the namespaces '
               'share one clock.']
     return lines
 

