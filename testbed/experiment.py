@@ -161,12 +161,35 @@ def _module_version(name):
         return None
 
 
-def versions():
-    repo = os.path.dirname(EXPERIMENTS_DIR)
+def git_commit(repo):
+    """The checked-out commit (``+dirty`` with uncommitted changes), read with git or, where git is missing (the
+    VM stage's guest), from .git itself (``+unchecked``: whether the tree is dirty is then unknown)."""
     commit = _output(['git', '-C', repo, 'rev-parse', 'HEAD'])
-    dirty = bool(_output(['git', '-C', repo, 'status', '--porcelain', '--untracked-files=no']))
+    if commit:
+        dirty = bool(_output(['git', '-C', repo, 'status', '--porcelain', '--untracked-files=no']))
+        return commit + ('+dirty' if dirty else '')
+    try:
+        with open(os.path.join(repo, '.git', 'HEAD')) as handle:
+            head = handle.read().strip()
+        if not head.startswith('ref: '):
+            return head + '+unchecked'
+        ref = head[5:]
+        path = os.path.join(repo, '.git', ref)
+        if os.path.exists(path):
+            with open(path) as handle:
+                return handle.read().strip() + '+unchecked'
+        with open(os.path.join(repo, '.git', 'packed-refs')) as handle:
+            for line in handle:
+                if line.strip().endswith(' ' + ref):
+                    return line.split()[0] + '+unchecked'
+    except OSError:
+        pass
+    return 'unknown'
+
+
+def versions():
     import mininet.net
-    return {'git_commit': commit + ('+dirty' if dirty else ''), 'kernel': platform.release(),
+    return {'git_commit': git_commit(os.path.dirname(EXPERIMENTS_DIR)), 'kernel': platform.release(),
             'python': platform.python_version(), 'mininet': getattr(mininet.net, 'VERSION', None),
             'openvswitch': (_output(['ovs-vsctl', '--version']).splitlines() or [''])[0],
             'iperf3': (_output(['iperf3', '--version']).splitlines() or [''])[0],

@@ -44,3 +44,15 @@ def test_packet_delay_theory_has_the_lectures_shape():
     assert round(expected['Link-1 10000 B one-way delay'], 3) == 16.056
     assert round(expected['Link-2 10000 B one-way delay'], 2) == 61.56
     assert expected['Link-2 10000 B one-way delay'] > 3.5 * expected['Link-1 10000 B one-way delay']
+
+
+def test_git_commit_without_git_reads_the_repository(tmp_path, monkeypatch):
+    import testbed.experiment as experiment
+    monkeypatch.setattr(experiment, '_output', lambda cmd: '')  # as in the VM guest: no git binary
+    (tmp_path / '.git' / 'refs' / 'heads').mkdir(parents=True)
+    (tmp_path / '.git' / 'HEAD').write_text('ref: refs/heads/main\n')
+    assert experiment.git_commit(str(tmp_path)) == 'unknown'
+    (tmp_path / '.git' / 'packed-refs').write_text('# pack-refs\nabc123 refs/heads/main\n')
+    assert experiment.git_commit(str(tmp_path)) == 'abc123+unchecked'
+    (tmp_path / '.git' / 'refs' / 'heads' / 'main').write_text('def456\n')
+    assert experiment.git_commit(str(tmp_path)) == 'def456+unchecked'
