@@ -2,6 +2,7 @@
 import math
 
 from testbed.experiment import Experiment, Quantity
+from testbed.fidelity import emulation_allowance_ms
 from testbed.measure import udp_probe
 from topologies.lecture import LINK_1, LINK_2, LectureLinksTopo
 
@@ -41,12 +42,13 @@ def _link(shaping):
 
 
 def theory(params):
+    allowance = emulation_allowance_ms()  # 0 on a real CPU; the measured timer lateness under an emulated one
     quantities = []
     for name, _, _, shaping in LINKS:
         rate, delay = _link(shaping)
         for size in SIZES:
             expected = expected_ms(size, rate, delay)
-            quantities.append(Quantity(f'{name} {size} B one-way delay', expected, 'ms', absolute=0.3,
+            quantities.append(Quantity(f'{name} {size} B one-way delay', expected, 'ms', absolute=0.4 + allowance,
                                        relative=0.02))
     return quantities
 
@@ -76,7 +78,8 @@ def notes(result):
               'frame leaves whenever the bucket is not in debt, so an idle link lets the first frame and the next '
               'one go at once and the datagram is complete (all frames before the last - 1514 B) / R later. The '
               'expected column is that model; the lecture column is L/R + d. Measured one way: the namespaces '
-              'share one clock.']
+              'share one clock. Tolerance: 0.4 ms or 2 %, whichever is larger (the delay line or netem timer and the '
+              'probe\'s own stamping add 0.2-0.25 ms here), plus the measured timer lateness on an emulated CPU.']
     return lines
 
 
