@@ -15,8 +15,13 @@ LINK_2 = {'bw': 1, 'delay': '1ms'}
 class LectureLinksTopo(TestbedTopo):
     """The lecture's Link-1 (10 Mb/s, 10 ms) and Link-2 (1 Mb/s, 1 ms), each joining two hosts."""
 
-    def build(self, burst=None):
-        """``burst`` (bytes) sets both links' token bucket; 1514 (one frame) for per-packet delay experiments."""
+    def build(self, burst=None, reference=False):
+        """``burst`` (bytes) sets both links' token bucket; 1514 (one frame) for per-packet delay experiments.
+        ``reference`` adds h5 - h6 on an unshaped link: what the measuring tools and the stack cost by themselves."""
+        if reference:
+            self.addHost('h5', ip='10.0.3.1/24')
+            self.addHost('h6', ip='10.0.3.2/24')
+            self.addLink('h5', 'h6')
         for index, (left, right, shaping) in enumerate((('h1', 'h2', LINK_1), ('h3', 'h4', LINK_2)), start=1):
             self.addHost(left, ip=f'10.0.{index}.1/24')
             self.addHost(right, ip=f'10.0.{index}.2/24')
