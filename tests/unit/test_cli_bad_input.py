@@ -30,6 +30,7 @@ BAD_INPUTS = [
     (['run', 'sixtofour', '--param', 'r2=127.0.0.1'], 'it is a loopback (127.0.0.0/8) address'),
     (['run', 'sixtofour-sites', '--param', 'r1=224.1.1.1'], 'it is a multicast'),
     (['run', 'sixtofour', '--param', 'relays=3'], 'relays'),
+    (['run', 'lecture-links', '--param', 'burst=100'], 'burst 100 B needs a bandwidth (bw) and must be 1514'),
     (['experiment', 'run', 'nope'], "unknown experiment 'nope'"),
     (['experiment', 'run', 'sixtofour', '--param', 'foo=1'], "experiment 'sixtofour' has no parameter 'foo'"),
     (['experiment', 'compare', '{tmp}', '{tmp}'], 'is not an experiment results folder'),
