@@ -31,7 +31,8 @@ def bench_path(path, log=lambda message: None):
                      'measured': measured, 'low': low, 'high': high, 'unit': unit, 'pass': low <= measured <= high,
                      'note': note})
 
-    cases = ((SixToFourDirectTopo, 1000, 'routers on one link', None), (SixToFourSitesTopo, 100, '3-switch core', 'router'))
+    cases = ((SixToFourDirectTopo, 1000, 'routers on one link', None),
+             (SixToFourSitesTopo, 100, '3-switch core', 'router'))
     for topo_class, mbps, where, controller in cases:
         log(f'{path}: {where}, {mbps} Mb/s')
         with running(topo_class(bw=mbps), controller=controller, plan=plan, label='bench6') as net:

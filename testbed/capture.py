@@ -20,7 +20,8 @@ def capture(node, intf, bpf, action, path, run=None, count=100):
     """Capture up to ``count`` packets matching ``bpf`` on ``intf`` of ``node`` while ``action()`` runs."""
     if os.path.exists(path):
         os.unlink(path)
-    process = node.popen(['tcpdump', '--immediate-mode', '-U', '-Z', 'root', '-n', '-i', intf, '-c', str(count), '-w', path, bpf],
+    process = node.popen(['tcpdump', '--immediate-mode', '-U', '-Z', 'root', '-n', '-i', intf, '-c', str(count),
+                          '-w', path, bpf],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     if run is not None:
         run.record_process(process.pid, f'tcpdump on {node.name}:{intf}')

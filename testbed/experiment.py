@@ -264,7 +264,8 @@ def _write(folder, experiment, result):
     if experiment.notes:
         lines += [''] + experiment.notes(result)
     lines += [''] + [f'![{name}]({name})' for name in figures]
-    lines += ['', f'Provenance: commit {provenance["versions"]["git_commit"]}, kernel {provenance["versions"]["kernel"]},'
+    versions_used = provenance['versions']
+    lines += ['', f'Provenance: commit {versions_used["git_commit"]}, kernel {versions_used["kernel"]},'
               f' parameters hash {provenance["hash"]}, seed {provenance["seed"]} (provenance.json; replay with '
               f'`testbed experiment replay {folder}`).']
     with open(os.path.join(folder, 'report.md'), 'w') as handle:

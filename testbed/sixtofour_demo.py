@@ -174,9 +174,11 @@ def _markdown(data, checks):
               f'(theory {g["mss_theory"][1]}) |',
               f'| ratio | **{g["ratio"]:.4f}** (theory {g["ratio_theory"]:.4f}: the tunnel\'s 20-byte IPv4 header '
               f'and the 40-byte IPv6 header leave {g["mss_theory"][0]} of {g["mss_theory"][1]} payload bytes per '
-              'frame) | |', '', f'Path MTU a → b, learned from r1\'s ICMPv6 Packet Too Big: **{data["path_mtu"]["learned"]}** '
+              'frame) | |', '',
+              f'Path MTU a → b, learned from r1\'s ICMPv6 Packet Too Big: **{data["path_mtu"]["learned"]}** '
               f'bytes (1500 − 20; "{data["path_mtu"]["packet_too_big"]}").', '',
-              '| protocol-41 datagram on r1\'s IPv4 side | outer src → dst | TTL | DF | inner src → dst | hop limit |',
+              '| protocol-41 datagram on r1\'s IPv4 side | outer src → dst | TTL | DF | inner src → dst '
+              '| hop limit |',
               '|---|---|---|---|---|---|']
     lines += [f'| {row["summary"][:60]} | {row["src"]} → {row["dst"]} | {row["ttl"]} | {row["flags"]} | '
               f'{row["inner_src"]} → {row["inner_dst"]} | {row["inner_hlim"]} |' for row in data['capture'][:4]]

@@ -180,4 +180,5 @@ class SixToFourDirectTopo(TestbedTopo):
         self.addLink('r2', 'b')
 
 
-topos = {'sixtofour': SixToFourTopo, 'sixtofour-direct': SixToFourDirectTopo, 'sixtofour-sites': SixToFourSitesTopo, 'sixtofour-relay': SixToFourRelayTopo}
+topos = {'sixtofour': SixToFourTopo, 'sixtofour-direct': SixToFourDirectTopo, 'sixtofour-sites': SixToFourSitesTopo,
+         'sixtofour-relay': SixToFourRelayTopo}

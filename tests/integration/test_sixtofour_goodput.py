@@ -4,8 +4,9 @@
 Theory (testbed.sixtofour_demo.goodput_ratio_theory): equal frames on the wire; IPv4 carries 1448 payload bytes
 per frame, 6to4 1408 (its 20-byte outer header and the 40-byte IPv6 header), so the ratio is 0.9724. Tolerance 2 %.
 Segmentation offload is off on the four nodes, so HTB shapes wire-sized frames on both paths (the kernel's sit
-passes GSO super-frames through otherwise). Router to router (r1's and r2's 6to4 addresses) isolates the tunnel; host to host (a -> b) adds an IPv6 forwarding
-hop at each end, which an emulated CPU struggles with, so there it is reported, not asserted.
+passes GSO super-frames through otherwise). Router to router (r1's and r2's 6to4 addresses) isolates the tunnel;
+host to host (a -> b) adds an IPv6 forwarding hop at each end, which an emulated CPU struggles with, so there it is
+reported, not asserted.
 """
 from testbed.measure import tcp_goodput, wire_sized_frames
 from testbed.net import running
@@ -28,7 +29,8 @@ def test_sixtofour_goodput_ratio_matches_the_header_overhead():
         routers = tcp_goodput(r1, r2, seconds=6, address=str(r2.tunnel_address))
         hosts = tcp_goodput(a, b, seconds=6, address=b_address)
         theory, _, _ = goodput_ratio_theory()
-        print(f'{net.plan.tunnel} tunnel, core {rate} Mb/s: IPv4 r1->r2 {ipv4 / 1e6:.2f} Mb/s; 6to4 r1->r2 {routers / 1e6:.2f} Mb/s, '
+        print(f'{net.plan.tunnel} tunnel, core {rate} Mb/s: IPv4 r1->r2 {ipv4 / 1e6:.2f} Mb/s; '
+              f'6to4 r1->r2 {routers / 1e6:.2f} Mb/s, '
               f'ratio {routers / ipv4:.4f}; 6to4 a->b {hosts / 1e6:.2f} Mb/s, ratio {hosts / ipv4:.4f}; expected '
               f'{theory:.4f} +- {TOLERANCE:.0%}' + ('; a->b not asserted: emulated CPU' if emulated else ''))
         assert abs(routers / ipv4 - theory) <= TOLERANCE * theory

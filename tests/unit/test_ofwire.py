@@ -8,7 +8,8 @@ from testbed.controlplane import ETH_ARP, ETH_IPV4, ETH_IPV6, FlowSpec, PRIORITY
 
 SPECS = [
     FlowSpec(1024, (('eth_type', ETH_IPV4), ('ipv4_dst', ('10.0.3.0', '255.255.255.0'))),
-             (('dec_ttl',), ('set_field', 'eth_src', '0a:00:00:00:00:01'), ('set_field', 'eth_dst', '02:aa:bb:cc:dd:ee'),
+             (('dec_ttl',), ('set_field', 'eth_src', '0a:00:00:00:00:01'),
+              ('set_field', 'eth_dst', '02:aa:bb:cc:dd:ee'),
               ('output', 3))),
     FlowSpec(1064, (('eth_type', ETH_IPV6), ('ipv6_dst', ('2001:db8:3::', 'ffff:ffff:ffff:ffff::'))),
              (('meter', 7), ('dec_ttl',), ('set_field', 'eth_src', '0a:00:00:00:00:01'),
