@@ -63,10 +63,12 @@ def _iperf(client, server, client_args, timeout, address=None):
         server_proc.wait()
 
 
-def tcp_goodput(client, server, seconds=10, omit=1, streams=1, address=None, report=False):
+def tcp_goodput(client, server, seconds=10, omit=1, streams=1, address=None, report=False, window=None):
     """TCP goodput in bits/s received by ``server`` from ``client`` (first ``omit`` s excluded); ``address``
-    picks the server address (an IPv6 one for ``iperf3 -6``); ``report=True`` returns iperf3's whole report too."""
-    result = _iperf(client, server, f'-t {seconds} -O {omit} -P {streams}', timeout=seconds + omit + 20,
+    picks the server address (an IPv6 one for ``iperf3 -6``); ``window`` sets iperf3's ``-w``; ``report=True`` returns
+    iperf3's whole report too."""
+    window_arg = f' -w {window}' if window else ''  # socket buffers (iperf3 -w): caps the TCP window
+    result = _iperf(client, server, f'-t {seconds} -O {omit} -P {streams}{window_arg}', timeout=seconds + omit + 20,
                     address=address)
     goodput = result['end']['sum_received']['bits_per_second']
     return (goodput, result) if report else goodput
