@@ -102,8 +102,10 @@ def compare_results(a, b):
             lines.append(f'{row["quantity"]}: only in one result')
             continue
         delta = other['measured'] - row['measured']
+        expected = f'{row["expected"]:.4g}' + (f' -> {other["expected"]:.4g}' if other['expected'] != row['expected']
+                                                else '')
         lines.append(f'{row["quantity"]}: {row["measured"]:.4g} -> {other["measured"]:.4g} {row["unit"]} '
-                     f'({delta:+.3g}; expected {row["expected"]:.4g}; {"pass" if row["pass"] else "FAIL"} -> '
+                     f'({delta:+.3g}; expected {expected}; {"pass" if row["pass"] else "FAIL"} -> '
                      f'{"pass" if other["pass"] else "FAIL"})')
     return lines
 

@@ -2,6 +2,8 @@
 import json
 import os
 
+import pytest
+
 from testbed import experiment
 
 
@@ -37,3 +39,21 @@ def test_sixtofour_experiment_within_tolerance(tmp_path):
     for row in result['raw']['rows']:
         print(f'{row["quantity"]}: measured {row["measured"]}, expected {row["expected"]} +- {row["tolerance"]}')
     assert all(row['pass'] for row in result['raw']['rows'])
+
+
+@pytest.mark.host_only("runs an experiment three times; the VM stage runs each experiment once")
+def test_replay_reproduces_and_compare_shows_a_parameter_change(tmp_path):
+    folder, first = experiment.run('pipe', {'seconds': 3}, results_root=str(tmp_path), log=lambda message: None)
+    assert experiment.replay(folder, str(tmp_path), log=lambda message: None) == 0
+    replayed = [name for name in os.listdir(tmp_path) if name.startswith('pipe-') and name != os.path.basename(folder)]
+    assert len(replayed) == 1
+    again = experiment.load_result(os.path.join(str(tmp_path), replayed[0]))
+    rtt = {r['quantity']: r for r in first['raw']['rows']}['RTT (ms)']
+    rtt_again = {r['quantity']: r for r in again['raw']['rows']}['RTT (ms)']
+    print(f'replay: RTT {rtt["measured"]:.3f} -> {rtt_again["measured"]:.3f} ms (tolerance {rtt["tolerance"]:.2f})')
+    assert rtt_again['pass'] and again['provenance']['params'] == first['provenance']['params']
+    _, changed = experiment.run('pipe', {'seconds': 3, 'delay_ms': 5}, results_root=str(tmp_path),
+                                log=lambda message: None)
+    lines = experiment.compare_results(first, changed)
+    print('\n'.join(lines))
+    assert 'params.delay_ms: 10 -> 5' in lines
