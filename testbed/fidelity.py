@@ -37,13 +37,13 @@ class Comparison:
 
 
 def emulation_allowance_ms():
-    """Per link traversal: the timer lateness of an emulated CPU (90th percentile: most releases are no later),
-    or 0 on a real one."""
+    """Per link traversal: the timer lateness of an emulated CPU (99th percentile: under TCG lateness comes in
+    bursts that hit several releases of one probe; the 90th let a 2-link RTT check flake), or 0 on a real one."""
     caps = probe()
     if not caps.has('cpu_emulated'):
         return 0.0
     late = caps.timer_late_us
-    return late.get('p90', late.get('median', 0.0)) / 1000.0
+    return late.get('p99', late.get('p90', late.get('median', 0.0))) / 1000.0
 
 
 def rtt_tolerance(link_delays_ms):
