@@ -1,7 +1,7 @@
 """The lecture's packet delay: transmission (size / rate) + propagation, on Link-1 and Link-2, one way."""
 import math
 
-from testbed.experiment import Experiment, Quantity
+from testbed.experiment import Experiment, Quantity, axes, save
 from testbed.fidelity import emulation_allowance_ms
 from testbed.measure import udp_probe
 from topologies.lecture import LINK_1, LINK_2, LectureLinksTopo
@@ -107,11 +107,8 @@ def notes(result):
 
 
 def plot(result, folder):
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
     rows = {row['quantity']: row for row in result['raw']['rows']}
-    figure, axis = plt.subplots(figsize=(6, 3.5))
+    figure, axis = axes()
     for (name, _, _, shaping), color in zip(LINKS, ('C0', 'C1')):
         rate, delay = _link(shaping)
         sizes = list(range(0, 10001, 250))
@@ -120,13 +117,7 @@ def plot(result, folder):
                   label=f'{name}: L/R + d')
         axis.scatter(SIZES, [rows[f'{name} {s} B one-way delay']['measured'] or 0 for s in SIZES], color=color,
                      marker='o', zorder=3, label=f'{name}: measured')
-    axis.set_xlabel('UDP payload (bytes)')
-    axis.set_ylabel('one-way delay (ms)')
-    axis.legend(fontsize=7)
-    figure.tight_layout()
-    figure.savefig(f'{folder}/packet-delay.png', dpi=110)
-    plt.close(figure)
-    return ['packet-delay.png']
+    return save(figure, axis, folder, 'packet-delay.png', 'UDP payload (bytes)', 'one-way delay (ms)', legend_size=7)
 
 
 EXPERIMENT = Experiment(

@@ -1,7 +1,7 @@
 """The pipe: a link holds bandwidth x delay bits; TCP fills it only when its window covers the bandwidth-delay product."""
 import statistics
 
-from testbed.experiment import Experiment, Quantity
+from testbed.experiment import Experiment, Quantity, axes, save
 from testbed.measure import ping_rtts, rtt_summary, tcp_goodput
 from topologies.basic import PairTopo
 
@@ -60,27 +60,18 @@ def notes(result):
 
 
 def plot(result, folder):
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
     params = result['raw']['params']
     rate, rtt = _rate_rtt(params)
     first = result['raw']['repetitions'][0]
     windows = [first[f'window B, -w {w} kB'] for w in WINDOWS]
     goodputs = [first[f'goodput Mb/s, -w {w} kB'] for w in WINDOWS]
-    figure, axis = plt.subplots(figsize=(6, 3.5))
+    figure, axis = axes()
     span = [w * 1.0 for w in range(0, int(max(windows) * 1.2), 500)]
     axis.plot([w / 1e3 for w in span], [min(rate * TCP_EFFICIENCY, w * 8 / rtt) / 1e6 for w in span], 'k--',
               label='min(rate, window / RTT)')
     axis.scatter([w / 1e3 for w in windows], goodputs, color='C0', zorder=3, label='measured')
     axis.axvline(rate * rtt / 8 / 1e3, color='C1', linestyle=':', label='BDP')
-    axis.set_xlabel('TCP window the sender saw (kB)')
-    axis.set_ylabel('goodput (Mb/s)')
-    axis.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(f'{folder}/pipe.png', dpi=110)
-    plt.close(figure)
-    return ['pipe.png']
+    return save(figure, axis, folder, 'pipe.png', 'TCP window the sender saw (kB)', 'goodput (Mb/s)')
 
 
 EXPERIMENT = Experiment(

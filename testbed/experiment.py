@@ -110,6 +110,28 @@ def compare_results(a, b):
     return lines
 
 
+# -- plots ---------------------------------------------------------------------------------------------------------
+
+def axes(size=(6, 3.5)):
+    """A new matplotlib figure and axis for an experiment's plot (no display needed)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    return plt.subplots(figsize=size)
+
+
+def save(figure, axis, folder, name, xlabel, ylabel, legend_size=8):
+    """Label, lay out and write one plot; returns [its file name] for the report."""
+    import matplotlib.pyplot as plt
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.legend(fontsize=legend_size)
+    figure.tight_layout()
+    figure.savefig(os.path.join(folder, name), dpi=110)
+    plt.close(figure)
+    return [name]
+
+
 # -- the registry ------------------------------------------------------------------------------------------------
 
 def registry():
