@@ -1,11 +1,11 @@
 """The pipe: a link holds bandwidth x delay bits; TCP fills it only when its window covers the bandwidth-delay product."""
 import statistics
 
+from testbed.demo import TCP_EFFICIENCY
 from testbed.experiment import Experiment, Quantity, axes, save
 from testbed.measure import ping_rtts, rtt_summary, tcp_goodput
 from topologies.basic import PairTopo
 
-TCP_EFFICIENCY = 1448 / 1514       # payload per full frame with timestamps
 WINDOWS = (4, 8, 16, 32, 64, 128)  # kB of socket buffer on both ends (iperf3 -w)
 
 
