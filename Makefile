@@ -6,6 +6,8 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 PYTEST_ARGS ?=
+# The VM stage's guest suite: smoke (each kernel feature once, < 5 min warm) or full (every kernel-path test; CI).
+VM_SUITE ?= smoke
 
 .PHONY: setup setup-vm demo test test-fast test-unit test-vm bench doctor clean
 
@@ -20,7 +22,7 @@ demo: setup
 
 # Every path: the host suite, then the VM stage (kernel path) or a forced-userspace pass (see scripts/test.sh).
 test: setup-vm
-	bash scripts/test.sh $(PYTEST_ARGS)
+	TESTBED_VM_SUITE=$(VM_SUITE) bash scripts/test.sh $(PYTEST_ARGS)
 
 # Quick iteration: the host suite only (the paths this kernel offers).
 test-fast: setup
@@ -28,7 +30,7 @@ test-fast: setup
 
 # The VM stage alone.
 test-vm: setup-vm
-	$(PY) -m testbed vm test
+	$(PY) -m testbed vm test --suite $(VM_SUITE)
 
 test-unit:
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)

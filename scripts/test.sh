@@ -4,7 +4,8 @@
 #   stage 2  the other path: on a kernel without netem/sit/openvswitch, the VM stage (the kernel path on a stock
 #            Debian kernel under QEMU); on a full kernel, the integration tests again with the userspace
 #            fallbacks forced (TESTBED_PATH=userspace).
-# TESTBED_TEST_FAST=1 (make test-fast) stops after stage 1. Extra arguments go to stage 1's pytest.
+# TESTBED_TEST_FAST=1 (make test-fast) stops after stage 1. TESTBED_VM_SUITE=smoke|full (make test VM_SUITE=...)
+# picks the VM stage's guest tests. Extra arguments go to stage 1's pytest.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -26,9 +27,10 @@ if [ "$full" = 1 ]; then
     TESTBED_PATH=userspace $PY -m pytest tests/integration -q -rs -k "not kernel"
     stage2=$?
 else
-    what="VM stage: kernel path on a stock Debian kernel under QEMU"
+    suite=${TESTBED_VM_SUITE:-smoke}
+    what="VM stage ($suite suite): kernel path on a stock Debian kernel under QEMU"
     echo "== stage 2: $what"
-    $PY -m testbed vm test
+    $PY -m testbed vm test --suite "$suite"
     stage2=$?
 fi
 

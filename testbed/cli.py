@@ -126,8 +126,10 @@ def cmd_experiment(args):
     from testbed import experiment
     from testbed.topo import parse_params
     if args.action == 'list':
-        for name, item in sorted(experiment.registry().items()):
-            print(f'{name:<20} {item.title}')
+        known = sorted(experiment.registry().items())
+        width = max(len(name) for name, _ in known)
+        for name, item in known:
+            print(f'{name:<{width}}  {item.title}')
         return 0
     if args.action == 'compare':
         if len(args.targets) != 2:
@@ -179,7 +181,7 @@ def cmd_vm(args):
         image_dir, info, seconds = vm.ensure_image()
         print(f'{image_dir}: kernel {info["release"]}, ' + (f'built in {seconds:.0f} s' if seconds else 'cached'))
         return 0
-    return vm.run_stage(pytest_args=args.pytest_args, timeout=args.timeout)
+    return vm.run_stage(pytest_args=args.pytest_args, timeout=args.timeout, suite=args.suite)
 
 
 def cmd_bench_control(args):
@@ -277,8 +279,10 @@ def build_parser():
     vmp = sub.add_parser('vm', help='the VM stage: the kernel path on a stock Debian kernel under QEMU')
     vm_sub = vmp.add_subparsers(dest='vm', metavar='WHAT', parser_class=_Parser)
     vm_test = vm_sub.add_parser('test', help='build or reuse the image, boot it, run the integration tests inside')
-    vm_test.add_argument('--pytest-args', help='arguments for pytest in the guest (default: the integration '
-                                               'tests on the kernel path)')
+    vm_test.add_argument('--suite', choices=('smoke', 'full'), default=os.environ.get('TESTBED_VM_SUITE', 'smoke'),
+                         help='smoke: each kernel feature once, under 5 min warm (default, or $TESTBED_VM_SUITE); '
+                              'full: every integration test with a kernel-path variant')
+    vm_test.add_argument('--pytest-args', help='arguments for pytest in the guest (overrides --suite)')
     vm_test.add_argument('--timeout', type=int, default=40 * 60, help='seconds before the VM is stopped')
     vm_test.set_defaults(func=cmd_vm)
     vm_build = vm_sub.add_parser('build', help='build the VM image (or say it is cached)')

@@ -23,12 +23,11 @@ import time
 
 from testbed.errors import TestbedError
 from testbed.runstate import Run
-from testbed.vmplan import (GUEST_PACKAGES, INITRAMFS_MODULES, PlanError, SUITE, apt_mirror, image_key,
-                            kernel_cmdline, module_closure, parse_modules_dep)
+from testbed.vmplan import (GUEST_PACKAGES, INITRAMFS_MODULES, PlanError, SUITE, apt_mirror, guest_pytest_args,
+                            image_key, kernel_cmdline, module_closure, parse_modules_dep)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUSYBOX = '/bin/busybox'
-DEFAULT_PYTEST_ARGS = 'tests/integration -q -rs --durations=5 -k "not userspace" -m "not host_only"'
 QEMU = 'qemu-system-x86_64'
 TCG_CPU = 'max'
 VM_MEMORY_MB = 3072
@@ -262,8 +261,15 @@ def choose_accel(image_dir, run):
     return choice
 
 
-def run_stage(pytest_args=None, timeout=RUN_TIMEOUT_S):
-    """Build or reuse the image, boot it, run the tests inside; return the guest's pytest exit code."""
+def run_stage(pytest_args=None, timeout=RUN_TIMEOUT_S, suite='smoke'):
+    """Build or reuse the image, boot it, run the tests inside; return the guest's pytest exit code.
+
+    ``suite`` picks the guest's tests (testbed.vmplan.VM_SUITES) unless ``pytest_args`` gives them explicitly.
+    """
+    try:
+        pytest_args = pytest_args or guest_pytest_args(suite)
+    except PlanError as exc:
+        raise TestbedError(str(exc)) from None
     for tool in (QEMU, 'debootstrap', 'mkfs.ext4', 'cpio', 'depmod', 'unshare', BUSYBOX):
         if not shutil.which(tool) and not os.path.exists(tool):
             raise TestbedError(f'the VM stage needs {tool}: run sudo bash scripts/setup.sh --with-vm')
@@ -282,7 +288,7 @@ def run_stage(pytest_args=None, timeout=RUN_TIMEOUT_S):
         results = os.path.join(cache_dir(), 'runs', time.strftime('%Y%m%d-%H%M%S'))
         os.makedirs(results)
         with open(os.path.join(results, 'pytest-args'), 'w') as handle:
-            handle.write(pytest_args or DEFAULT_PYTEST_ARGS)
+            handle.write(pytest_args)
         console = os.path.join(results, 'console.log')
         cmd = qemu_command(image_dir, accel['accel'],
                            kernel_cmdline(REPO, results, os.environ.get('TESTBED_VM_APPEND', '')), console,

@@ -25,6 +25,22 @@ class PlanError(Exception):
     """The VM stage cannot be planned from what this machine provides."""
 
 
+# What the guest's pytest runs on the kernel path. "smoke" (the default of `make test`) exercises each kernel
+# feature once -- netem delay/loss/rate, the OVS kernel datapath with and without the controller, sit with its
+# RFC 3964 rules, cleanup -- and is kept under 5 minutes warm under TCG; "full" runs every integration test that
+# has a kernel-path variant (what CI runs, ~12 minutes). Userspace variants and host_only tests run on the host.
+GUEST_SELECTION = '-k "not userspace" -m "{marker}not host_only"'
+VM_SUITES = {'smoke': 'smoke and ', 'full': ''}
+
+
+def guest_pytest_args(suite):
+    """The pytest arguments the guest runs for a VM suite ('smoke' or 'full')."""
+    if suite not in VM_SUITES:
+        raise PlanError(f'unknown VM suite {suite!r} (choose {" or ".join(VM_SUITES)})')
+    selection = GUEST_SELECTION.format(marker=VM_SUITES[suite])
+    return f'tests/integration -q -rs --durations=8 {selection} -p no:warnings'
+
+
 def _deb822_stanzas(text):
     stanza = {}
     key = None

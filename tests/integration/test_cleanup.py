@@ -78,6 +78,7 @@ def recorded_processes(run_id):
     return [r['pid'] for r in records if r['kind'] == 'process']
 
 
+@pytest.mark.smoke
 def test_normal_stop_leaves_nothing():
     before_bridges, before_intfs = bridges(), root_interfaces()
     with running(LinearTopo(n=3, delay='2ms')) as net:
@@ -104,6 +105,7 @@ def test_interrupted_run_stops_cleanly(sig):
     assert not [pid for pid in pids if alive(pid)]
 
 
+@pytest.mark.smoke
 def test_sigkill_then_clean_removes_exactly_the_run(foreign):
     before_bridges, before_intfs, before_runs = bridges(), root_interfaces(), our_runs()
     proc = start_testbed('run', 'linear', '--param', 'n=2', '--param', 'delay=2ms')
@@ -151,6 +153,7 @@ def test_switch_named_like_a_foreign_bridge_is_refused(foreign):
     assert our_runs() == before_runs
 
 
+@pytest.mark.smoke
 def test_forcing_a_missing_kernel_path_is_an_error():
     if probe().has('sch_netem'):
         pytest.skip('this kernel has sch_netem: forcing the kernel path is legitimate here')

@@ -18,6 +18,7 @@ def port_tx_packets(switch, port):
     return int(re.search(r'tx pkts=(\d+)', output).group(1))
 
 
+@pytest.mark.smoke
 def test_star_table_is_the_lecture_slide():
     with running(StarTopo(), controller='router', label='star') as net:
         rows = named_rows(net_plan(net), 's1', read_switch('s1'))

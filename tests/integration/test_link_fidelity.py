@@ -22,6 +22,7 @@ def median_rtt(topo, plan, src, dst, count=100):
         return rtt_summary(ping_rtts(net[src], net[dst].IP(), count=count, interval=0.01))['median']
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize('delay_ms', [1, 10])
 def test_rtt_is_twice_the_one_way_delay(delay_path, plan_for, delay_ms):
     plan = plan_for(delay_path)
@@ -31,6 +32,7 @@ def test_rtt_is_twice_the_one_way_delay(delay_path, plan_for, delay_ms):
                       shaped - base, [delay_ms]))
 
 
+@pytest.mark.smoke
 def test_goodput_follows_the_rate(delay_path, plan_for):
     with running(PairTopo(bw=10, delay='5ms'), plan=plan_for(delay_path)) as net:
         h1, h2 = net.hosts
@@ -38,6 +40,7 @@ def test_goodput_follows_the_rate(delay_path, plan_for):
     check(Comparison(f'{delay_path} TCP goodput at 10 Mb/s', goodput, 9.75, 0.45, 'Mb/s', 'range 93..102 % of bw'))
 
 
+@pytest.mark.smoke
 def test_one_way_loss(delay_path, plan_for):
     with running(PairTopo(loss=10, delay='1ms'), plan=plan_for(delay_path)) as net:
         h1, h2 = net.hosts
@@ -46,6 +49,7 @@ def test_one_way_loss(delay_path, plan_for):
     check(Comparison(f'{delay_path} one-way loss over {sent} packets', lost, 10.0, 1.0, '%'))
 
 
+@pytest.mark.smoke
 def test_jitter_spreads_rtts_within_bounds(delay_path, plan_for):
     plan = plan_for(delay_path)
     base = median_rtt(PairTopo(), plan, 'h1', 'h2', count=50)
@@ -67,6 +71,7 @@ def test_jitter_spreads_rtts_within_bounds(delay_path, plan_for):
     check(Comparison(f'{delay_path} RTT stdev with jitter', summary['stdev'], 1.63, 0.6, 'ms'))
 
 
+@pytest.mark.smoke
 def test_switch_to_switch_delays_add_up(delay_path, plan_for):
     """h1 -> h3 crosses two shaped switch links of 5 ms: 20 ms of RTT on top of the unshaped path."""
     plan = plan_for(delay_path)

@@ -40,6 +40,7 @@ def test_hosts_resolve_each_other_by_name_and_reach_each_other(net):
         assert ' 0% packet loss' in output, output
 
 
+@pytest.mark.smoke
 def test_traceroute_shows_the_tunnel_as_one_hop(net):
     hops = re.findall(r'^\s*\d+\s+(\S+)', net['a'].cmd(f'traceroute -6 -n -q1 -w2 {B}'), re.M)
     print('a -> b:', hops)
@@ -50,6 +51,7 @@ def test_traceroute_shows_the_tunnel_as_one_hop(net):
     assert hops[:2] == ['2002:c000:201:1::1', '2002:c058:6301::1'] and hops[-1] == C  # via the relay
 
 
+@pytest.mark.smoke
 def test_protocol_41_headers_on_the_ipv4_core(net):
     """Outer and inner headers as RFC 3056 and the sit device write them; saved per path for comparison."""
     pcap = net.run.path('r1-wan.pcap')
@@ -74,6 +76,7 @@ def test_protocol_41_headers_on_the_ipv4_core(net):
         json.dump({'path': net.plan.tunnel, 'packets': rows}, handle, indent=1)
 
 
+@pytest.mark.smoke
 def test_tunnel_mtu_and_packet_too_big(net):
     fits = net['a'].cmd(f'ping -6 -n -c 1 -W 2 -M do -s {TUNNEL_MTU - 48} {B}')
     too_big = net['a'].cmd(f'ping -6 -n -c 2 -W 2 -M do -s {TUNNEL_MTU - 47} {B}')
@@ -82,6 +85,7 @@ def test_tunnel_mtu_and_packet_too_big(net):
     assert re.search(r'[Pp]acket too big.*mtu\s*=\s*1480', too_big), too_big
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize('kind, reason', [('spoofed', 'spoofed'), ('native', 'not_from_relay'),
                                           ('martian', 'martian')])
 def test_rfc3964_drops_and_counts_spoofed_packets(net, kind, reason):

@@ -9,11 +9,13 @@ from testbed.net import running
 from topologies.basic import LinearTopo, SingleSwitchTopo
 
 
+@pytest.mark.smoke
 def test_pingall_single_switch():
     with running(SingleSwitchTopo(n=4)) as net:
         assert net.pingAll(timeout=2) == 0
 
 
+@pytest.mark.smoke
 def test_tcp_through_the_switch_datapath():
     """TCP must not stall on the OVS userspace datapath (the checksum-offload trap) and must follow the rate."""
     with running(SingleSwitchTopo(n=2, bw=50)) as net:

@@ -1,7 +1,8 @@
 """The VM stage's pure planning: apt mirror, module closure, cache key, kernel command line."""
 import pytest
 
-from testbed.vmplan import PlanError, apt_mirror, image_key, kernel_cmdline, module_closure, parse_modules_dep
+from testbed.vmplan import (PlanError, apt_mirror, guest_pytest_args, image_key, kernel_cmdline, module_closure,
+                            parse_modules_dep)
 
 DEB822 = """Types: deb
 # http://snapshot.example/archive/debian/20250520T000000Z
@@ -70,3 +71,12 @@ def test_kernel_cmdline():
     assert 'console=ttyS0' in line and 'tb.repo=/work/main' in line
     with pytest.raises(PlanError, match='without spaces'):
         kernel_cmdline('/my repo', '/r')
+
+
+def test_vm_suites_select_kernel_variants_and_smoke_narrows_them():
+    full, smoke = guest_pytest_args('full'), guest_pytest_args('smoke')
+    for args in (full, smoke):
+        assert '-k "not userspace"' in args and 'not host_only' in args
+    assert '"smoke and not host_only"' in smoke and 'smoke' not in full
+    with pytest.raises(PlanError, match='unknown VM suite'):
+        guest_pytest_args('everything')
