@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from testbed.routing import Attachment
+from testbed.routing import Attachment, compute_routes, table_diff
 
 COOKIE_ROUTE = 0x5442000000000001   # "TB": forwarding-table entries
 COOKIE_PUNT = 0x5442000000000002    # control traffic to the controller
@@ -117,6 +117,22 @@ def graph_from_plan(plan, links=None):
         graph.add_edge(link['a'], link['b'], ports={link['a']: link['a_port'], link['b']: link['b_port']},
                        delay=link.get('delay', 0.0), bw=link.get('bw'))
     return graph
+
+
+def reconvergence_flow_mods(plan, before, after, algorithm='link-state', metric='hops'):
+    """FlowMods a controller that pushes only changed entries sends when the switch graph goes from ``before``
+    to ``after`` (added or re-pointed routes, plus deletions), per switch: what an event should cost."""
+    attachments = attachments_from_plan(plan)
+    old = compute_routes(before, attachments, algorithm, metric).tables
+    new = compute_routes(after, attachments, algorithm, metric).tables
+    counts = {}
+    for switch in sorted(new):
+        changed, removed = table_diff(old.get(switch, []), new[switch])
+        gone = [route for route in old.get(switch, []) if route.prefix in removed]
+        count = len(route_flows(switch, changed, plan)) + len(route_flows(switch, gone, plan))
+        if count:
+            counts[switch] = count
+    return counts
 
 
 def attachments_from_plan(plan, down_ports=()):

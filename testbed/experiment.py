@@ -33,17 +33,29 @@ EXPERIMENTS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(_
 
 @dataclass
 class Quantity:
-    """One compared quantity: its expected value and how far the measured mean may be from it."""
+    """One compared quantity: its expected value and how far the measured mean may be from it.
+
+    ``bound`` makes it one-sided: 'max' passes any mean up to expected + tolerance (an outage of at most 100 ms),
+    'min' any mean from expected - tolerance up (a ratio of at least 100).
+    """
 
     name: str
     expected: float
     unit: str
     absolute: float = 0.0     # tolerance = max(absolute, relative x |expected|)
     relative: float = 0.0
+    bound: str = ''            # '' (two-sided), 'max' or 'min'
 
     @property
     def tolerance(self):
         return max(self.absolute, self.relative * abs(self.expected))
+
+    def accepts(self, value):
+        if self.bound == 'max':
+            return value <= self.expected + self.tolerance
+        if self.bound == 'min':
+            return value >= self.expected - self.tolerance
+        return abs(value - self.expected) <= self.tolerance
 
 
 @dataclass
@@ -59,6 +71,7 @@ class Experiment:
     repetitions: int = 3
     plot: object = None              # callable(result, folder) -> [file names]
     notes: object = None             # callable(result) -> [Markdown lines]
+    check: object = None             # callable(params) -> None; raises TestbedError on impossible values
 
 
 # -- pure: comparison --------------------------------------------------------------------------------------------
@@ -70,12 +83,13 @@ def evaluate(quantities, repetitions):
         values = [rep[quantity.name] for rep in repetitions if rep.get(quantity.name) is not None]
         if not values:
             rows.append({'quantity': quantity.name, 'expected': quantity.expected, 'measured': None, 'stdev': None,
-                         'n': 0, 'tolerance': quantity.tolerance, 'unit': quantity.unit, 'pass': False})
+                         'n': 0, 'tolerance': quantity.tolerance, 'unit': quantity.unit, 'bound': quantity.bound,
+                         'pass': False})
             continue
         mean = statistics.fmean(values)
         rows.append({'quantity': quantity.name, 'expected': quantity.expected, 'measured': mean,
                      'stdev': statistics.pstdev(values), 'n': len(values), 'tolerance': quantity.tolerance,
-                     'unit': quantity.unit, 'pass': abs(mean - quantity.expected) <= quantity.tolerance})
+                     'unit': quantity.unit, 'bound': quantity.bound, 'pass': quantity.accepts(mean)})
     return rows
 
 
@@ -160,12 +174,36 @@ def resolve(name):
     return known[name]
 
 
+def _typed(experiment, key, value):
+    """An override of the same kind as the default: a number for a number."""
+    default = experiment.params[key]
+    if isinstance(default, bool) or not isinstance(default, (int, float)):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TestbedError(f'experiment {experiment.name!r}: parameter {key}={value!r} must be a number '
+                           f'(default {default!r})')
+    return value
+
+
 def merged_params(experiment, overrides):
     unknown = sorted(set(overrides) - set(experiment.params))
     if unknown:
         raise TestbedError(f'experiment {experiment.name!r} has no parameter {unknown[0]!r} '
                            f'(it takes: {", ".join(sorted(experiment.params)) or "none"})')
-    return {**experiment.params, **overrides}
+    params = {**experiment.params, **{key: _typed(experiment, key, value) for key, value in overrides.items()}}
+    if experiment.check:
+        experiment.check(params)
+    return params
+
+
+def positive(name, params, *keys, whole=False):
+    """Raise TestbedError unless every one of ``keys`` is above 0 (and a whole number with ``whole``); for an
+    experiment's ``check``."""
+    for key in keys:
+        value = params[key]
+        if value <= 0 or (whole and not float(value).is_integer()):
+            raise TestbedError(f'experiment {name!r}: parameter {key}={value!r} must be '
+                               f'{"a whole number " if whole else ""}above 0')
 
 
 # -- provenance (side effects: commands) -------------------------------------------------------------------------
@@ -283,8 +321,11 @@ def _write(folder, experiment, result):
              '| quantity | expected | measured (mean ± stdev) | tolerance | |', '|---|---|---|---|---|']
     for row in raw['rows']:
         measured = 'no data' if row['measured'] is None else f'{row["measured"]:.4g} ± {row["stdev"]:.2g}'
-        lines.append(f'| {row["quantity"]} | {row["expected"]:.4g} {row["unit"]} | {measured} {row["unit"]} | '
-                     f'± {row["tolerance"]:.3g} | {"pass" if row["pass"] else "FAIL"} |')
+        sign = {'max': '≤ ', 'min': '≥ '}.get(row.get('bound', ''), '')
+        tolerance = f'± {row["tolerance"]:.3g}' if not sign else (
+            f'{"+" if sign == "≤ " else "-"} {row["tolerance"]:.3g}' if row['tolerance'] else 'bound')
+        lines.append(f'| {row["quantity"]} | {sign}{row["expected"]:.4g} {row["unit"]} | {measured} {row["unit"]} | '
+                     f'{tolerance} | {"pass" if row["pass"] else "FAIL"} |')
     if experiment.notes:
         lines += [''] + experiment.notes(result)
     lines += [''] + [f'![{name}]({name})' for name in figures]

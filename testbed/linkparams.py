@@ -146,9 +146,8 @@ def tc_commands(intf, params, delay_path):
     cmds, parent = [], 'root'
     if params.bw:
         cmds.append(f'tc qdisc add dev {intf} root handle 5: htb default 1')
-        bucket = f'burst {params.burst}b cburst {params.burst}b' if params.burst else f'burst {HTB_BURST_BYTES}b'
         cmds.append(f'tc class add dev {intf} parent 5: classid 5:1 htb rate {params.bw:.0f}bit '
-                    f'{bucket} quantum {HTB_QUANTUM_BYTES}')
+                    f'{_htb_bucket(params)} quantum {HTB_QUANTUM_BYTES}')
         parent = 'parent 5:1'
     if delay_path == 'kernel' and params.needs_delay:
         netem = f'tc qdisc add dev {intf} {parent} handle 10: netem limit ' \
@@ -163,6 +162,20 @@ def tc_commands(intf, params, delay_path):
     elif params.bw or params.max_queue_size != DEFAULT_QUEUE:
         cmds.append(f'tc qdisc add dev {intf} {parent} handle 10: pfifo limit {params.max_queue_size}')
     return cmds
+
+
+def _htb_bucket(params):
+    return f'burst {params.burst}b cburst {params.burst}b' if params.burst else f'burst {HTB_BURST_BYTES}b'
+
+
+def rate_change_command(intf, params, bw):
+    """The tc command that changes a shaped link end's rate to ``bw`` bits/s in place (queue kept)."""
+    if not params.bw:
+        raise TestbedError(f'{intf}: the link has no bandwidth set, so there is no rate to change')
+    if not 0 < bw <= MAX_RATE_BPS:
+        raise TestbedError(f'{intf}: rate {bw!r} must be above 0 and at most {format_rate(MAX_RATE_BPS)}')
+    return (f'tc class change dev {intf} parent 5: classid 5:1 htb rate {bw:.0f}bit {_htb_bucket(params)} '
+            f'quantum {HTB_QUANTUM_BYTES}')
 
 
 def delay_line_direction(params, seed):

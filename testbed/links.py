@@ -11,13 +11,14 @@ joins the two inner ends::
     node1 [intf1] ==veth== [dlNa] (delay line process) [dlNb] ==veth== [intf2] node2
                            \\______ delay namespace ______/
 """
+import dataclasses
 import json
 
 from mininet.link import Intf, Link
 
 from testbed import daemon
 from testbed.errors import TestbedError
-from testbed.linkparams import LinkParams, delay_line_direction, tc_commands
+from testbed.linkparams import LinkParams, delay_line_direction, rate_change_command, tc_commands
 
 DELAY_LINE_READY_TIMEOUT_S = 10.0
 
@@ -59,6 +60,15 @@ class ShapedLink(Link):
         if missing:
             raise TestbedError(f'link {self.name()}: {intf.name} lacks the {"/".join(missing)} qdisc after '
                                f'configuration; refusing to run with wrong links')
+
+    def set_rate(self, bw):
+        """Change the rate of both directions in place (``bw`` bits/s); queues and delay stay as they are."""
+        for intf in (self.intf1, self.intf2):
+            cmd = rate_change_command(intf.name, self.shaping, bw)
+            output = intf.node.cmd(cmd + ' 2>&1; echo "exit=$?"').strip().splitlines()
+            if not output or output[-1] != 'exit=0':
+                raise TestbedError(f'link {self.name()}: "{cmd}" failed: {(output or ["?"])[0]}')
+        self.shaping = dataclasses.replace(self.shaping, bw=float(bw))
 
     def cut(self):
         """Fail the link silently, both ways: every frame is lost, yet both ports stay up (a cut fibre that

@@ -1,4 +1,4 @@
-"""Small general-purpose topologies: a single link, a star, a chain and a dumbbell.
+"""Small general-purpose topologies: a single link, a star, a chain, a dumbbell and a fan-in.
 
 Every link takes the shaping parameters of ``testbed.linkparams`` (``bw``, ``delay``, ``jitter``, ``loss``,
 ``max_queue_size``), given as topology parameters: ``testbed run linear --param n=4 --param delay=5ms``.
@@ -72,9 +72,32 @@ class DumbbellTopo(TestbedTopo):
             self.addLink(f'h{i}', 's1' if i <= n else 's2')
 
 
+class FanInTopo(TestbedTopo):
+    """N sources sharing one shaped link to a sink: statistical multiplexing.
+
+        h1 --\
+        h2 ---- s1 ==(bw, queue)== s2 -- sink
+        hN --/
+
+    Only the s1-s2 link is shaped; ``burst`` (bytes) sets its token bucket (1514: one frame, no bursts).
+    """
+
+    def build(self, n=4, bw=10, delay=None, jitter=None, loss=None, max_queue_size=None, burst=None):
+        check_count('n', n, 1, 64)
+        self.addSwitch('s1')
+        self.addSwitch('s2')
+        self.addLink('s1', 's2', port1=100, port2=100, **shaping_options(locals()))
+        self.addHost('sink', ip='10.0.1.1/16')
+        self.addLink('sink', 's2')
+        for i in range(1, n + 1):
+            self.addHost(f'h{i}', ip=f'10.0.0.{i}/16')
+            self.addLink(f'h{i}', 's1')
+
+
 topos = {
     'pair': PairTopo,
     'single': SingleSwitchTopo,
     'linear': LinearTopo,
     'dumbbell': DumbbellTopo,
+    'fanin': FanInTopo,
 }

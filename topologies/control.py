@@ -14,7 +14,8 @@ controller answers (ARP / neighbour discovery). Run them with the router app: ``
 ``ring`` — N switches in a ring, one host each (failover: cut a link, traffic goes the other way round).
 ``mesh`` — a small mesh of 4 switches with a diagonal (several equal-cost and unequal paths).
 ``chain`` — a routed line of N switches (traceroute shows one hop per switch; scale with large N).
-``bottleneck`` — two switches, one shaped link, two hosts each side (circuits against best effort).
+``bottleneck`` — two switches, one shaped link, two hosts each side (circuits against best effort); with
+``backup=true`` an unshaped detour through s3 that only best effort can use.
 ``grid`` — rows x cols switches with a host each (scale: ``testbed bench control`` uses 10 x 10).
 """
 from testbed.nodes import RoutedHost
@@ -112,12 +113,16 @@ class GridTopo(TestbedTopo):
 class BottleneckTopo(TestbedTopo):
     """Two switches joined by one shaped link, two hosts on each side: circuits vs best effort.
 
-        h1 --\\                          /-- h3
+        h1 --\                          /-- h3
               s1 ==== bw, delay ==== s2
-        h2 --/                          \\-- h4
+        h2 --/    \                /    \-- h4
+                   `---- s3 -----'          (backup=True: an unshaped detour, port 11 on s1 and s2)
+
+    The detour has no bandwidth, so it carries no reservation: only best effort reroutes over it when the
+    shaped link fails (circuits that crossed it are torn down).
     """
 
-    def build(self, bw=10, delay=None, jitter=None, loss=None, max_queue_size=None):
+    def build(self, bw=10, delay=None, jitter=None, loss=None, max_queue_size=None, backup=False):
         shaping = shaping_options(locals())
         self.addSwitch('s1')
         self.addSwitch('s2')
@@ -125,6 +130,10 @@ class BottleneckTopo(TestbedTopo):
         for index, switch in ((1, 's1'), (2, 's1'), (3, 's2'), (4, 's2')):
             routed_host(self, f'h{index}', index)
             self.addLink(f'h{index}', switch)
+        if backup:
+            self.addSwitch('s3')
+            self.addLink('s1', 's3', port1=11, port2=1)
+            self.addLink('s3', 's2', port1=2, port2=11)
 
 
 topos = {'star': StarTopo, 'ring': RingTopo, 'mesh': MeshTopo, 'chain': ChainTopo, 'grid': GridTopo,

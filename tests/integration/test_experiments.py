@@ -41,6 +41,38 @@ def test_sixtofour_experiment_within_tolerance(tmp_path):
     assert all(row['pass'] for row in result['raw']['rows'])
 
 
+def _print_and_check(result):
+    for row in result['raw']['rows']:
+        bound = {'max': 'at most ', 'min': 'at least '}.get(row.get('bound'), '')
+        print(f'{row["quantity"]}: measured {row["measured"]:.4g}, expected {bound}{row["expected"]:.4g} '
+              f'+- {row["tolerance"]:.3g}')
+    failed = [row['quantity'] for row in result['raw']['rows'] if not row['pass']]
+    assert not failed, failed
+
+
+@pytest.mark.host_only('16 paced Python sources: under CPU emulation their timers slip by whole slots')
+def test_statistical_multiplexing_experiment(tmp_path):
+    folder, result = experiment.run('statistical-multiplexing', {'counts': '1,4,16'}, results_root=str(tmp_path),
+                                    log=lambda message: None)
+    assert os.path.exists(os.path.join(folder, 'multiplexing.png'))
+    _print_and_check(result)
+
+
+@pytest.mark.host_only('a 12 Mb/s paced flood from Python: more than an emulated CPU sends on time')
+def test_circuit_vs_packet_experiment(tmp_path):
+    folder, result = experiment.run('circuit-vs-packet', {'calls': 300}, results_root=str(tmp_path),
+                                    log=lambda message: None)
+    assert os.path.exists(os.path.join(folder, 'blocking.png'))
+    _print_and_check(result)
+
+
+@pytest.mark.host_only('compares per-packet with per-event times; CPU emulation inflates both unevenly')
+def test_control_vs_data_plane_experiment(tmp_path):
+    folder, result = experiment.run('control-vs-data-plane', results_root=str(tmp_path), log=lambda message: None)
+    assert os.path.exists(os.path.join(folder, 'control-vs-data.png'))
+    _print_and_check(result)
+
+
 @pytest.mark.host_only("runs an experiment three times; the VM stage runs each experiment once")
 def test_replay_reproduces_and_compare_shows_a_parameter_change(tmp_path):
     folder, first = experiment.run('pipe', {'seconds': 3}, results_root=str(tmp_path), log=lambda message: None)

@@ -1,7 +1,7 @@
 """The control plane's plan and flows, without switches: flow specs and reading tables back from dumps."""
 from testbed.controlplane import (COOKIE_PUNT, COOKIE_ROUTE, PRIORITY_ROUTE_BASE, attachments_from_plan,
-                                  graph_from_plan, parse_dumped_routes, punt_flows, route_flows, router_ipv4,
-                                  router_mac)
+                                  graph_from_plan, parse_dumped_routes, punt_flows, reconvergence_flow_mods,
+                                  route_flows, router_ipv4, router_mac)
 from testbed.routing import compute_routes
 
 PLAN = {
@@ -54,3 +54,19 @@ DUMP = """\
 
 def test_parse_dumped_routes():
     assert parse_dumped_routes(DUMP) == [('10.0.2.0/24', 2, 5), ('2001:db8:2::/64', 3, 0)]
+
+
+def test_a_failure_costs_only_the_changed_entries():
+    """A triangle s1-s2-s3, one prefix per switch; cutting s1-s2 re-points one route on s1 and one on s2."""
+    switches = {f's{i}': {'dpid': i, 'mac': router_mac(i), 'ipv4': router_ipv4(i), 'ports': {}} for i in (1, 2, 3)}
+    links = [{'a': a, 'a_port': pa, 'b': b, 'b_port': pb} for a, pa, b, pb in
+             (('s1', 2, 's2', 2), ('s2', 3, 's3', 2), ('s3', 3, 's1', 3))]
+    attachments = [{'prefix': f'10.0.{i}.0/24', 'switch': f's{i}', 'port': 1, 'name': f'h{i}',
+                    'mac': f'00:00:00:00:00:0{i}'} for i in (1, 2, 3)]
+    plan = {'switches': switches, 'links': links, 'attachments': attachments}
+    before = graph_from_plan(plan)
+    after = before.copy()
+    after.remove_edge('s1', 's2')
+    assert reconvergence_flow_mods(plan, before, after) == {'s1': 1, 's2': 1}
+    assert reconvergence_flow_mods(plan, after, before) == {'s1': 1, 's2': 1}  # the repair undoes it
+    assert reconvergence_flow_mods(plan, before, before) == {}

@@ -13,6 +13,15 @@ def test_evaluate_compares_the_mean_with_the_expected_value():
     assert not evaluate([Quantity('rtt', 20.0, 'ms', absolute=0.3)], [{'rtt': 20.31}])[0]['pass']
 
 
+def test_one_sided_bounds():
+    outage = Quantity('outage', 0.0, 'ms', absolute=100.0, bound='max')
+    ratio = Quantity('ratio', 100.0, '', bound='min')
+    assert outage.accepts(0) and outage.accepts(100) and not outage.accepts(100.1) and outage.accepts(-5)
+    assert ratio.accepts(1e6) and ratio.accepts(100) and not ratio.accepts(99.9)
+    rows = evaluate([outage, ratio], [{'outage': 40, 'ratio': 5000}])
+    assert all(row['pass'] for row in rows) and rows[0]['bound'] == 'max'
+
+
 def test_compare_names_what_moved():
     def result(bw, kernel, measured):
         rows = evaluate([Quantity('ratio', 0.972, '', relative=0.02)], [{'ratio': measured}])

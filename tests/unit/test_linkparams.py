@@ -2,7 +2,8 @@
 import pytest
 
 from testbed.errors import TestbedError
-from testbed.linkparams import DEFAULT_QUEUE, LinkParams, check_path, delay_line_direction, tc_commands
+from testbed.linkparams import (DEFAULT_QUEUE, LinkParams, check_path, delay_line_direction, rate_change_command,
+                                tc_commands)
 
 
 def test_defaults_and_conversion():
@@ -101,3 +102,14 @@ def test_burst_sets_a_one_frame_bucket_and_needs_a_rate():
                            ({'bw': 1, 'burst': 'big'}, 'not a whole number')):
         with pytest.raises(TestbedError, match=words):
             LinkParams.from_options(options)
+
+
+def test_rate_change_keeps_the_bucket_and_refuses_unshaped_links():
+    params = LinkParams.from_options({'bw': 10, 'burst': 1514})
+    assert rate_change_command('s1-eth100', params, 4e6) == (
+        'tc class change dev s1-eth100 parent 5: classid 5:1 htb rate 4000000bit burst 1514b cburst 1514b '
+        'quantum 65536')
+    with pytest.raises(TestbedError, match='no bandwidth set'):
+        rate_change_command('x', LinkParams(), 1e6)
+    with pytest.raises(TestbedError, match='must be above 0'):
+        rate_change_command('x', params, 0)

@@ -16,6 +16,7 @@ def test_registry_lists_the_basic_topologies():
     ('single', {'n': 5}, 5, 1, 5),
     ('linear', {'n': 4}, 4, 4, 7),
     ('dumbbell', {'n': 3}, 6, 2, 7),
+    ('fanin', {'n': 5}, 6, 2, 7),
 ])
 def test_node_and_link_counts(name, params, hosts, switches, links):
     topo, _ = load(name, params)
