@@ -13,10 +13,17 @@ def _rate_rtt(params):
     return float(params['bw']) * 1e6, 2 * float(params['delay_ms']) / 1e3
 
 
+def usable_window(window, mss):
+    """What a window lets a sender have in flight: whole segments only (sender-side silly-window avoidance keeps
+    a sender from sending a partial segment while data waits), so floor(window / MSS) x MSS."""
+    return (window // mss) * mss
+
+
 def theory(params):
-    """Below the knee goodput = window / RTT; above it the link's rate: the knee is at the BDP. The window is the
-    one the sender reports (tcp_info snd_wnd), so the expected values are computed per measurement; the shape is
-    checked as the ratio of measured to expected goodput (1.0) on each side of the knee."""
+    """Below the knee goodput = window / RTT (the window counted in whole segments); above it the link's rate: the
+    knee is at the BDP. The window is the one the sender reports (tcp_info snd_wnd), so the expected values are
+    computed per measurement; the shape is checked as the ratio of measured to expected goodput (1.0) on each side
+    of the knee."""
     rate, rtt = _rate_rtt(params)
     return [Quantity(f'goodput / min(rate, window/RTT), -w {w} kB', 1.0, '', relative=0.10) for w in WINDOWS] + [
         Quantity('RTT (ms)', rtt * 1e3, 'ms', absolute=0.3, relative=0.02)]
@@ -31,10 +38,12 @@ def measure(net, params, repetition, log):
         windows = [stream.get('snd_wnd') for interval in report.get('intervals', [])
                    for stream in interval.get('streams', []) if stream.get('snd_wnd')]
         snd_wnd = statistics.median(windows) if windows else window * 1024
+        mss = report.get('start', {}).get('tcp_mss_default') or 1448
         measured_rtt = result['RTT (ms)'] / 1e3 if result['RTT (ms)'] else rtt
-        expected = min(rate * TCP_EFFICIENCY, snd_wnd * 8 / measured_rtt)
+        expected = min(rate * TCP_EFFICIENCY, usable_window(snd_wnd, mss) * 8 / measured_rtt)
         result[f'goodput Mb/s, -w {window} kB'] = goodput / 1e6
         result[f'window B, -w {window} kB'] = snd_wnd
+        result[f'usable window B, -w {window} kB'] = usable_window(snd_wnd, mss)
         result[f'goodput / min(rate, window/RTT), -w {window} kB'] = goodput / expected
     return result
 
@@ -45,15 +54,19 @@ def notes(result):
     first = result['raw']['repetitions'][0]
     bdp = rate * rtt / 8
     lines = [f'Bandwidth-delay product: {rate / 1e6:g} Mb/s x {rtt * 1e3:g} ms RTT = {bdp:,.0f} bytes (one way: '
-             f'{bdp / 2:,.0f}).', '', '| -w | window the sender saw | goodput | window/RTT | rate x 1448/1514 |',
-             '|---|---|---|---|---|']
+             f'{bdp / 2:,.0f}).', '',
+             '| -w | window the sender saw | in whole segments | goodput | usable window/RTT | rate x 1448/1514 |',
+             '|---|---|---|---|---|---|']
     for window in WINDOWS:
         snd = first[f'window B, -w {window} kB']
-        lines.append(f'| {window} kB | {snd:,.0f} B | {first[f"goodput Mb/s, -w {window} kB"]:.2f} Mb/s | '
-                     f'{snd * 8 / rtt / 1e6:.2f} Mb/s | {rate * TCP_EFFICIENCY / 1e6:.2f} Mb/s |')
-    lines += ['', 'Known gap: the window used is the one the receiver advertised (tcp_info snd_wnd); with small socket '
-              'buffers the sender\'s own buffer can hold less than that (seen at -w 8 kB: 2.3 Mb/s instead of '
-              '2.9), which this model does not count yet.']
+        usable = first.get(f'usable window B, -w {window} kB', snd)
+        lines.append(f'| {window} kB | {snd:,.0f} B | {usable:,.0f} B | '
+                     f'{first[f"goodput Mb/s, -w {window} kB"]:.2f} Mb/s | {usable * 8 / rtt / 1e6:.2f} Mb/s | '
+                     f'{rate * TCP_EFFICIENCY / 1e6:.2f} Mb/s |')
+    lines += ['', 'The window is the one the receiver advertised (tcp_info snd_wnd), counted in whole segments: a '
+              'sender does not send a partial segment while it has more data (silly-window avoidance, RFC 1122 '
+              '4.2.3.4), so a 7.2 kB window carries four 1448-byte segments per round trip, not five. Tolerance '
+              '10 % per point.']
     lines += ['', 'The lecture\'s pipe question: 1 Mb/s and 5 ms holds 5,000 bits; 10 Mb/s and 1 ms holds 10,000 bits '
               '(the wider, shorter pipe holds twice as much).']
     return lines
@@ -66,11 +79,14 @@ def plot(result, folder):
     windows = [first[f'window B, -w {w} kB'] for w in WINDOWS]
     goodputs = [first[f'goodput Mb/s, -w {w} kB'] for w in WINDOWS]
     figure, axis = axes()
-    span = [w * 1.0 for w in range(0, int(max(windows) * 1.2), 500)]
-    axis.plot([w / 1e3 for w in span], [min(rate * TCP_EFFICIENCY, w * 8 / rtt) / 1e6 for w in span], 'k--',
+    span = [w * 1.0 for w in range(1000, int(max(windows) * 1.2), 100)]
+    axis.plot([w / 1e3 for w in span], [min(rate * TCP_EFFICIENCY, w * 8 / rtt) / 1e6 for w in span], 'k:',
               label='min(rate, window / RTT)')
+    axis.plot([w / 1e3 for w in span], [min(rate * TCP_EFFICIENCY, usable_window(w, 1448) * 8 / rtt) / 1e6
+                                        for w in span], 'k--', label='same, window in whole 1448 B segments')
     axis.scatter([w / 1e3 for w in windows], goodputs, color='C0', zorder=3, label='measured')
     axis.axvline(rate * rtt / 8 / 1e3, color='C1', linestyle=':', label='BDP')
+    axis.set_xscale('log', base=2)  # the windows double from point to point
     return save(figure, axis, folder, 'pipe.png', 'TCP window the sender saw (kB)', 'goodput (Mb/s)')
 
 

@@ -122,7 +122,8 @@ def decapsulate(datagram, role, own_sites=(), relays=(RELAY_ANYCAST.packed,)):
     Returns ``(ipv6_packet, None)`` to deliver, or ``(None, reason)`` with a reason from ``DROP_REASONS``.
     ``role`` 'router': the inner destination must be in one of ``own_sites`` (6-byte /48 keys from ``site_key``)
     and a native (non-6to4) inner source must arrive from one of ``relays`` (packed IPv4 addresses). ``role``
-    'relay': the inner source must be 6to4 and the destination native (6to4-to-6to4 never needs a relay).
+    'relay': the inner source must be 6to4 and the destination native (6to4-to-6to4 never needs a relay), or
+    the relay's own 6to4 site (``own_sites``: packets for the relay itself, as the kernel delivers them to it).
     Every role: a 6to4 inner source must embed the outer IPv4 source (checked first, as sit does), and no 6to4
     address may embed a martian."""
     if len(datagram) < 20:
@@ -145,7 +146,7 @@ def decapsulate(datagram, role, own_sites=(), relays=(RELAY_ANYCAST.packed,)):
     if role == 'relay':
         if not src_6to4:
             return None, 'spoofed'  # a relay serves 6to4 sites: a native source cannot arrive over IPv4
-        if dst_6to4:
+        if dst_6to4 and dst[:6] not in own_sites:
             return None, 'wrong_destination'
         return inner, None
     if not src_6to4 and datagram[12:16] not in relays:

@@ -177,7 +177,7 @@ class SixToFourRelay(SixToFourRouter):
 
     def encapsulator_config(self, net):
         config = super().encapsulator_config(net)
-        config.update(sites=[], relays=[])
+        config.update(sites=[str(self.anycast)], relays=[])  # its own 6to4 site: packets for the relay itself
         return config
 
     def tunnel_routes(self):

@@ -31,7 +31,8 @@ the same anycast address on s3 for failover::
                                      native IPv6 core
 
 Parameters: ``bw``/``delay``/``loss``… shape the core links (switch-switch); ``r1``/``r2`` change the routers'
-IPv4 addresses (the 6to4 prefixes follow; a private, loopback or multicast address is refused).
+IPv4 addresses (the 6to4 prefixes follow; a private, loopback or multicast address is refused); ``relay_delay``
+(``sixtofour`` only) puts the relay that far from the IPv4 core (one-way), to show the detour native traffic takes.
 """
 import ipaddress
 
@@ -81,12 +82,13 @@ def site_dns(v4):
     return str(subnet(ipaddress.IPv4Interface(_v4_interface(v4, 'DNS site')[0]).ip, 0x53).network_address + 0x53)
 
 
-def add_relay(topo, name, v4_switch, v6_switch, index=1):
-    """A relay with the anycast 192.88.99.1, unicast 203.0.113.<64*(index-1)+1>/26 and native 2001:db8:ff<index>::1."""
+def add_relay(topo, name, v4_switch, v6_switch, index=1, v4_link=None):
+    """A relay with the anycast 192.88.99.1, unicast 203.0.113.<64*(index-1)+1>/26 and native 2001:db8:ff<index>::1;
+    ``v4_link``: shaping of its link to the IPv4 core (a far relay: ``{'delay': '10ms'}``)."""
     base = 64 * (index - 1)
     topo.addHost(name, cls=SixToFourRelay, ip=None, v4=f'203.0.113.{base + 1}/26', v4_gateway=f'203.0.113.{base + 62}',
                  ip6=f'2001:db8:ff{index:02x}::1/64', gateway6=f'2001:db8:ff{index:02x}::fe')
-    topo.addLink(name, v4_switch)    # relay interface 0: IPv4 core
+    topo.addLink(name, v4_switch, **(v4_link or {}))    # relay interface 0: IPv4 core
     topo.addLink(name, v6_switch)    # relay interface 1: native IPv6 core
 
 
@@ -144,16 +146,17 @@ class SixToFourTopo(TestbedTopo):
     """Both scenarios: sites 1 and 2, the relay (or two with ``relays=2``), the native network with C and DNS."""
 
     def build(self, r1='192.0.2.1', r2='198.51.100.1', relays=1, bw=None, delay=None, jitter=None, loss=None,
-              max_queue_size=None):
+              max_queue_size=None, relay_delay=None):
         check_count('relays', relays, 1, 2)
         shaping = shaping_options(locals())
+        relay_link = {'delay': relay_delay} if relay_delay else None
         add_switches(self, ('s1', 's2', 's3', 'x1', 'x2'))
         self.addLink('s1', 's2', **shaping)
         self.addLink('s2', 's3', **shaping)
         self.addLink('x1', 'x2', **shaping)
         add_site(self, 'r1', 'a', r1, 's1')
         add_site(self, 'r2', 'b', r2, 's3')
-        add_relay(self, 'relay', 's2', 'x1')
+        add_relay(self, 'relay', 's2', 'x1', v4_link=relay_link)
         if relays == 2:
             add_relay(self, 'relay2', 's3', 'x1', index=2)
         add_native(self, 'x2')

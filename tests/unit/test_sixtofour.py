@@ -70,10 +70,15 @@ def test_router_drops_what_rfc_3964_says_to_drop(outer_src, inner_src, inner_dst
     assert decapsulate(datagram(outer_src, R1, inner_src, inner_dst), 'router', SITES_R1, RELAYS) == (None, reason)
 
 
-def test_relay_serves_6to4_sources_toward_native_destinations_only():
-    assert decapsulate(datagram(R1, str(RELAY_ANYCAST), A, C), 'relay')[1] is None
-    assert decapsulate(datagram(R1, str(RELAY_ANYCAST), A, B), 'relay') == (None, 'wrong_destination')
-    assert decapsulate(datagram(R1, str(RELAY_ANYCAST), C, C), 'relay') == (None, 'spoofed')
+def test_relay_serves_6to4_sources_toward_native_destinations_and_itself_only():
+    own = {site_key(RELAY_ANYCAST)}
+    assert decapsulate(datagram(R1, str(RELAY_ANYCAST), A, C), 'relay', own)[1] is None
+    assert decapsulate(datagram(R1, str(RELAY_ANYCAST), A, B), 'relay', own) == (None, 'wrong_destination')
+    assert decapsulate(datagram(R1, str(RELAY_ANYCAST), C, C), 'relay', own) == (None, 'spoofed')
+    # a ping to the relay's own 6to4 address (2002:c058:6301::1) is for the relay: the kernel path delivers it too
+    assert decapsulate(datagram(R1, str(RELAY_ANYCAST), A, '2002:c058:6301::1'), 'relay', own)[1] is None
+    assert decapsulate(datagram(R1, str(RELAY_ANYCAST), A, '2002:c058:6301::1'), 'relay') == \
+        (None, 'wrong_destination')
 
 
 @pytest.mark.parametrize('mangle', [
