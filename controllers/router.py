@@ -32,7 +32,7 @@ from ryu.topology import event as topo_event
 from webob import Response
 
 from testbed import ofwire
-from testbed.circuits import AdmissionError, CircuitBook
+from testbed.circuits import AdmissionError, CircuitBook, load_admission
 from testbed.controlplane import (COOKIE_CIRCUIT, COOKIE_ROUTE, attachment_switch, attachments_from_plan,
                                   circuit_flows, gateway_owner, graph_from_plan, punt_flows, route_flows)
 from testbed.routing import compute_routes, table_diff
@@ -67,7 +67,7 @@ class TestbedRouter(app_manager.RyuApp):
         self.timeline = []
         self.pending_barriers = {}
         self.bundle_id = 0
-        self.book = CircuitBook()
+        self.book = CircuitBook(admission=load_admission(os.environ.get('TESTBED_ADMISSION')))
         self.meters = {}          # switch -> {port: best-effort rate in bits/s} while circuits hold that link
         kwargs['wsgi'].register(RestApi, {REST_NAME: self})
 
@@ -272,9 +272,9 @@ class TestbedRouter(app_manager.RyuApp):
         for switch, datapath in self.datapaths.items():
             wanted = {}
             for neighbour in graph[switch]:
-                if self.book.reserved(switch, neighbour) > 0:
-                    wanted[graph[switch][neighbour]['ports'][switch]] = max(
-                        1e3, self.book.residual(graph, switch, neighbour))
+                left = self.book.residual(graph, switch, neighbour)  # None: a link without bw, nothing to police
+                if self.book.reserved(switch, neighbour) > 0 and left is not None:
+                    wanted[graph[switch][neighbour]['ports'][switch]] = max(1e3, left)
             current = self.meters.get(switch, {})
             if wanted == current:
                 continue

@@ -6,7 +6,9 @@ that much unreserved capacity; it is admitted or refused with the reason, torn d
 reservation. The data plane enforces it by policing best effort on each link to the capacity left over
 (``best_effort_rate``), so reserved traffic always finds its share.
 """
+import importlib.util
 import itertools
+import os
 from dataclasses import dataclass
 
 import networkx as nx
@@ -30,12 +32,31 @@ def _pair(a, b):
     return tuple(sorted((a, b)))
 
 
-class CircuitBook:
-    """The reservations in force, and the capacity they leave on each link."""
+def load_admission(path):
+    """``admit(path_links, rate)`` from a user's file (lab 4), or None for the built-in rule."""
+    if not path:
+        return None
+    spec = importlib.util.spec_from_file_location('user_admission', path)
+    if spec is None or not os.path.exists(path):
+        raise AdmissionError(f'admission module {path} does not exist')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not callable(getattr(module, 'admit', None)):
+        raise AdmissionError(f'admission module {path} has no admit(path_links, rate) function')
+    return module.admit
 
-    def __init__(self):
+
+class CircuitBook:
+    """The reservations in force, and the capacity they leave on each link.
+
+    ``admission``: a callable ``admit(path_links, rate) -> (ok, reason)`` deciding each request on the fewest-hops
+    path (``path_links``: [{'name', 'capacity', 'reserved'}] in bits/s, capacity None for a link without ``bw``),
+    instead of the built-in rule (the fewest hops among links with enough unreserved capacity)."""
+
+    def __init__(self, admission=None):
         self.circuits = {}
         self._ids = itertools.count(1)
+        self.admission = admission
 
     def reserved(self, a, b):
         pair = _pair(a, b)
@@ -56,6 +77,8 @@ class CircuitBook:
         for switch in (src_switch, dst_switch):
             if switch not in graph:
                 raise AdmissionError(f'{switch!r} is not a switch of this network')
+        if self.admission:
+            return self._reserve_by(graph, src_switch, dst_switch, rate, src, dst)
         usable = nx.Graph()
         usable.add_nodes_from(graph)
         short = []
@@ -71,6 +94,24 @@ class CircuitBook:
         except nx.NetworkXNoPath:
             raise AdmissionError(f'no path from {src or src_switch} to {dst or dst_switch} with {rate / 1e6:g} Mb/s '
                                  f'unreserved on every link ({"; ".join(sorted(short)) or "disconnected"})') from None
+        return self._admit(src_switch, dst_switch, rate, path, src, dst)
+
+    def _reserve_by(self, graph, src_switch, dst_switch, rate, src, dst):
+        try:
+            path = min(nx.all_shortest_paths(graph, src_switch, dst_switch), key=tuple)
+        except nx.NetworkXNoPath:
+            raise AdmissionError(f'no path from {src or src_switch} to {dst or dst_switch}') from None
+        links = [{'name': f'{a}-{b}', 'capacity': graph[a][b].get('bw'), 'reserved': self.reserved(a, b)}
+                 for a, b in zip(path, path[1:])]
+        try:
+            ok, reason = self.admission(links, float(rate))
+        except Exception as exc:
+            raise AdmissionError(f'the admission function failed: {type(exc).__name__}: {exc}') from None
+        if not ok:
+            raise AdmissionError(f'refused: {reason}')
+        return self._admit(src_switch, dst_switch, rate, path, src, dst)
+
+    def _admit(self, src_switch, dst_switch, rate, path, src, dst):
         circuit = Circuit(next(self._ids), src or src_switch, dst or dst_switch, float(rate), tuple(path),
                           tuple(_pair(a, b) for a, b in zip(path, path[1:])))
         self.circuits[circuit.id] = circuit

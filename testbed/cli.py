@@ -1,4 +1,4 @@
-"""The ``testbed`` command: doctor, list, run, tables, sixtofour, circuits, demo, clean, bench, vm.
+"""The ``testbed`` command: doctor, list, run, tables, sixtofour, circuits, demo, experiment, lab, clean, bench, vm.
 
 Quiet by default (a few progress lines on stderr), ``-v`` for Mininet's own detail. Every user mistake ends with
 one line ``testbed: error: ...`` and exit code 2.
@@ -52,6 +52,19 @@ def _hold():
     progress('network up; Ctrl-C to stop')
     while True:
         time.sleep(3600)
+
+
+def _algorithm(text):
+    """--algorithm: a built-in algorithm, or module:FILE (made absolute: the controller runs elsewhere)."""
+    from testbed.routing import ALGORITHMS, MODULE_ALGORITHM
+    if text in ALGORITHMS:
+        return text
+    if text.startswith(MODULE_ALGORITHM):
+        path = os.path.abspath(text[len(MODULE_ALGORITHM):])
+        if not os.path.isfile(path):
+            raise argparse.ArgumentTypeError(f'routing module {path} does not exist')
+        return MODULE_ALGORITHM + path
+    raise argparse.ArgumentTypeError(f'{text!r} is not one of {", ".join(ALGORITHMS)} or module:FILE.py')
 
 
 def cmd_run(args):
@@ -153,6 +166,27 @@ def cmd_experiment(args):
     return experiment.run_command(args.targets, overrides, args.json, args.results, log=progress)
 
 
+def cmd_lab(args):
+    from testbed import labs
+    if args.action == 'list':
+        for number, lab in sorted(labs.registry().items()):
+            print(f'lab {number}  {lab.title}  (labs/{os.path.basename(lab.folder)}/handout.md)')
+        return 0
+    if args.number is None:
+        raise TestbedError(f'testbed lab {args.action} needs a lab number (testbed lab list)')
+    if not args.student:
+        raise TestbedError(f'testbed lab {args.action} needs --student ID')
+    if args.action == 'start':
+        labs.start(args.number, args.student, args.dir, log=progress)
+        return 0
+    labs.locate(args.number, args.student, args.dir)
+    if os.geteuid() != 0:
+        raise TestbedError('testbed lab grade needs root: it measures the network (run with sudo)')
+    result = labs.grade(args.number, args.student, args.dir, log=progress)
+    print(json.dumps(result, indent=1) if args.json else labs.format_report(result))
+    return 0
+
+
 def cmd_clean(args):
     from testbed.runstate import clean, list_runs
     if os.geteuid() != 0:
@@ -235,8 +269,9 @@ def build_parser():
     run.add_argument('--controller', action='store_true',
                      help='route with the testbed\'s Ryu controller (computed forwarding tables) instead of '
                           'standalone learning switches')
-    run.add_argument('--algorithm', choices=('link-state', 'distance-vector'), default='link-state',
-                     help='route computation (with --controller)')
+    run.add_argument('--algorithm', type=_algorithm, default='link-state', metavar='ALGORITHM',
+                     help='route computation (with --controller): link-state, distance-vector, or module:FILE.py '
+                          '(your own next_hops(graph, source), as in lab 2)')
     run.add_argument('--metric', choices=('hops', 'delay', 'bandwidth'), default='hops',
                      help='link cost (with --controller)')
     run.set_defaults(func=cmd_run)
@@ -253,6 +288,13 @@ def build_parser():
     exp.add_argument('--json', action='store_true')
     exp.add_argument('--results', default='results', help='folder for results (default: results)')
     exp.set_defaults(func=cmd_experiment)
+    lab = sub.add_parser('lab', help='lab assignments: list, start N --student ID, grade N --student ID')
+    lab.add_argument('action', choices=['list', 'start', 'grade'])
+    lab.add_argument('number', nargs='?', help='the lab number (testbed lab list)')
+    lab.add_argument('--student', help='the student id: it picks the student\'s parameters')
+    lab.add_argument('--dir', help='the working folder (default: labN-ID)')
+    lab.add_argument('--json', action='store_true', help='grade: the report as JSON, for a course system')
+    lab.set_defaults(func=cmd_lab)
     sixtofour = sub.add_parser('sixtofour', help='6to4 tunnel and RFC 3964 counters of a running network')
     sixtofour.add_argument('--run', help='the run, when several networks are up')
     sixtofour.add_argument('--json', action='store_true')

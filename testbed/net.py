@@ -63,9 +63,10 @@ class TestbedNet(Mininet):
     """A Mininet network whose links, switches and cleanup follow the testbed's rules."""
 
     def __init__(self, topo=None, plan=None, run=None, controller=None, label='net', seed=1, algorithm='link-state',
-                 metric='hops', **kwargs):
+                 metric='hops', admission=None, **kwargs):
         """``controller``: None (standalone learning switches), ``'router'`` (the testbed's Ryu router app:
-        computed forwarding tables), or a list of Ryu apps (module names or files) to run instead."""
+        computed forwarding tables), or a list of Ryu apps (module names or files) to run instead. ``admission``:
+        a file whose ``admit(path_links, rate)`` decides circuit requests (lab 4) instead of the built-in rule."""
         if os.geteuid() != 0:
             raise CapabilityError('building a network needs root (run with sudo)')
         self.plan = plan or current_plan()
@@ -88,7 +89,7 @@ class TestbedNet(Mininet):
                 [controller] if isinstance(controller, str) else list(controller))
             controller_cls = functools.partial(RyuController, run=self.run, apps=apps, env={
                 'TESTBED_PLAN': self.run.path('plan.json'), 'TESTBED_ALGORITHM': algorithm,
-                'TESTBED_METRIC': metric})
+                'TESTBED_METRIC': metric, **({'TESTBED_ADMISSION': os.path.abspath(admission)} if admission else {})})
         self.algorithm, self.metric = algorithm, metric
         switch = functools.partial(
             TestbedSwitch, run_id=self.run.id,

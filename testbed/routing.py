@@ -11,13 +11,17 @@ first. Two algorithms, selectable per run: link-state (Dijkstra from a global vi
 (Bellman-Ford run as synchronous rounds of neighbour exchanges, reporting the rounds it took). Ties are broken
 deterministically: lowest cost, then the neighbour whose name sorts first.
 """
+import copy
+import importlib.util
 import ipaddress
+import os
 from dataclasses import dataclass, field
 
 import networkx as nx
 
 METRICS = ('hops', 'delay', 'bandwidth')
 ALGORITHMS = ('link-state', 'distance-vector')
+MODULE_ALGORITHM = 'module:'  # 'module:/path/to/file.py': a file whose next_hops(graph, source) routes (the lab)
 REFERENCE_BW = 10e9  # inverse-bandwidth metric: cost = REFERENCE_BW / bw, as OSPF's reference bandwidth
 
 
@@ -136,8 +140,54 @@ def _next_hop(graph, node, dest, distances, metric):
     return best
 
 
+def _module_next_hops(graph, metric, path):
+    """Run a user's ``next_hops(graph, source)`` (the routing lab's interface) for every switch and check it.
+
+    The user sees plain data: ``{switch: {neighbour: link cost}}`` and a source switch, and returns
+    ``{destination: [cost, first-hop neighbour]}`` for every other reachable switch."""
+    spec = importlib.util.spec_from_file_location('user_routing', path)
+    if spec is None or not os.path.exists(path):
+        raise RoutingError(f'routing module {path} does not exist')
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise RoutingError(f'routing module {path} does not load: {type(exc).__name__}: {exc}') from None
+    if not callable(getattr(module, 'next_hops', None)):
+        raise RoutingError(f'routing module {path} has no next_hops(graph, source) function')
+    costs = {node: {neighbour: link_cost(graph[node][neighbour], metric) for neighbour in graph[node]}
+             for node in graph}
+    result = {}
+    for node in sorted(graph):
+        try:
+            answer = module.next_hops(copy.deepcopy(costs), node)
+        except Exception as exc:
+            raise RoutingError(f'next_hops(graph, {node!r}) raised {type(exc).__name__}: {exc}') from None
+        if not isinstance(answer, dict):
+            raise RoutingError(f'next_hops(graph, {node!r}) returned {type(answer).__name__}, not a dict')
+        hops = {}
+        for dest, value in answer.items():
+            try:
+                cost, neighbour = value
+                cost = float(cost)
+            except (TypeError, ValueError):
+                raise RoutingError(f'next_hops(graph, {node!r})[{dest!r}] is {value!r}, not [cost, neighbour]') \
+                    from None
+            if dest == node or dest not in graph or neighbour not in graph[node]:
+                raise RoutingError(f'next_hops(graph, {node!r}) sends {dest!r} to {neighbour!r}, which is not a '
+                                   f'neighbour of {node!r} (or {dest!r} is not another switch)')
+            hops[dest] = (cost, neighbour)
+        result[node] = hops
+    return result
+
+
 def compute_routes(graph, attachments, algorithm='link-state', metric='hops'):
-    """Forwarding tables for every switch of ``graph`` toward every attachment (unreachable ones are left out)."""
+    """Forwarding tables for every switch of ``graph`` toward every attachment (unreachable ones are left out).
+
+    ``algorithm`` is 'link-state', 'distance-vector' or 'module:PATH' (a file with ``next_hops``, see
+    ``_module_next_hops``)."""
+    if algorithm.startswith(MODULE_ALGORITHM):
+        return _compute_with_module(graph, attachments, algorithm, metric)
     if algorithm not in ALGORITHMS:
         raise RoutingError(f'unknown algorithm {algorithm!r} (known: {", ".join(ALGORITHMS)})')
     if metric not in METRICS:
@@ -167,6 +217,26 @@ def compute_routes(graph, attachments, algorithm='link-state', metric='hops'):
             routes.append(Route(attachment.prefix, port, neighbour, cost))
         tables[node] = sort_table(_nearest_per_prefix(routes))
     return RoutingResult(tables, algorithm, metric, rounds, distances)
+
+
+def _compute_with_module(graph, attachments, algorithm, metric):
+    if metric not in METRICS:
+        raise RoutingError(f'unknown metric {metric!r} (known: {", ".join(METRICS)})')
+    _check(graph, attachments)
+    next_hops = _module_next_hops(graph, metric, algorithm[len(MODULE_ALGORITHM):])
+    tables = {}
+    for node in sorted(graph):
+        routes = []
+        for attachment in attachments:
+            if attachment.switch == node:
+                routes.append(Route(attachment.prefix, attachment.port, attachment.name or attachment.prefix, 0.0,
+                                    local=True))
+            elif attachment.switch in next_hops[node]:
+                cost, neighbour = next_hops[node][attachment.switch]
+                routes.append(Route(attachment.prefix, graph[node][neighbour]['ports'][node], neighbour, cost))
+        tables[node] = sort_table(_nearest_per_prefix(routes))
+    distances = {node: {dest: hop[0] for dest, hop in hops.items()} for node, hops in next_hops.items()}
+    return RoutingResult(tables, algorithm, metric, 0, distances)
 
 
 def _nearest_per_prefix(routes):

@@ -38,6 +38,11 @@ BAD_INPUTS = [
     (['experiment', 'run', 'circuit-vs-packet', '--param', 'calls=2.5'], 'calls=2.5 must be a whole number above 0'),
     (['experiment', 'run', 'statistical-multiplexing', '--param', 'counts=1,99'], 'must list source counts between'),
     (['vm', 'test', '--suite', 'everything'], "invalid choice: 'everything'"),
+    (['run', 'ring', '--controller', '--algorithm', 'dijkstra'], "'dijkstra' is not one of link-state"),
+    (['run', 'ring', '--controller', '--algorithm', 'module:{tmp}/none.py'], 'none.py does not exist'),
+    (['lab', 'start', '9', '--student', 'alice'], "unknown lab '9'"),
+    (['lab', 'start', '1'], 'testbed lab start needs --student ID'),
+    (['lab', 'grade', '1', '--student', 'alice', '--dir', '{tmp}/nowhere'], 'answers.py does not exist'),
     (['bogus'], "invalid choice: 'bogus'"),
     (['run'], 'the following arguments are required: topology'),
 ]
