@@ -35,7 +35,7 @@ from testbed import ofwire
 from testbed.circuits import AdmissionError, CircuitBook, load_admission
 from testbed.controlplane import (COOKIE_CIRCUIT, COOKIE_ROUTE, attachment_switch, attachments_from_plan,
                                   circuit_flows, gateway_owner, graph_from_plan, punt_flows, route_flows)
-from testbed.routing import compute_routes, table_diff
+from testbed.routing import RoutingError, compute_routes, table_diff
 
 app_manager.require_app('ryu.topology.switches', api_style=True)
 
@@ -65,6 +65,7 @@ class TestbedRouter(app_manager.RyuApp):
         self.rounds = 0
         self.packet_ins = collections.Counter()
         self.timeline = []
+        self.error = None         # why the last route computation failed, shown in /testbed/status
         self.pending_barriers = {}
         self.bundle_id = 0
         self.book = CircuitBook(admission=load_admission(os.environ.get('TESTBED_ADMISSION')))
@@ -197,7 +198,13 @@ class TestbedRouter(app_manager.RyuApp):
 
     def _reconverge(self, why, received):
         entry = {'event': why, 'received': received}
-        result = self._compute()
+        try:
+            result = self._compute()
+        except RoutingError as exc:  # e.g. a user's routing module (lab 2) failed: say so instead of hanging
+            self.error = f'route computation failed ({why}): {exc}'
+            self.logger.error(self.error)
+            return
+        self.error = None
         entry['computed'] = time.time()
         self.rounds = result.rounds
         flow_mods = 0
@@ -403,7 +410,8 @@ class TestbedRouter(app_manager.RyuApp):
         installed = self.ready and bool(self.timeline) and 'acknowledged' in self.timeline[0]
         return {'ready': installed, 'switches': sorted(self.datapaths), 'expected_switches': len(self.plan['switches']),
                 'links_up': len(self.links), 'planned_links': len(self.planned_links), 'algorithm': self.algorithm,
-                'metric': self.metric, 'rounds': self.rounds, 'packet_ins': dict(self.packet_ins)}
+                'metric': self.metric, 'rounds': self.rounds, 'packet_ins': dict(self.packet_ins),
+                'error': self.error}
 
     def topology(self):
         return {'switches': {name: {'dpid': info['dpid'], 'connected': name in self.datapaths}

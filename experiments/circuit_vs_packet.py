@@ -250,7 +250,8 @@ def notes(result):
     event = first.get('failure: timeline')
     if event:
         lines += ['', f'Failure timeline ("{event["event"]}"): computed '
-                  f'+{(event["computed"] - event["received"]) * 1e3:.1f} ms, FlowMods sent +{(event["sent"] - event["received"]) * 1e3:.1f} ms, acknowledged '
+                  f'+{(event["computed"] - event["received"]) * 1e3:.1f} ms, FlowMods sent '
+                  f'+{(event["sent"] - event["received"]) * 1e3:.1f} ms, acknowledged '
                   f'+{(event["acknowledged"] - event["received"]) * 1e3:.1f} ms; {event["flow_mods"]} FlowMods; '
                   f'circuits torn down: {event.get("circuits_torn_down")}.']
     return lines

@@ -1,7 +1,7 @@
 """The lecture's forwarding table: a switch with links #2-#5 to UCB, NYU, MIT, UW; the table as on the slide."""
 import time
 
-from testbed.experiment import Experiment, Quantity
+from testbed.experiment import Experiment, Quantity, axes, save
 from testbed.tables import named_rows, read_switch
 from topologies.control import STAR_DESTINATIONS, StarTopo
 
@@ -38,6 +38,7 @@ def measure(net, params, repetition, log):
         outgoing = sum(value for dest, value in moved.items() if dest != 'src')  # replies go back to src
         result[f'{name}: link'] = after[name]['port']
         result[f'{name}: share of its packets on its entry'] = moved[name] / outgoing if outgoing else 0.0
+        result[f'{name}: packets per entry'] = {dest: value for dest, value in moved.items() if dest != 'src'}
     return result
 
 
@@ -52,10 +53,26 @@ def notes(result):
     return lines
 
 
+def plot(result, folder):
+    """For each destination pinged, the packets each route entry of s1 counted: one bar per entry."""
+    first = result['raw']['repetitions'][0]
+    names = [name for name, _ in STAR_DESTINATIONS]
+    figure, axis = axes()
+    width = 0.8 / len(names)
+    for index, entry in enumerate(names):
+        counts = [first[f'{pinged}: packets per entry'].get(entry, 0) for pinged in names]
+        port = dict(STAR_DESTINATIONS)[entry]
+        axis.bar([i + (index - 1.5) * width for i in range(len(names))], counts, width,
+                 label=f'entry {entry} (link #{port})')
+    axis.set_xticks(range(len(names)), [f'pinged {name}' for name in names])
+    return save(figure, axis, folder, 'forwarding-table.png', 'destination of the pings',
+                f'packets on each entry of s1 ({PINGS} pings)')
+
+
 EXPERIMENT = Experiment(
     name='forwarding-table', title='Forwarding tables: the lecture\'s star',
     model='A switch forwards by its forwarding table, destination -> next-hop link. The control plane computes the '
           'table (here the Ryu router app from the topology); the data plane only looks destinations up. The '
           'slide\'s table: MIT -> link #4, UW -> #5, UCB -> #2, NYU -> #3; "a packet to UCB leaves on link #2".',
     topology=lambda params: StarTopo(), theory=theory, measure=measure, controller='router', repetitions=2,
-    notes=notes)
+    notes=notes, plot=plot)

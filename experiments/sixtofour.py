@@ -2,7 +2,7 @@
 encapsulation adds to a round trip, and the detour native IPv6 traffic takes through the relay."""
 import re
 
-from testbed.experiment import Experiment, Quantity, positive
+from testbed.experiment import Experiment, Quantity, axes, positive, save
 from testbed.fidelity import rtt_tolerance
 from testbed.measure import ping_rtts, rtt_summary, tcp_goodput, wire_sized_frames
 from testbed.errors import TestbedError
@@ -84,6 +84,19 @@ def notes(result):
             '', f'Goodput: 6to4 {first["goodput 6to4 Mb/s"]:.2f} Mb/s, IPv4 {first["goodput IPv4 Mb/s"]:.2f} Mb/s.']
 
 
+def plot(result, folder):
+    """Round trips of the first repetition: what the tunnel adds (r1 <-> r2) and the detour through the relay."""
+    rtt = result['raw']['repetitions'][0]['RTT ms']
+    labels = [('ipv4', 'r1 -> r2, IPv4'), ('tunnel', 'r1 -> r2, 6to4 tunnel'), ('a->b', 'a -> b (scenario 1)'),
+              ('a->relay', 'a -> the relay'), ('a->c', 'a -> c via the relay')]
+    figure, axis = axes()
+    for index, (key, label) in enumerate(labels):
+        axis.barh(index, rtt[key], color='C1' if 'relay' in label else 'C0', label=f'{label}: {rtt[key]:.2f} ms')
+    axis.set_yticks(range(len(labels)), [label for _, label in labels], fontsize=8)
+    axis.invert_yaxis()
+    return save(figure, axis, folder, 'sixtofour-rtt.png', 'median RTT (ms)', '', legend_size=7)
+
+
 EXPERIMENT = Experiment(
     name='sixtofour', title='6to4 (RFC 3056): what the tunnel costs',
     model='A 6to4 router wraps each IPv6 packet in a 20-byte IPv4 header (protocol 41) addressed to the IPv4 address '
@@ -92,5 +105,5 @@ EXPERIMENT = Experiment(
           'goodput ratio of 1408/1448 = 0.972. The whole IPv4 path is one IPv6 hop; native IPv6 goes via the relay.',
     topology=lambda params: SixToFourTopo(bw=params['bw'], relay_delay=f'{params["relay_delay_ms"]}ms'),
     theory=theory,
-    measure=measure, controller='router', notes=notes, check=check,
+    measure=measure, controller='router', notes=notes, check=check, plot=plot,
     params={'bw': 100, 'seconds': 5, 'relay_delay_ms': 10, 'pings': 50}, repetitions=3)

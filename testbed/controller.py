@@ -127,6 +127,8 @@ class RyuController(Controller):
                 status = self.rest('/testbed/status')
                 if status.get('ready'):
                     return status
+                if status.get('error'):
+                    raise TestbedError(f'controller {self.name}: {status["error"]}')
             except (urllib.error.URLError, OSError, ValueError):
                 pass
             time.sleep(0.1)

@@ -141,7 +141,8 @@ def grade(workdir, params, log):
     path = os.path.join(workdir, STUDENT_FILE)
     circuits = int(params['capacity_mbps'] // params['call_mbps'])
     checks = [_admit_check(path),
-              _values_check(path, 'Erlang-B', 'erlang_b', [(1, 1.0), (4, 3.0), (10, 5.0), (circuits, params['erlangs'])],
+              _values_check(path, 'Erlang-B', 'erlang_b',
+                            [(1, 1.0), (4, 3.0), (10, 5.0), (circuits, params['erlangs'])],
                             erlang_b, 'B(m, A) = (A^m / m!) / sum over k <= m of A^k / k!; the recursion avoids big '
                                       'factorials'),
               _values_check(path, 'peak of the aggregate', 'peak_of_aggregate',

@@ -12,7 +12,8 @@ def test_forwarding_table_experiment_writes_a_complete_results_folder(tmp_path):
     for row in result['raw']['rows']:
         print(f'{row["quantity"]}: measured {row["measured"]}, expected {row["expected"]} +- {row["tolerance"]}')
     assert all(row['pass'] for row in result['raw']['rows'])
-    assert sorted(os.listdir(folder)) == ['provenance.json', 'raw.csv', 'raw.json', 'report.md']
+    assert sorted(os.listdir(folder)) == ['forwarding-table.png', 'provenance.json', 'raw.csv', 'raw.json',
+                                          'report.md']
     with open(os.path.join(folder, 'provenance.json')) as handle:
         provenance = json.load(handle)
     assert provenance['versions']['git_commit'] and provenance['paths']['datapath'] in ('kernel', 'userspace')

@@ -22,7 +22,8 @@ def grader_module(number):
 def test_four_labs_each_with_handout_starter_solution():
     assert sorted(LABS) == [1, 2, 3, 4]
     for lab in LABS.values():
-        for part in ('handout.md', os.path.join('starter', lab.student_file), os.path.join('solution', lab.student_file)):
+        for part in ('handout.md', os.path.join('starter', lab.student_file),
+                     os.path.join('solution', lab.student_file)):
             assert os.path.exists(os.path.join(lab.folder, part)), (lab.number, part)
         with open(os.path.join(lab.folder, 'handout.md')) as handle:
             assert handle.read().startswith(f'# Lab {lab.number} ')
