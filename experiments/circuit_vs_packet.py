@@ -280,5 +280,5 @@ EXPERIMENT = Experiment(
     topology=lambda params: BottleneckTopo(bw=params['bw'], max_queue_size=params['queue'], backup=True),
     controller='router', theory=theory,
     measure=measure, repetitions=1, plot=plot, notes=notes, check=check,
-    params={'bw': 10, 'call_mbps': 2.5, 'loads': '2,4', 'calls': 400, 'onoff_mbps': 6, 'flood_mbps': 12,
+    params={'bw': 10, 'call_mbps': 2.5, 'loads': '1,2,4,6', 'calls': 400, 'onoff_mbps': 6, 'flood_mbps': 12,
             'p_on': 0.3, 'slot_ms': 50, 'slots': 120, 'queue': 50, 'seed': 1})
