@@ -128,8 +128,10 @@ def _live(path, params, log):
                                    'link that is no longer in the graph?')))
     except TestbedError as exc:
         log(f'lab 2: the network with your routing did not come up: {exc}')
+        hint = ' (the controller stopped answering: does next_hops loop forever on a ring?)' \
+            if 'not ready after' in str(exc) else ''
         checks = [Check('your tables deliver every host pair (pingall)', 2, 0,
-                        f'the controller could not compute tables with your code: {exc}'),
+                        f'the controller could not compute tables with your code: {exc}{hint}'),
                   Check(f'after {params["cut_a"]}-{params["cut_b"]} fails', 3, 0, 'not reached')]
     return checks
 

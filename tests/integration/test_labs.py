@@ -68,19 +68,24 @@ def test_reference_gets_full_marks_and_the_starter_does_not(tmp_path, number):
     assert _bridges() == bridges_before and list_runs() == runs_before
 
 
-def test_student_code_that_crashes_inside_the_controller_costs_its_checks_only(tmp_path):
-    """Lab 2: a routing function that passes the offline checks but fails in the controller."""
+@pytest.mark.parametrize('failure, words', [
+    ('raise RuntimeError("crash in the controller")', 'crash in the controller'),
+    ('while True:\n            pass', 'not ready after'),
+])
+def test_student_code_that_fails_inside_the_controller_costs_its_checks_only(tmp_path, failure, words):
+    """Lab 2: a routing function that passes the offline checks but crashes or hangs in the controller."""
     folder = _workdir(tmp_path, 2, 'carol', 'solution')
     path = os.path.join(folder, 'my_routing.py')
     with open(path, 'a') as handle:
         handle.write('\n\nimport os as _os\n_offline = next_hops\n\n\ndef next_hops(graph, source):\n'
-                     '    if _os.environ.get("TESTBED_PLAN"):\n        raise RuntimeError("crash in the controller")\n'
+                     f'    if _os.environ.get("TESTBED_PLAN"):\n        {failure}\n'
                      '    return _offline(graph, source)\n')
     bridges_before, runs_before = _bridges(), list_runs()
     started = time.monotonic()
     result = labs.grade(2, 'carol', folder, log=print)
     print(labs.format_report(result))
     live = [check for check in result['checks'] if 'pingall' in check['name']][0]
-    assert not live['passed'] and 'crash in the controller' in live['feedback']
+    assert not live['passed'] and words in live['feedback']
+    assert result['score'] == 6  # the offline checks still count
     assert time.monotonic() - started < 120
     assert _bridges() == bridges_before and list_runs() == runs_before
