@@ -65,6 +65,7 @@ def plot(result, folder):
         axis.bar([i + (index - 1.5) * width for i in range(len(names))], counts, width,
                  label=f'entry {entry} (link #{port})')
     axis.set_xticks(range(len(names)), [f'pinged {name}' for name in names])
+    axis.set_ylim(0, PINGS * 1.45)  # room for the legend above the bars
     return save(figure, axis, folder, 'forwarding-table.png', 'destination of the pings',
                 f'packets on each entry of s1 ({PINGS} pings)')
 
