@@ -8,6 +8,7 @@ reservation. The data plane enforces it by policing best effort on each link to 
 """
 import importlib.util
 import itertools
+import json
 import os
 from dataclasses import dataclass
 
@@ -116,6 +117,28 @@ class CircuitBook:
                           tuple(_pair(a, b) for a, b in zip(path, path[1:])))
         self.circuits[circuit.id] = circuit
         return circuit
+
+    def save(self, path):
+        """Write the circuits in force (a restarted controller reads them back with ``load``)."""
+        rows = [{'id': c.id, 'src': c.src, 'dst': c.dst, 'rate': c.rate, 'path': list(c.path),
+                 'links': [list(link) for link in c.links]} for c in self.circuits.values()]
+        tmp = path + '.tmp'
+        with open(tmp, 'w') as handle:
+            json.dump(rows, handle)
+        os.replace(tmp, path)
+
+    def load(self, path):
+        """Restore the circuits a previous controller saved; ids continue after the highest."""
+        if not os.path.exists(path):
+            return []
+        with open(path) as handle:
+            rows = json.load(handle)
+        for row in rows:
+            circuit = Circuit(int(row['id']), row['src'], row['dst'], float(row['rate']), tuple(row['path']),
+                              tuple(tuple(link) for link in row['links']))
+            self.circuits[circuit.id] = circuit
+        self._ids = itertools.count(max(self.circuits, default=0) + 1)
+        return list(self.circuits.values())
 
     def teardown(self, circuit_id):
         try:

@@ -10,6 +10,7 @@
 - ``parse_dumped_routes`` reads ``ovs-ofctl dump-flows`` output back into (prefix, port, packets) rows, so tables are
   shown from what the switches hold, not from the controller's memory.
 """
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -143,6 +144,7 @@ def attachments_from_plan(plan, down_ports=()):
 
 # -- flows -------------------------------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=65536)
 def _prefix_match(prefix):
     network = ipaddress.ip_network(prefix, strict=False)
     if network.version == 4:
@@ -174,23 +176,35 @@ def route_flows(switch, routes, plan, meters=None):
 
 
 def circuit_flows(circuit, plan, graph):
-    """Per-switch flow specs carrying one circuit (IPv4, source host to destination host) along its path.
+    """Per-switch flow specs carrying one circuit (source host to destination host, IPv4 and, where both hosts
+    have it, IPv6) along its path.
 
-    Returns {switch: FlowSpec}. Matched before the forwarding table and never metered: the reservation is the
-    circuit's; best effort is what gets policed."""
-    src = _attachment(plan, circuit.src, 4)
-    dst = _attachment(plan, circuit.dst, 4)
-    match = (('eth_type', ETH_IPV4), ('ipv4_src', src['host_ip']), ('ipv4_dst', dst['host_ip']))
+    Returns {switch: [FlowSpec, ...]}. Matched before the forwarding table and never metered: the reservation is
+    the circuit's; best effort is what gets policed."""
+    matches = []
+    for version, eth_type, field in ((4, ETH_IPV4, 'ipv4'), (6, ETH_IPV6, 'ipv6')):
+        try:
+            src, dst = _attachment(plan, circuit.src, version), _attachment(plan, circuit.dst, version)
+        except KeyError:
+            continue
+        if src.get('host_ip') and dst.get('host_ip'):
+            matches.append((dst, (('eth_type', eth_type), (f'{field}_src', src['host_ip']),
+                                  (f'{field}_dst', dst['host_ip']))))
+    if not matches:
+        raise KeyError(f'no addresses for a circuit from {circuit.src!r} to {circuit.dst!r}')
     flows = {}
     for index, switch in enumerate(circuit.path):
-        if index + 1 < len(circuit.path):
-            following = circuit.path[index + 1]
-            port, next_mac = graph[switch][following]['ports'][switch], plan['switches'][following]['mac']
-        else:
-            port, next_mac = dst['port'], dst['mac']
-        flows[switch] = FlowSpec(PRIORITY_CIRCUIT, match, (
-            ('dec_ttl',), ('set_field', 'eth_src', plan['switches'][switch]['mac']),
-            ('set_field', 'eth_dst', next_mac), ('output', port)), COOKIE_CIRCUIT + circuit.id)
+        specs = []
+        for dst, match in matches:
+            if index + 1 < len(circuit.path):
+                following = circuit.path[index + 1]
+                port, next_mac = graph[switch][following]['ports'][switch], plan['switches'][following]['mac']
+            else:
+                port, next_mac = dst['port'], dst['mac']
+            specs.append(FlowSpec(PRIORITY_CIRCUIT, match, (
+                ('dec_ttl',), ('set_field', 'eth_src', plan['switches'][switch]['mac']),
+                ('set_field', 'eth_dst', next_mac), ('output', port)), COOKIE_CIRCUIT + circuit.id))
+        flows[switch] = specs
     return flows
 
 

@@ -1,8 +1,11 @@
 """Circuit switching through the controller: a reservation holds its rate against a best-effort flood, an
-excessive request is refused with the reason, teardown frees capacity, a link failure tears circuits down."""
+excessive request is refused with the reason, teardown frees capacity, a link failure tears circuits down, a
+restarted controller keeps them, and they carry IPv6 as well as IPv4."""
+import re
 import subprocess
 import time
 
+from testbed.controlplane import COOKIE_CIRCUIT
 from testbed.measure import udp_probe
 from testbed.net import running
 from topologies.control import BottleneckTopo
@@ -59,3 +62,37 @@ def test_link_failure_tears_down_circuits():
     torn = [entry for entry in timeline if entry.get('circuits_torn_down')]
     print(f'circuit {circuit[1]["id"]} after the link failed: {left or "torn down"}; timeline: {torn}')
     assert left == [] and torn and torn[-1]['circuits_torn_down'] == [circuit[1]['id']]
+
+
+def test_a_restarted_controller_keeps_the_circuits():
+    with running(BottleneckTopo(bw=10), controller='router') as net:
+        controller = net.controllers[0]
+        circuit = controller.post('/testbed/circuits', {'src': 'h1', 'dst': 'h3', 'rate': RESERVED})[1]
+        controller.stop_process()
+        controller.start()
+        controller.wait_ready()
+        kept = controller.rest('/testbed/circuits')
+        refused = controller.post('/testbed/circuits', {'src': 'h2', 'dst': 'h4', 'rate': 7e6})
+        held = udp_probe(net['h1'], net['h3'], packets=RATE_PPS * 2, rate=RATE_PPS, size=PACKET)
+        new = controller.post('/testbed/circuits', {'src': 'h2', 'dst': 'h4', 'rate': 1e6})[1]
+    print(f'after a restart: {kept["circuits"]}; 7 Mb/s request: {refused}; circuit traffic lost '
+          f'{held["loss_percent"]:.1f} %; next id {new["id"]}')
+    assert [c['id'] for c in kept['circuits']] == [circuit['id']]
+    assert refused[0] == 409 and '6 Mb/s unreserved' in refused[1]['error']
+    assert held['loss_percent'] < 1 and new['id'] == circuit['id'] + 1
+
+
+def test_circuits_carry_ipv6_too():
+    with running(BottleneckTopo(bw=10), controller='router') as net:
+        controller = net.controllers[0]
+        circuit = controller.post('/testbed/circuits', {'src': 'h1', 'dst': 'h3', 'rate': RESERVED})[1]
+        h3_v6 = net['h3'].params['ip6'].split('/')[0]
+        net['h1'].cmd(f'ping -6 -n -c 5 -i 0.05 -q {h3_v6}')
+        time.sleep(1.2)  # OVS folds datapath counters into flow statistics about once a second
+        dump = subprocess.run(['ovs-ofctl', '-O', 'OpenFlow13', 'dump-flows', 's1',
+                               f'cookie={COOKIE_CIRCUIT + circuit["id"]:#x}/-1'],
+                              capture_output=True, text=True).stdout
+    print(dump)
+    ipv6 = [line for line in dump.splitlines() if 'ipv6' in line]
+    assert ipv6 and int(re.search(r'n_packets=(\d+)', ipv6[0]).group(1)) >= 5
+    assert any('ip,' in line or 'nw_src' in line for line in dump.splitlines())  # the IPv4 entry too

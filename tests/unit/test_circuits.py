@@ -55,3 +55,34 @@ def test_links_without_bandwidth_cannot_carry_reservations():
 def test_bad_requests(args, words):
     with pytest.raises(AdmissionError, match=words):
         CircuitBook().reserve(dumbbell(), *args)
+
+
+def test_circuits_survive_a_save_and_load(tmp_path):
+    graph, book = dumbbell(), CircuitBook()
+    first = book.reserve(graph, 's1', 's3', 6e6, 'a', 'b')
+    book.reserve(graph, 's1', 's3', 6e6)
+    path = str(tmp_path / 'circuits.json')
+    book.save(path)
+    restored = CircuitBook()
+    assert restored.load(str(tmp_path / 'none.json')) == []
+    assert sorted(c.id for c in restored.load(path)) == [1, 2]
+    assert restored.circuits[1] == first and restored.residual(graph, 's1', 's2') == 4e6
+    assert restored.reserve(graph, 's1', 's2', 1e6).id == 3  # ids continue
+
+
+def test_a_user_admission_function_decides_on_the_fewest_hops(tmp_path):
+    calls = []
+
+    def admit(links, rate):
+        calls.append((links, rate))
+        return (False, 'no thanks') if rate > 5e6 else (True, '')
+    graph, book = dumbbell(), CircuitBook(admission=admit)
+    circuit = book.reserve(graph, 's1', 's3', 5e6)
+    assert circuit.path == ('s1', 's2', 's3')
+    assert calls[0] == ([{'name': 's1-s2', 'capacity': 10e6, 'reserved': 0}, {'name': 's2-s3', 'capacity': 100e6,
+                                                                              'reserved': 0}], 5e6)
+    with pytest.raises(AdmissionError, match='refused: no thanks'):
+        book.reserve(graph, 's1', 's3', 6e6)
+    broken = CircuitBook(admission=lambda links, rate: 1 / 0)
+    with pytest.raises(AdmissionError, match='the admission function failed: ZeroDivisionError'):
+        broken.reserve(graph, 's1', 's3', 1e6)
