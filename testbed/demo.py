@@ -12,7 +12,7 @@ import time
 
 from testbed import sixtofour_demo
 
-from testbed.measure import ping_rtts, rtt_summary, tcp_goodput
+from testbed.measure import ping_rtts, rtt_summary, tcp_goodput, wire_sized_frames
 from testbed.net import running
 from testbed.probe import current_plan
 from testbed.units import format_rate, format_time
@@ -36,6 +36,7 @@ def lecture_links(log=print):
         for (left, right, params), name in zip(topo.link_params(), ('Link-1', 'Link-2')):
             log(f'demo: measuring {name} ({params.describe()})')
             src, dst = net[left], net[right]
+            wire_sized_frames(src, dst)  # HTB must shape the frames the 1448/1514 arithmetic counts, not GSO batches
             rtt = rtt_summary(ping_rtts(src, dst.IP(), count=50, interval=0.02, size=16))['median']
             goodput = tcp_goodput(src, dst, seconds=6) / 1e6
             expected_rtt = 2 * params.delay * 1e3
