@@ -8,7 +8,7 @@ import sys
 import time
 
 from testbed.errors import TestbedError
-from testbed.experiment import Experiment, Quantity, axes, positive, save
+from testbed.experiment import Experiment, Quantity, axes, first_repetition, positive, save
 from testbed.multiplexing import call_events, erlang_b, loss_system, onoff_schedule
 from testbed.onoff import FRAME
 from topologies.control import BottleneckTopo
@@ -213,8 +213,7 @@ def measure(net, params, repetition, log):
 
 
 def notes(result):
-    params = result['raw']['params']
-    first = result['raw']['repetitions'][0]
+    params, first = first_repetition(result)
     m = _circuits(params)
     rate, flood, capacity = params['onoff_mbps'], params['flood_mbps'], params['bw']
     fair = 100 * max(0.0, rate - capacity / 2) / rate
@@ -258,8 +257,7 @@ def notes(result):
 
 
 def plot(result, folder):
-    params = result['raw']['params']
-    first = result['raw']['repetitions'][0]
+    params, first = first_repetition(result)
     m = _circuits(params)
     figure, axis = axes()
     span = [x / 10 for x in range(1, 81)]

@@ -8,7 +8,7 @@ import time
 import networkx as nx
 
 from testbed.controlplane import graph_from_plan, reconvergence_flow_mods
-from testbed.experiment import Experiment, Quantity, axes, positive, save
+from testbed.experiment import Experiment, Quantity, hbars, positive
 from testbed.errors import TestbedError
 from testbed.measure import ping_rtts, rtt_summary
 from topologies.control import RingTopo
@@ -176,14 +176,7 @@ def plot(result, folder):
                  ('send changed entries', (event['sent'] - event['computed']) * 1e3, 'C1'),
                  ('switches acknowledge', (event['acknowledged'] - event['sent']) * 1e3, 'C1'),
                  ('one event in all', (event['acknowledged'] - received) * 1e3, 'C3')]
-    figure, axis = axes()
-    for index, (label, value, colour) in enumerate(bars):
-        axis.barh(index, value, color=colour, label=f'{label.replace(chr(10), " ")}: {value:.3g} ms')
-    axis.set_yticks(range(len(bars)), [label for label, _, _ in bars], fontsize=8)
-    axis.invert_yaxis()
-    axis.set_xscale('log')
-    axis.set_xlim(left=min(value for _, value, _ in bars) / 10)  # bars start a decade below the shortest
-    return save(figure, axis, folder, 'control-vs-data.png', 'time (ms, log scale)', '', legend_size=7)
+    return hbars(folder, 'control-vs-data.png', bars, 'time (ms, log scale)', log=True)
 
 
 EXPERIMENT = Experiment(

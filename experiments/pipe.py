@@ -2,7 +2,7 @@
 import statistics
 
 from testbed.demo import TCP_EFFICIENCY
-from testbed.experiment import Experiment, Quantity, axes, save
+from testbed.experiment import Experiment, Quantity, axes, first_repetition, save
 from testbed.measure import ping_rtts, rtt_summary, tcp_goodput
 from topologies.basic import PairTopo
 
@@ -49,9 +49,8 @@ def measure(net, params, repetition, log):
 
 
 def notes(result):
-    params = result['raw']['params']
+    params, first = first_repetition(result)
     rate, rtt = _rate_rtt(params)
-    first = result['raw']['repetitions'][0]
     bdp = rate * rtt / 8
     lines = [f'Bandwidth-delay product: {rate / 1e6:g} Mb/s x {rtt * 1e3:g} ms RTT = {bdp:,.0f} bytes (one way: '
              f'{bdp / 2:,.0f}).', '',
@@ -73,9 +72,8 @@ def notes(result):
 
 
 def plot(result, folder):
-    params = result['raw']['params']
+    params, first = first_repetition(result)
     rate, rtt = _rate_rtt(params)
-    first = result['raw']['repetitions'][0]
     windows = [first[f'window B, -w {w} kB'] for w in WINDOWS]
     goodputs = [first[f'goodput Mb/s, -w {w} kB'] for w in WINDOWS]
     figure, axis = axes()

@@ -2,7 +2,7 @@
 encapsulation adds to a round trip, and the detour native IPv6 traffic takes through the relay."""
 import re
 
-from testbed.experiment import Experiment, Quantity, axes, positive, save
+from testbed.experiment import Experiment, Quantity, hbars, positive
 from testbed.fidelity import rtt_tolerance
 from testbed.measure import ping_rtts, rtt_summary, tcp_goodput, wire_sized_frames
 from testbed.errors import TestbedError
@@ -89,12 +89,8 @@ def plot(result, folder):
     rtt = result['raw']['repetitions'][0]['RTT ms']
     labels = [('ipv4', 'r1 -> r2, IPv4'), ('tunnel', 'r1 -> r2, 6to4 tunnel'), ('a->b', 'a -> b (scenario 1)'),
               ('a->relay', 'a -> the relay'), ('a->c', 'a -> c via the relay')]
-    figure, axis = axes()
-    for index, (key, label) in enumerate(labels):
-        axis.barh(index, rtt[key], color='C1' if 'relay' in label else 'C0', label=f'{label}: {rtt[key]:.2f} ms')
-    axis.set_yticks(range(len(labels)), [label for _, label in labels], fontsize=8)
-    axis.invert_yaxis()
-    return save(figure, axis, folder, 'sixtofour-rtt.png', 'median RTT (ms)', '', legend_size=7)
+    bars = [(label, rtt[key], 'C1' if 'relay' in label else 'C0') for key, label in labels]
+    return hbars(folder, 'sixtofour-rtt.png', bars, 'median RTT (ms)')
 
 
 EXPERIMENT = Experiment(

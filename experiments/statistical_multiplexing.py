@@ -7,7 +7,7 @@ import sys
 import time
 
 from testbed.errors import TestbedError
-from testbed.experiment import Experiment, Quantity, axes, positive, save
+from testbed.experiment import Experiment, Quantity, axes, first_repetition, positive, save
 from testbed.multiplexing import (binomial_quantile, fluid_queue, multiplexing_summary, offered_per_slot,
                                   onoff_schedule, slot_rates)
 from testbed.onoff import FRAME, frames_per_slot
@@ -163,8 +163,7 @@ def measure(net, params, repetition, log):
 
 
 def notes(result):
-    params = result['raw']['params']
-    first = result['raw']['repetitions'][0]
+    params, first = first_repetition(result)
     slot_s = params['slot_ms'] / 1e3
     offered = offered_per_slot(_schedule(params), _peak(params))
     lines = [f'Each source sends {FRAME}-byte frames at {_peak(params) / 1e6:g} Mb/s while on; it is on in a '
@@ -190,8 +189,7 @@ def notes(result):
 
 
 def plot(result, folder):
-    params = result['raw']['params']
-    first = result['raw']['repetitions'][0]
+    params, first = first_repetition(result)
     counts = _counts(params)
     figure, axis = axes()
     for label, colour in (('sum of peaks', 'C3'), ('peak of aggregate', 'C0'), ('sum of averages', 'C2')):

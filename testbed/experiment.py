@@ -134,6 +134,25 @@ def axes(size=(6, 3.5)):
     return plt.subplots(figsize=size)
 
 
+def first_repetition(result):
+    """(parameters, the first repetition's measurements) of a result: what notes and plots show."""
+    return result['raw']['params'], result['raw']['repetitions'][0]
+
+
+def hbars(folder, name, bars, xlabel, log=False):
+    """A horizontal bar chart, one bar per (label, value, colour), its value in the legend; ``log``: a log axis
+    whose bars start a decade below the shortest (so short ones stay visible)."""
+    figure, axis = axes()
+    for index, (label, value, colour) in enumerate(bars):
+        axis.barh(index, value, color=colour, label=f'{label.replace(chr(10), " ")}: {value:.3g}')
+    axis.set_yticks(range(len(bars)), [label for label, _, _ in bars], fontsize=8)
+    axis.invert_yaxis()
+    if log:
+        axis.set_xscale('log')
+        axis.set_xlim(left=min(value for _, value, _ in bars) / 10)
+    return save(figure, axis, folder, name, xlabel, '', legend_size=7)
+
+
 def save(figure, axis, folder, name, xlabel, ylabel, legend_size=8):
     """Label, lay out and write one plot; returns [its file name] for the report."""
     import matplotlib.pyplot as plt

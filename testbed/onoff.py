@@ -14,6 +14,8 @@ import struct
 import sys
 import time
 
+from testbed.udpprobe import receiver_socket
+
 HEADER = struct.Struct('!HHIIQ')   # source id, flags, sequence, datagrams this source sends, send time (ns)
 FLAG_END = 1
 FRAME = 1000                       # bytes on the wire per datagram: Ethernet 14 + IPv4 20 + UDP 8 + payload
@@ -54,11 +56,7 @@ def send(host, port, source, pattern, peak_bps, slot_s, start):
 def receive(port, sources, timeout, ready=lambda: None, idle=1.5):
     """Record every datagram until each source's end marker arrived (or ``idle`` s of silence after the first
     datagram, or ``timeout``). Returns {'packets': [[source, seq, sent_ns, received_ns], ...], 'totals': {...}}."""
-    sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-    sock.bind(('::', port))
-    sock.settimeout(0.2)
+    sock = receiver_socket(port)
     ready()
     packets, totals, ended, malformed = [], {}, set(), 0
     started = last = time.monotonic()

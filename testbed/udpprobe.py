@@ -36,15 +36,21 @@ def send(host, port, count, rate=5000.0, size=64):
         time.sleep(0.01)
 
 
-def receive(port, idle=2.0, timeout=120.0, ready=lambda: None):
-    """Count datagrams until an end marker arrives and ``idle`` s pass, or ``idle`` s pass without any datagram
-    after the first one (every end marker may be lost on a lossy link), or ``timeout``. Every datagram carries the
-    number the sender sends, so losses at the end are counted too."""
+def receiver_socket(port):
+    """A UDP socket on ``port`` for IPv4 and IPv6 senders, with a deep buffer and a 0.2 s timeout for polling."""
     sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
     sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
     sock.bind(('::', port))
     sock.settimeout(0.2)
+    return sock
+
+
+def receive(port, idle=2.0, timeout=120.0, ready=lambda: None):
+    """Count datagrams until an end marker arrives and ``idle`` s pass, or ``idle`` s pass without any datagram
+    after the first one (every end marker may be lost on a lossy link), or ``timeout``. Every datagram carries the
+    number the sender sends, so losses at the end are counted too."""
+    sock = receiver_socket(port)
     ready()
     seen, delays = set(), []
     duplicates, reordered, highest = 0, 0, -1
