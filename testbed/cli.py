@@ -54,6 +54,13 @@ def _hold():
         time.sleep(3600)
 
 
+def _existing_file(text):
+    path = os.path.abspath(text)
+    if not os.path.isfile(path):
+        raise argparse.ArgumentTypeError(f'{path} does not exist')
+    return path
+
+
 def _algorithm(text):
     """--algorithm: a built-in algorithm, or module:FILE (made absolute: the controller runs elsewhere)."""
     from testbed.routing import ALGORITHMS, MODULE_ALGORITHM
@@ -90,7 +97,7 @@ def _run_network(args, topo, name, started):
     net = None
     try:
         net = TestbedNet(topo, label=name, controller='router' if args.controller else None,
-                         algorithm=args.algorithm, metric=args.metric)
+                         algorithm=args.algorithm, metric=args.metric, admission=args.admission)
         net.start()
         progress(f'{name} up in {time.monotonic() - started:.1f} s (run {net.run.id})')
         print(f'run: {net.run.id}')
@@ -274,6 +281,8 @@ def build_parser():
                           '(your own next_hops(graph, source), as in lab 2)')
     run.add_argument('--metric', choices=('hops', 'delay', 'bandwidth'), default='hops',
                      help='link cost (with --controller)')
+    run.add_argument('--admission', type=_existing_file, metavar='FILE.py',
+                     help='circuit admission by your admit(path_links, rate) (with --controller; lab 4)')
     run.set_defaults(func=cmd_run)
 
     tables = sub.add_parser('tables', help='forwarding tables of a running network, read from its switches')

@@ -40,6 +40,7 @@ BAD_INPUTS = [
     (['vm', 'test', '--suite', 'everything'], "invalid choice: 'everything'"),
     (['run', 'ring', '--controller', '--algorithm', 'dijkstra'], "'dijkstra' is not one of link-state"),
     (['run', 'ring', '--controller', '--algorithm', 'module:{tmp}/none.py'], 'none.py does not exist'),
+    (['run', 'bottleneck', '--controller', '--admission', '{tmp}/none.py'], 'none.py does not exist'),
     (['lab', 'start', '9', '--student', 'alice'], "unknown lab '9'"),
     (['lab', 'start', '1'], 'testbed lab start needs --student ID'),
     (['lab', 'grade', '1', '--student', 'alice', '--dir', '{tmp}/nowhere'], 'answers.py does not exist'),
