@@ -1,19 +1,16 @@
 """Circuit vs packet switching: the same workload with reservations and best effort, on the lecture's four axes."""
-import json
 import math
 import re
-import select
 import subprocess
-import sys
 import time
 
 from testbed.errors import TestbedError
 from testbed.experiment import Experiment, Quantity, axes, first_repetition, positive, save
+from testbed.measure import onoff_run
 from testbed.multiplexing import call_events, erlang_b, loss_system, onoff_schedule
 from testbed.onoff import FRAME
 from topologies.control import BottleneckTopo
 
-PORT = 5302
 CIRCUIT_SOURCE, BEST_EFFORT_SOURCE = 1, 2
 PING_INTERVAL_S = 0.01
 
@@ -114,33 +111,9 @@ def _stream(net, params, log):
     """A bursty source h1 -> h3 (on/off at onoff_mbps) and a greedy best-effort flood h2 -> h3, both counted at h3."""
     sink, slot_s = net['h3'], params['slot_ms'] / 1e3
     pattern = onoff_schedule(1, params['slots'], params['p_on'], params['seed'])[0]
-    sources = ((net['h1'], CIRCUIT_SOURCE, pattern, params['onoff_mbps']),
-               (net['h2'], BEST_EFFORT_SOURCE, '1' * params['slots'], params['flood_mbps']))
-    for host, *_ in sources:
-        host.cmd(f'ping -n -c 1 -W 2 {sink.IP()}')
-    receiver = sink.popen([sys.executable, '-m', 'testbed.onoff', 'sink', str(PORT), '--sources', '2', '--timeout',
-                           str(params['slots'] * slot_s + 30)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True)
-    senders = []
-    try:
-        ready, _, _ = select.select([receiver.stdout], [], [], 10)
-        if not ready or receiver.stdout.readline().strip() != 'ready':
-            raise TestbedError(f'on/off sink did not start: {receiver.stderr.read()[:200]}')
-        start = time.monotonic() + 1.0
-        for host, source, bits, mbps in sources:
-            senders.append(host.popen([sys.executable, '-m', 'testbed.onoff', 'source', sink.IP(), str(PORT),
-                                       str(source), bits, '--peak', str(mbps * 1e6), '--slot', str(slot_s),
-                                       '--start', f'{start:.6f}'], stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL))
-        for sender in senders:
-            sender.wait(timeout=params['slots'] * slot_s + 30)
-        output, _ = receiver.communicate(timeout=60)
-    finally:
-        for process in senders + [receiver]:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-    record = json.loads(output.strip().splitlines()[-1])
+    sources = [(net['h1'], CIRCUIT_SOURCE, pattern, params['onoff_mbps'] * 1e6),
+               (net['h2'], BEST_EFFORT_SOURCE, '1' * params['slots'], params['flood_mbps'] * 1e6)]
+    record, start = onoff_run(sink, sources, slot_s, params['slots'])
     duration = params['slots'] * slot_s
     received = {CIRCUIT_SOURCE: 0, BEST_EFFORT_SOURCE: 0}
     within = {CIRCUIT_SOURCE: 0, BEST_EFFORT_SOURCE: 0}  # arrived during the run: what the link carried then

@@ -1,19 +1,14 @@
 """Statistical multiplexing: N bursty sources share one link; the aggregate's peak is far below the sum of peaks."""
-import json
 import math
-import select
-import subprocess
-import sys
-import time
 
 from testbed.errors import TestbedError
 from testbed.experiment import Experiment, Quantity, axes, first_repetition, positive, save
+from testbed.measure import onoff_run
 from testbed.multiplexing import (binomial_quantile, fluid_queue, multiplexing_summary, offered_per_slot,
                                   onoff_schedule, slot_rates)
 from testbed.onoff import FRAME, frames_per_slot
 from topologies.basic import FanInTopo
 
-PORT = 5301
 QUANTILE = 0.99  # "peak of the aggregate": its 99th percentile over the slots (the maximum of a sample is noise)
 PROVISIONING = ('sum of peaks', 'peak of aggregate', 'sum of averages')
 
@@ -84,38 +79,12 @@ def theory(params):
 
 
 def _run_sources(net, params, count, log):
-    """Run sources h1..h<count> against the sink once; returns (per-packet records, sent per source, start)."""
-    schedule = _schedule(params)[:count]
-    sink = net['sink']
-    for index in range(1, count + 1):  # resolve ARP before the clock starts
-        net[f'h{index}'].cmd(f'ping -n -c 1 -W 2 {sink.IP()}')
-    slot_s = params['slot_ms'] / 1e3
-    duration = params['slots'] * slot_s
-    receiver = sink.popen([sys.executable, '-m', 'testbed.onoff', 'sink', str(PORT), '--sources', str(count),
-                           '--timeout', str(duration + 30)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True)
-    senders = []
-    try:
-        ready, _, _ = select.select([receiver.stdout], [], [], 10)
-        if not ready or receiver.stdout.readline().strip() != 'ready':
-            raise TestbedError(f'on/off sink did not start: {receiver.stderr.read()[:200]}')
-        start = time.monotonic() + 1.0 + 0.15 * count  # every source must be up before slot 0
-        for index, pattern in enumerate(schedule, start=1):
-            senders.append(net[f'h{index}'].popen(
-                [sys.executable, '-m', 'testbed.onoff', 'source', sink.IP(), str(PORT), str(index), pattern,
-                 '--peak', str(params['peak_mbps'] * 1e6), '--slot', str(slot_s), '--start', f'{start:.6f}'],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
-        log(f'  {count} source(s), {duration:.0f} s of {params["slot_ms"]} ms slots')
-        for sender in senders:
-            sender.wait(timeout=duration + 30)
-        output, errors = receiver.communicate(timeout=60)
-        record = json.loads(output.strip().splitlines()[-1])
-    finally:
-        for process in senders + [receiver]:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-    return record, start
+    """Run sources h1..h<count> against the sink once; returns (the sink's record, start time)."""
+    peak = params['peak_mbps'] * 1e6
+    sources = [(net[f'h{index}'], index, pattern, peak)
+               for index, pattern in enumerate(_schedule(params)[:count], start=1)]
+    log(f'  {count} source(s), {params["slots"] * params["slot_ms"] / 1e3:.0f} s of {params["slot_ms"]} ms slots')
+    return onoff_run(net['sink'], sources, params['slot_ms'] / 1e3, params['slots'])
 
 
 def _measure_run(net, params, count, log):

@@ -1,4 +1,5 @@
-"""Measurements inside a running network: RTT (ping), TCP goodput (iperf3), one-way UDP loss and delay.
+"""Measurements inside a running network: RTT (ping), TCP goodput (iperf3), one-way UDP loss and delay, on/off
+sources.
 
 Shared by the benchmark, the fidelity tests and the experiments, so all of them measure the same way. Each
 function runs real tools inside the nodes' namespaces and returns plain numbers.
@@ -9,11 +10,13 @@ import select
 import statistics
 import subprocess
 import sys
+import time
 
 from testbed.errors import TestbedError
 
 IPERF_PORT = 5201
 UDP_PROBE_PORT = 5301
+ONOFF_PORT = 5302
 _TIME_RE = re.compile(r'time=([0-9.]+) ms')
 
 
@@ -92,6 +95,40 @@ def udp_probe(client, server, packets=5000, rate=5000, size=64, port=UDP_PROBE_P
         if receiver.poll() is None:
             receiver.kill()
             receiver.wait()
+
+
+def onoff_run(sink, sources, slot_s, slots, port=ONOFF_PORT, lead_s=1.0):
+    """Run on/off UDP sources against a sink (testbed.onoff) once, slots aligned on a shared start time.
+
+    ``sources``: [(node, source id, pattern of '0'/'1' per slot, peak bits/s)]. Returns (the sink's record:
+    every datagram as [source, seq, sent ns, received ns] plus what each source meant to send, start time on
+    CLOCK_MONOTONIC). Every process is stopped on the way out, also on errors."""
+    for node, *_ in sources:  # resolve ARP before the clock starts
+        node.cmd(f'ping -n -c 1 -W 2 {sink.IP()}')
+    duration = slots * slot_s
+    receiver = sink.popen([sys.executable, '-m', 'testbed.onoff', 'sink', str(port), '--sources', str(len(sources)),
+                           '--timeout', str(duration + 30)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True)
+    senders = []
+    try:
+        ready, _, _ = select.select([receiver.stdout], [], [], 10)
+        if not ready or receiver.stdout.readline().strip() != 'ready':
+            raise TestbedError(f'on/off sink on {sink.name} did not start: {receiver.stderr.read()[:200]}')
+        start = time.monotonic() + lead_s + 0.15 * len(sources)  # every source must be up before slot 0
+        for node, source, pattern, peak_bps in sources:
+            senders.append(node.popen([sys.executable, '-m', 'testbed.onoff', 'source', sink.IP(), str(port),
+                                       str(source), pattern, '--peak', str(peak_bps), '--slot', str(slot_s),
+                                       '--start', f'{start:.6f}'], stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL))
+        for sender in senders:
+            sender.wait(timeout=duration + 30)
+        output, _ = receiver.communicate(timeout=60)
+    finally:
+        for process in senders + [receiver]:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    return json.loads(output.strip().splitlines()[-1]), start
 
 
 def udp_loss(client, server, packets=5000, rate=5000, size=64):
