@@ -127,64 +127,71 @@ def resolve(number):
 
 # -- running student code ----------------------------------------------------------------------------------------
 
+# The child program: imports the student's file, then either calls a function with JSON arguments ('call') or
+# reads a module-level value ('value'), and writes the result as JSON after a marker (the student may print).
+_CHILD = """
+import importlib.util, json, sys, traceback
+mode, path, name = sys.argv[1:4]
+spec = importlib.util.spec_from_file_location('student', path)
+module = importlib.util.module_from_spec(spec)
+if mode == 'value':
+    spec.loader.exec_module(module)  # an import error ends the program: the parent reports its last line
+    out = {'value': getattr(module, name, None)}
+else:
+    try:
+        spec.loader.exec_module(module)
+        out = {'value': getattr(module, name)(*json.loads(sys.stdin.read()))}
+    except Exception as exc:
+        tb = traceback.extract_tb(exc.__traceback__)
+        where = next((f'line {f.lineno}' for f in reversed(tb) if f.filename == path), '')
+        if isinstance(exc, NotImplementedError):
+            out = {'error': f'{name}() is not written yet (it raises NotImplementedError, {where})'}
+        else:
+            out = {'error': f'{name}() raised {type(exc).__name__}: {exc}' + (f' ({where})' if where else '')}
+try:
+    text = json.dumps(out)
+except (TypeError, ValueError):
+    text = json.dumps({'error': f"returned {type(out.get('value')).__name__}, not plain data"})
+sys.stdout.write('\\n@@RESULT@@' + text)
+"""
+_MARKER = '@@RESULT@@'
+
+
+def _run_child(mode, path, name, args, timeout):
+    """Run the child program on the student's file; (result dict, None) or (None, 'timeout' | stderr's last line)."""
+    try:
+        done = subprocess.run([sys.executable, '-c', _CHILD, mode, path, name], input=json.dumps(args),
+                              capture_output=True, text=True, timeout=timeout, cwd=os.path.dirname(path))
+    except subprocess.TimeoutExpired:
+        return None, 'timeout'
+    marker = done.stdout.rfind(_MARKER)
+    if marker < 0:
+        return None, (done.stderr.strip().splitlines() or ['no output'])[-1]
+    return json.loads(done.stdout[marker + len(_MARKER):]), None
+
+
 def call_student(path, function, *args, timeout=STUDENT_TIMEOUT_S):
     """Call ``function(*args)`` of the student's file ``path`` in a child Python; return (value, error).
 
     Arguments and the value travel as JSON. ``error`` is one line saying what went wrong (an exception, a time
     limit, a value that is not JSON), and the value is then None."""
-    path = os.path.abspath(path)
-    code = ('import json, sys, importlib.util, traceback\n'
-            'spec = importlib.util.spec_from_file_location("student", sys.argv[1])\n'
-            'module = importlib.util.module_from_spec(spec)\n'
-            'try:\n'
-            '    spec.loader.exec_module(module)\n'
-            '    value = getattr(module, sys.argv[2])(*json.loads(sys.stdin.read()))\n'
-            '    out = {"value": value}\n'
-            'except Exception as exc:\n'
-            '    tb = traceback.extract_tb(exc.__traceback__)\n'
-            '    where = next((f"line {f.lineno}" for f in reversed(tb) if f.filename == sys.argv[1]), "")\n'
-            '    if isinstance(exc, NotImplementedError):\n'
-            '        out = {"error": f"{sys.argv[2]}() is not written yet (it raises NotImplementedError, {where})"}\n'
-            '    else:\n'
-            '        out = {"error": f"{sys.argv[2]}() raised {type(exc).__name__}: {exc}"\n'
-            '                        + (f" ({where})" if where else "")}\n'
-            'try:\n'
-            '    text = json.dumps(out)\n'
-            'except (TypeError, ValueError):\n'
-            '    text = json.dumps({"error": f"returned {type(out.get(\'value\')).__name__}, not plain data"})\n'
-            'sys.stdout.write("\\n@@RESULT@@" + text)\n')
-    try:
-        done = subprocess.run([sys.executable, '-c', code, path, function], input=json.dumps(args),
-                              capture_output=True, text=True, timeout=timeout,
-                              cwd=os.path.dirname(os.path.abspath(path)))
-    except subprocess.TimeoutExpired:
+    result, failure = _run_child('call', os.path.abspath(path), function, args, timeout)
+    if failure == 'timeout':
         return None, f'{function}() did not return within {timeout} s (an endless loop?)'
-    marker = done.stdout.rfind('@@RESULT@@')
-    if marker < 0:
-        last = (done.stderr.strip().splitlines() or ['no output'])[-1]
-        return None, f'{function}() stopped the program: {last}'
-    result = json.loads(done.stdout[marker + len('@@RESULT@@'):])
+    if failure:
+        return None, f'{function}() stopped the program: {failure}'
     return result.get('value'), result.get('error')
 
 
 def read_student_value(path, name, timeout=STUDENT_TIMEOUT_S):
     """A module-level value (``PREDICTIONS``, ``MEASURED``...) of the student's file, read the same safe way."""
     path = os.path.abspath(path)
-    code = (f'import json, importlib.util, sys\n'
-            f'spec = importlib.util.spec_from_file_location("student", sys.argv[1])\n'
-            f'm = importlib.util.module_from_spec(spec)\n'
-            f'spec.loader.exec_module(m)\n'
-            f'sys.stdout.write("\\n@@RESULT@@" + json.dumps(getattr(m, sys.argv[2], None)))\n')
-    try:
-        done = subprocess.run([sys.executable, '-c', code, path, name], capture_output=True, text=True,
-                              timeout=timeout, cwd=os.path.dirname(os.path.abspath(path)))
-    except subprocess.TimeoutExpired:
+    result, failure = _run_child('value', path, name, [], timeout)
+    if failure == 'timeout':
         return None, f'importing {os.path.basename(path)} did not finish within {timeout} s'
-    marker = done.stdout.rfind('@@RESULT@@')
-    if marker < 0:
-        last = (done.stderr.strip().splitlines() or ['no output'])[-1]
-        return None, f'{os.path.basename(path)} does not import: {last}'
-    return json.loads(done.stdout[marker + len('@@RESULT@@'):]), None
+    if failure:
+        return None, f'{os.path.basename(path)} does not import: {failure}'
+    return result.get('value'), result.get('error')
 
 
 # -- commands ----------------------------------------------------------------------------------------------------
