@@ -141,6 +141,19 @@ def _next_hop(graph, node, dest, distances, metric):
     return best
 
 
+def next_hops(costs, source):
+    """The routing lab's interface computed the testbed's way (link-state, the same tie rule): from
+    ``{switch: {neighbour: link cost}}`` to ``{destination: [cost, first hop]}`` for every other reachable switch."""
+    graph = nx.Graph()
+    graph.add_nodes_from(costs)
+    for a, links in costs.items():
+        for b, cost in links.items():
+            graph.add_edge(a, b, delay=float(cost))  # the delay metric takes a link's cost as given
+    distances = _link_state_distances(graph, 'delay')
+    return {dest: list(_next_hop(graph, source, dest, distances, 'delay'))
+            for dest in distances[source] if dest != source}
+
+
 def _module_next_hops(graph, metric, path):
     """Run a user's ``next_hops(graph, source)`` (the routing lab's interface) for every switch and check it.
 

@@ -2,7 +2,7 @@
 import networkx as nx
 import pytest
 
-from testbed.routing import (Attachment, RoutingError, compute_routes, lookup, table_diff)
+from testbed.routing import (Attachment, RoutingError, compute_routes, lookup, next_hops, table_diff)
 
 
 def link(graph, a, pa, b, pb, delay=0.001, bw=None):
@@ -131,3 +131,11 @@ def test_anycast_prefix_goes_to_the_nearest_attachment(algorithm):
     assert [(r.port, r.neighbour) for r in tables['s3']] == [(9, 'relay2')]
     without = compute_routes(graph, anycast[1:], algorithm=algorithm).tables    # relay withdrawn
     assert lookup(without['s1'], '192.88.99.1').neighbour == 's2' and without['s2'][0].port == 2
+
+
+def test_next_hops_plain_data_with_the_tie_rule():
+    costs = {'s1': {'s2': 1.0, 's3': 4.0}, 's2': {'s1': 1.0, 's3': 1.0}, 's3': {'s1': 4.0, 's2': 1.0}}
+    assert next_hops(costs, 's1') == {'s2': [1.0, 's2'], 's3': [2.0, 's2']}
+    square = {'a': {'b': 1, 'c': 1}, 'b': {'a': 1, 'd': 1}, 'c': {'a': 1, 'd': 1}, 'd': {'b': 1, 'c': 1}, 'e': {}}
+    assert next_hops(square, 'a')['d'] == [2.0, 'b']  # equal cost: the first hop whose name sorts first
+    assert 'e' not in next_hops(square, 'a')          # unreachable: left out
