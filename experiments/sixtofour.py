@@ -6,12 +6,12 @@ from testbed.experiment import Experiment, Quantity, hbars, positive
 from testbed.fidelity import rtt_tolerance
 from testbed.measure import ping_rtts, rtt_summary, tcp_goodput, wire_sized_frames
 from testbed.errors import TestbedError
-from testbed.sixtofour import TUNNEL_MTU, site_prefix
+from testbed.sixtofour import RELAY_ANYCAST, TUNNEL_MTU, router_6to4_address
 from testbed.sixtofour_demo import goodput_ratio_theory
 from topologies.sixtofour import SixToFourTopo
 
 
-RELAY_ANYCAST_6TO4 = '2002:c058:6301::1'   # the relay's 6to4 address: 192.88.99.1 embedded (RFC 3068)
+RELAY_ANYCAST_6TO4 = str(router_6to4_address(RELAY_ANYCAST))  # 2002:c058:6301::1 (RFC 3068)
 ENCAPSULATION_BOUND_MS = 0.5                # what one encapsulation + decapsulation may add per round trip
 
 
@@ -50,7 +50,7 @@ def measure(net, params, repetition, log):
             for dst in ('b', 'c')}
     c_address = net['c'].params['ip6'].split('/')[0]
     rtt = {name: rtt_summary(ping_rtts(src, dst, count=params['pings'], interval=0.01))['median']
-           for name, src, dst in (('tunnel', r1, _router_6to4(r2)), ('ipv4', r1, str(r2.v4.ip)),
+           for name, src, dst in (('tunnel', r1, str(r2.tunnel_address)), ('ipv4', r1, str(r2.v4.ip)),
                                   ('a->c', a, c_address), ('a->b', a, b_address), ('a->relay', a, RELAY_ANYCAST_6TO4))}
     return {'RTT added per encapsulation (r1 <-> r2: tunnel vs IPv4)': (rtt['tunnel'] - rtt['ipv4']) / 2,
             'relay detour: RTT a->c minus RTT a->b': rtt['a->c'] - rtt['a->b'],
@@ -59,11 +59,6 @@ def measure(net, params, repetition, log):
             'path MTU a->b': int(mtu[0]) if mtu else None, 'IPv6 hops a->b (tunnel = one hop)': hops['b'],
             'IPv6 hops a->c (via the relay)': hops['c'], 'goodput 6to4 Mb/s': sixtofour / 1e6,
             'goodput IPv4 Mb/s': ipv4 / 1e6}
-
-
-def _router_6to4(router):
-    """A 6to4 router's own 6to4 address (subnet 0, ::1 of its site prefix): reached through the tunnel."""
-    return str(site_prefix(router.v4.ip).network_address + 1)
 
 
 def notes(result):

@@ -8,10 +8,12 @@ import sys
 import time
 
 from testbed.labs import Check, Lab, call_student, read_student_value
+from testbed.sixtofour import (RELAY_ANYCAST, TUNNEL_MTU, address_in, router_6to4_address, site_prefix,
+                               subnet)
 
 STUDENT_FILE = 'my_6to4.py'
-RELAY_6TO4 = '2002:c058:6301::1'
-RELAY_COMPAT = '::192.88.99.1'     # the same next hop as Linux's sit device wants it (IPv4-compatible)
+RELAY_6TO4 = str(router_6to4_address(RELAY_ANYCAST))   # 2002:c058:6301::1
+RELAY_COMPAT = f'::{RELAY_ANYCAST}'  # the same next hop as Linux's sit device wants it (IPv4-compatible)
 NATIVE_C = '2001:db8:c::10'
 
 
@@ -19,15 +21,10 @@ def parameters(rng):
     return {'r1': f'192.0.2.{rng.randint(1, 200)}', 'r2': f'198.51.100.{rng.randint(1, 200)}'}
 
 
-def _prefix(v4):
-    value = int(ipaddress.IPv4Address(v4))
-    return ipaddress.IPv6Network(((0x2002 << 112) | (value << 80), 48))
-
-
 def reference_router(v4):
-    lan = ipaddress.IPv6Network((int(_prefix(v4).network_address) | (1 << 64), 64))
-    return {'lan_prefix': lan, 'router_address': lan.network_address + 1, 'host_address': lan.network_address + 0x10,
-            'tunnel_mtu': 1480}
+    lan = subnet(v4, 1)
+    return {'lan_prefix': lan, 'router_address': address_in(lan, 1), 'host_address': address_in(lan, 0x10),
+            'tunnel_mtu': TUNNEL_MTU}
 
 
 def _same(kind, got, want):
@@ -63,8 +60,8 @@ def _router_check(router, params):
                  ('router_address', 'host_address', 'default_via')) and isinstance(router.get('tunnel_mtu'), int)
     if wrong:
         return Check('your router configuration (ROUTER)', 3, 0,
-                     '; '.join(wrong) + f'. Your site is {_prefix(params["r1"])}: subnet 1 is the /64 with 1 in the '
-                     'fourth group; the tunnel loses 20 bytes of the 1500-byte IPv4 MTU to the outer header; native '
+                     '; '.join(wrong) + f'. Your site is {site_prefix(params["r1"])}: subnet 1 is the /64 with 1 in '
+                     'the fourth group; the tunnel loses 20 bytes of the 1500-byte IPv4 MTU to the outer header; native '
                      'IPv6 goes to the relay\'s 6to4 address (192.88.99.1 embedded)'), usable
     return Check('your router configuration (ROUTER)', 3, 3, 'addresses, MTU and default route as RFC 3056/3068 '
                                                              'give them for your router'), usable
@@ -133,7 +130,7 @@ def grade(workdir, params, log):
     checks = [
         _cases_check(path, 'site prefix (RFC 3056)', 'site_prefix',
                      [(('192.0.2.1',), '2002:c000:201::/48'), (('8.8.4.4',), '2002:808:404::/48'),
-                      ((r1,), str(_prefix(r1))), ((r2,), str(_prefix(r2)))], ipaddress.IPv6Network,
+                      ((r1,), str(site_prefix(r1))), ((r2,), str(site_prefix(r2)))], ipaddress.IPv6Network,
                      'The /48 is 2002 followed by the four bytes of the IPv4 address, in hexadecimal.'),
         _cases_check(path, 'tunnel destination', 'tunnel_destination',
                      [((b,), r2), (('2002:c000:201:1::10',), '192.0.2.1'), ((NATIVE_C,), '192.88.99.1'),
