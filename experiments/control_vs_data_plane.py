@@ -10,7 +10,7 @@ import networkx as nx
 from testbed.controlplane import graph_from_plan, reconvergence_flow_mods
 from testbed.experiment import Experiment, Quantity, hbars, positive
 from testbed.errors import TestbedError
-from testbed.measure import ping_rtts, rtt_summary
+from testbed.measure import ping_rtts, rtt_summary, traceroute_hops
 from topologies.control import RingTopo
 
 CUT = ('s1', 's2')
@@ -100,7 +100,7 @@ def measure(net, params, repetition, log):
     net.configLinkStatus(*CUT, 'down')
     thread.join(60)
     failure = _wait_for_event(controller, events)
-    hops = re.findall(r'^\s*\d+\s+(\S+)', h1.cmd(f'traceroute -n -q1 -w1 {h2.IP()}'), re.M)
+    hops = traceroute_hops(h1, h2.IP())
     events = len(controller.rest('/testbed/timeline'))
     net.configLinkStatus(*CUT, 'up')
     repair = _wait_for_event(controller, events, timeout=30)  # a link coming back is found again by LLDP

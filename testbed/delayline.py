@@ -7,19 +7,30 @@ AF_PACKET socket and writes them to the other end after the link's one-way delay
 Design (measured ceilings in PLATFORM.md): one single-threaded select loop (two sockets; select has microsecond timeouts), no threads for timed forwarding; a FIFO
 per direction when the delay is fixed (arrival order equals departure order) and a heap only with jitter (netem
 reorders too); ``PACKET_VNET_HDR`` so that GSO super-frames and partial checksums pass whole, which keeps
-checksum offload on and lets one Python process carry ~1 Gb/s; packets are released ``early_us`` before their due
-time because a wakeup here is that late on average. Rate shaping is not done here: HTB on the nodes' egress
-interfaces does it, as on the kernel path.
+checksum offload on and lets one Python process carry ~1 Gb/s. Rate shaping is not done here: HTB on the nodes'
+egress interfaces does it, as on the kernel path.
+
+What a userspace element costs in time is compensated where it can be measured, so that the link adds its delay and
+no more (a wake-up from idle takes 0.1-0.3 ms on a virtual CPU, and longer after longer sleeps):
+- a frame's arrival time is the kernel's receive timestamp (SIOCGSTAMPNS) of the first frame read after a wake-up,
+  not the moment this process got to read it;
+- frames are released early by how late this process's timers fire, learnt as it runs for each length of wait
+  (``Lateness``; ``early_us`` is the starting guess).
+What it cannot see stays: a userspace switch behind it that was idle wakes late too (seen here: 0.1-0.3 ms per
+traversal, the README's "Limits seen").
 
 Run as ``python -m testbed.delayline CONFIG_JSON``; it prints ``ready`` when its sockets are bound and, on SIGTERM,
 writes its counters to the ``stats`` file of the config.
 """
+import bisect
 import collections
+import fcntl
 import heapq
 import random
 import select
 import signal
 import socket
+import struct
 import sys
 import time
 
@@ -38,6 +49,36 @@ MIN_FRAME = VNET_HDR_LEN + 14          # a virtio header and an Ethernet header
 RECV_SIZE = VNET_HDR_LEN + 65535 + 64  # largest GSO super-frame
 SOCKET_BUFFER = 8 << 20
 BATCH = 256                            # frames read per readable event, so one direction cannot starve the other
+SIOCGSTAMPNS = 0x8907                  # the kernel's receive time of the last frame read (CLOCK_REALTIME)
+WAIT_BOUNDS = (0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016)  # seconds: one lateness estimate per range
+IDLE_WAIT = 0.0005                     # a wait at least this long counts as a wake-up from idle
+MAX_COMPENSATION = 0.002               # no estimate may move a release by more than this (seconds)
+
+
+class Lateness:
+    """Running estimates (exponentially weighted, 1/8 per sample) of how late a wait of each length ends here."""
+
+    def __init__(self, initial):
+        self.estimates = [initial] * (len(WAIT_BOUNDS) + 1)
+
+    def expected(self, wait):
+        return self.estimates[bisect.bisect(WAIT_BOUNDS, wait)]
+
+    def observe(self, wait, late):
+        index = bisect.bisect(WAIT_BOUNDS, wait)
+        estimate = self.estimates[index]
+        late = min(max(late, 0.0), MAX_COMPENSATION)  # one descheduled wake must not swing the estimate
+        self.estimates[index] = estimate + (late - estimate) / 8
+
+
+def kernel_arrival(sock, now):
+    """The monotonic time at which the kernel received the last frame read from ``sock`` (``now`` if unknown)."""
+    try:
+        seconds, nanoseconds = struct.unpack('qq', fcntl.ioctl(sock.fileno(), SIOCGSTAMPNS, bytes(16)))
+    except OSError:
+        return now
+    age = time.time() - (seconds + nanoseconds * 1e-9)
+    return now - age if 0.0 <= age <= MAX_COMPENSATION else now
 
 
 class Direction:
@@ -118,20 +159,28 @@ def open_end(ifname):
     return sock
 
 
-def _drain(sock, direction, now):
-    """Read up to BATCH frames from ``sock`` into ``direction``."""
+def _drain(sock, direction, now, stamp_first):
+    """Read up to BATCH frames from ``sock`` into ``direction``; with ``stamp_first``, the first frame arrives at
+    the kernel's receive time. Returns (still open, how long the first frame waited to be read, or None)."""
     recvfrom = sock.recvfrom
+    waited = None
     for _ in range(BATCH):
         try:
             frame, address = recvfrom(RECV_SIZE)
         except BlockingIOError:
-            return True
+            return True, waited
         except OSError:  # the interface went away: the link is being deleted
-            return False
+            return False, waited
         if address[2] == PACKET_OUTGOING:
             continue
-        direction.arrive(frame, now)
-    return True
+        if stamp_first:
+            stamp_first = False
+            arrived = kernel_arrival(sock, now)
+            waited = now - arrived
+            direction.arrive(frame, arrived)
+        else:
+            direction.arrive(frame, now)
+    return True, waited
 
 
 def run(config):
@@ -139,31 +188,49 @@ def run(config):
     die_with_parent()
     sock_a, sock_b = open_end(config['a']), open_end(config['b'])
     early = config.get('early_us', 100) * 1e-6
+    timers = Lateness(early)
+    wake_up = early  # how long a frame waits, after an idle spell, before this process reads it (reported)
     forward = Direction('a_to_b', sock_b, **config['a_to_b'])
     backward = Direction('b_to_a', sock_a, **config['b_to_a'])
+    directions = (forward, backward)
     inbound = {sock_a.fileno(): (sock_a, forward), sock_b.fileno(): (sock_b, backward)}
     readable = list(inbound)
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
+    for sock in (sock_a, sock_b):
+        kernel_arrival(sock, 0.0)  # the first SIOCGSTAMPNS turns receive timestamps on
     print('ready', flush=True)
     clock = time.monotonic
     while not stopping:
-        due = [t for t in (forward.next_due(), backward.next_due()) if t is not None]
-        timeout = max(0.0, min(due) - early - clock()) if due else 1.0
+        started = clock()
+        due = [direction.next_due() for direction in directions if direction.queue]
+        if due:
+            wait = max(0.0, min(due) - started)
+            wait = max(0.0, wait - timers.expected(wait))
+        else:
+            wait = 1.0
         try:  # select(), not epoll: epoll_wait rounds its timeout up to whole milliseconds
-            ready, _, _ = select.select(readable, (), (), timeout)
+            ready, _, _ = select.select(readable, (), (), wait)
         except InterruptedError:
             continue
         now = clock()
+        if not ready and due:
+            timers.observe(wait, now - started - wait)
+        idle = now - started >= IDLE_WAIT
         for fd in ready:
             sock, direction = inbound[fd]
-            if not _drain(sock, direction, now):
+            still_open, waited = _drain(sock, direction, now, idle)
+            if not still_open:
                 stopping.append(True)
-        horizon = clock() + early
+            if waited is not None:
+                wake_up += (min(max(waited, 0.0), MAX_COMPENSATION) - wake_up) / 8
+        horizon = clock() + timers.expected(0.0)  # due before the next, shortest, wait could end
         forward.release(horizon)
         backward.release(horizon)
-    return {'link': config.get('link', ''), 'a_to_b': forward.counters, 'b_to_a': backward.counters}
+    return {'link': config.get('link', ''), 'a_to_b': forward.counters, 'b_to_a': backward.counters,
+            'timer_lateness_us': [round(late * 1e6, 1) for late in timers.estimates],
+            'wake_up_us': round(wake_up * 1e6, 1)}
 
 
 def run_and_report(config):

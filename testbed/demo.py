@@ -14,7 +14,6 @@ from testbed import sixtofour_demo
 
 from testbed.measure import ping_rtts, rtt_summary, tcp_goodput, wire_sized_frames
 from testbed.net import running
-from testbed.probe import current_plan
 from testbed.units import format_rate, format_time
 from topologies.lecture import LectureLinksTopo
 
@@ -66,7 +65,7 @@ def run_demo(results_dir='results', log=print):
     sixtofour_ok = all(check['ok'] for check in checks)
     all_ok = sixtofour_ok and links_ok
     lines = ['# Testbed demo: the paper\'s 6to4 scenarios and the lecture\'s links', '',
-             f'Plots: `rtt.png`, `goodput.png`; capture: `r1-wan.pcap`; data: `report.json`.', ''] + part1 + [''] + part2
+             'Plots: `rtt.png`, `goodput.png`; capture: `r1-wan.pcap`; data: `report.json`.', ''] + part1 + [''] + part2
     lines += ['', f'Finished in {time.monotonic() - started:.0f} s: '
               f'{"all checks and measurements within tolerance" if all_ok else "SOME CHECKS FAILED OR MEASUREMENTS OFF"}.']
     report = '\n'.join(lines)

@@ -4,6 +4,7 @@ sources.
 Shared by the benchmark, the fidelity tests and the experiments, so all of them measure the same way. Each
 function runs real tools inside the nodes' namespaces and returns plain numbers.
 """
+import ipaddress
 import json
 import re
 import select
@@ -30,6 +31,35 @@ def ping_rtts(src, dst_ip, count=100, interval=0.01, size=56, timeout=None, warm
         src.cmd(f'ping -n -c 1 -W 2 {dst_ip}')
     output = src.cmd(f'ping -n -c {count} -i {interval} -s {size} -w {wait} {dst_ip}')
     return [float(value) for value in _TIME_RE.findall(output)]
+
+
+def _is_address(token):
+    try:
+        ipaddress.ip_address(token)
+    except ValueError:
+        return False
+    return True
+
+
+def traceroute_hops(src, dst, ipv6=None, wait_s=2, probes=3):
+    """The hops from node ``src`` to ``dst`` as addresses, '*' where no probe of a hop answered. ``dst`` is an
+    address, or a name with ``ipv6`` saying which family to resolve.
+
+    Probes go one at a time (-N 1) after a warm-up ping, so neither address resolution nor the destination's ICMP
+    rate limit (a burst of port-unreachable replies to parallel probes) turns a live hop into '*'; a hop counts as
+    answered when any of its ``probes`` probes got a reply. Slow repliers (the controller answers for switches;
+    an emulated CPU) get ``wait_s`` seconds per probe.
+    """
+    family = '-6' if (':' in dst if ipv6 is None else ipv6) else '-4'
+    src.cmd(f'ping {family} -n -c 1 -W 2 {dst}')
+    output = src.cmd(f'traceroute {family} -n -N 1 -q {probes} -w {wait_s} {dst}')
+    hops = []
+    for line in output.splitlines():
+        match = re.match(r'^\s*\d+\s+(.*)$', line)
+        if match:
+            answered = [token for token in match.group(1).split() if _is_address(token)]
+            hops.append(answered[0] if answered else '*')
+    return hops
 
 
 def rtt_summary(rtts):
@@ -75,6 +105,21 @@ def tcp_goodput(client, server, seconds=10, omit=1, streams=1, address=None, rep
                     address=address)
     goodput = result['end']['sum_received']['bits_per_second']
     return (goodput, result) if report else goodput
+
+
+def best_goodputs(paths, seconds=4, rounds=3, reports=False):
+    """The best of ``rounds`` TCP runs on each path, in bits/s: ``paths`` maps a name to (client, server, address);
+    with ``reports``, each value is (goodput, that run's iperf3 report).
+
+    For comparing paths' capacities (a goodput ratio): the runs take turns, so slow drift hits every path alike,
+    and the best run stands for the path, since a stall elsewhere (ovs-vswitchd's userspace datapath drops the odd
+    frame at 100 Mb/s on a 2-core VM, and TCP halves its window for it) only ever lowers a run."""
+    best = dict.fromkeys(paths, (0.0, None))
+    for _ in range(rounds):
+        for name, (client, server, address) in paths.items():
+            run = tcp_goodput(client, server, seconds=seconds, address=address, report=True)
+            best[name] = max(best[name], run, key=lambda result: result[0])
+    return best if reports else {name: goodput for name, (goodput, _) in best.items()}
 
 
 def udp_probe(client, server, packets=5000, rate=5000, size=64, port=UDP_PROBE_PORT):

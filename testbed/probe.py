@@ -208,7 +208,7 @@ def probe_cpu_emulation():
 
 
 def measure_timer(samples=200, sleep_s=0.001):
-    """How late a 1 ms select() wakes here, in microseconds (median, 90th and 99th percentile)."""
+    """How late a ``sleep_s`` select() wakes here, in microseconds (median, 90th and 99th percentile)."""
     late = []
     for _ in range(samples):
         start = time.monotonic()
@@ -217,6 +217,12 @@ def measure_timer(samples=200, sleep_s=0.001):
     late.sort()
     return {'median': round(statistics.median(late), 1), 'p90': round(late[int(0.90 * (len(late) - 1))], 1),
             'p99': round(late[int(0.99 * (len(late) - 1))], 1)}
+
+
+@functools.lru_cache(maxsize=None)
+def timer_lateness_us(sleep_ms):
+    """measure_timer for a timer of ``sleep_ms`` (about a second of samples, at least 20), once per length."""
+    return measure_timer(samples=max(20, min(200, int(1000 / sleep_ms))), sleep_s=sleep_ms / 1000)
 
 
 def _tool_checks():

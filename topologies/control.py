@@ -111,7 +111,7 @@ class GridTopo(TestbedTopo):
 
 
 class BottleneckTopo(TestbedTopo):
-    """Two switches joined by one shaped link, two hosts on each side: circuits vs best effort.
+    r"""Two switches joined by one shaped link, two hosts on each side: circuits vs best effort.
 
         h1 --\                          /-- h3
               s1 ==== bw, delay ==== s2

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from testbed.measure import traceroute_hops
 from testbed.net import running
 from testbed.tables import named_rows, read_switch
 from topologies.control import ChainTopo, MeshTopo, RingTopo, StarTopo
@@ -51,8 +52,8 @@ def net_plan(net):
 def test_traceroute_shows_one_hop_per_switch_and_routed_traffic_skips_the_controller():
     with running(ChainTopo(n=3), controller='router') as net:
         h1 = net['h1']
-        hops4 = re.findall(r'^\s*\d+\s+(\S+)', h1.cmd('traceroute -n -q1 -w1 10.0.2.10'), re.M)
-        hops6 = re.findall(r'^\s*\d+\s+(\S+)', h1.cmd('traceroute -6 -n -q1 -w1 2001:db8:2::10'), re.M)
+        hops4 = traceroute_hops(h1, '10.0.2.10')
+        hops6 = traceroute_hops(h1, '2001:db8:2::10')
         print('traceroute:', hops4, hops6)
         assert hops4 == ['10.255.0.1', '10.255.0.2', '10.255.0.3', '10.0.2.10']
         assert hops6 == ['fd00:ff::1', 'fd00:ff::2', 'fd00:ff::3', '2001:db8:2::10']

@@ -10,8 +10,8 @@ import time
 import pytest
 
 from testbed.capture import capture, decode_6in4
+from testbed.measure import traceroute_hops
 from testbed.net import running
-from testbed.probe import current_plan
 from testbed.sixtofour import TUNNEL_MTU
 from topologies.sixtofour import SixToFourTopo
 
@@ -42,11 +42,11 @@ def test_hosts_resolve_each_other_by_name_and_reach_each_other(net):
 
 @pytest.mark.smoke
 def test_traceroute_shows_the_tunnel_as_one_hop(net):
-    hops = re.findall(r'^\s*\d+\s+(\S+)', net['a'].cmd(f'traceroute -6 -n -q1 -w2 {B}'), re.M)
+    hops = traceroute_hops(net['a'], B)
     print('a -> b:', hops)
     # r1's LAN address, r2's 6to4 address, b: the three IPv4 core switches are inside the tunnel
     assert hops == ['2002:c000:201:1::1', '2002:c633:6401::1', B]
-    hops = re.findall(r'^\s*\d+\s+(\S+)', net['a'].cmd(f'traceroute -6 -n -q1 -w2 {C}'), re.M)
+    hops = traceroute_hops(net['a'], C)
     print('a -> c:', hops)
     assert hops[:2] == ['2002:c000:201:1::1', '2002:c058:6301::1'] and hops[-1] == C  # via the relay
 

@@ -1,17 +1,20 @@
-"""6to4's cost in goodput: TCP through the tunnel vs IPv4 on the same 100 Mb/s core path, against theory
-(20 Mb/s under an emulated CPU, the VM stage's TCG, which cannot forward wire-sized frames at 100 Mb/s).
+"""6to4's cost in goodput: TCP through the tunnel vs IPv4 on the same core path, against theory.
 
 Theory (testbed.sixtofour_demo.goodput_ratio_theory): equal frames on the wire; IPv4 carries 1448 payload bytes
 per frame, 6to4 1408 (its 20-byte outer header and the 40-byte IPv6 header), so the ratio is 0.9724. Tolerance 2 %.
-Segmentation offload is off on the four nodes, so HTB shapes wire-sized frames on both paths (the kernel's sit
-passes GSO super-frames through otherwise). Router to router (r1's and r2's 6to4 addresses) isolates the tunnel;
-host to host (a -> b) adds an IPv6 forwarding hop at each end, which an emulated CPU struggles with, so there it is
-reported, not asserted.
+The core rate (testbed.sixtofour_demo.ratio_core_rate) is 100 Mb/s on the kernel datapath, 50 on the userspace one
+(ovs-vswitchd's forwarding thread saturates near 93 Mb/s across three switches on 2 vCPUs) and 20 under an
+emulated CPU: a CPU-bound path caps both encapsulations alike and hides the 20 bytes, so the IPv4 baseline must
+first reach 97 % of its own theory. Each path's goodput is the best of two alternating runs
+(testbed.measure.best_goodputs). Segmentation offload is off on the measured nodes, so HTB shapes wire-sized frames
+on both paths (the kernel's sit passes GSO super-frames through otherwise). Router to router (r1's and r2's 6to4
+addresses) isolates the tunnel; host to host (a -> b) adds an IPv6 forwarding hop at each end, which an emulated
+CPU struggles with, so there it is reported, not asserted.
 """
-from testbed.measure import tcp_goodput, wire_sized_frames
+from testbed.measure import best_goodputs, wire_sized_frames
 from testbed.net import running
 from testbed.probe import probe
-from testbed.sixtofour_demo import goodput_ratio_theory
+from testbed.sixtofour_demo import BASELINE_SHARE, goodput_ratio_theory, ipv4_baseline_theory, ratio_core_rate
 from topologies.sixtofour import SixToFourDirectTopo, SixToFourSitesTopo
 
 TOLERANCE = 0.02
@@ -19,23 +22,25 @@ TOLERANCE = 0.02
 
 def test_sixtofour_goodput_ratio_matches_the_header_overhead():
     emulated = probe().has('cpu_emulated')
-    rate = 20 if emulated else 100  # an emulated CPU forwards wire-sized frames at ~70 Mb/s: stay well below
+    rate, why = ratio_core_rate()
     with running(SixToFourSitesTopo(bw=rate), controller='router', label='ratio') as net:
         a, b, r1, r2 = (net[name] for name in ('a', 'b', 'r1', 'r2'))
         b_address = b.params['ip6'].split('/')[0]
         wire_sized_frames(a, b, r1, r2)
         a.cmd(f'ping -6 -c 1 -M do -s 1452 -W 2 {b_address}')  # learn the path MTU first
-        ipv4 = tcp_goodput(r1, r2, seconds=6, address=str(r2.v4.ip))
-        routers = tcp_goodput(r1, r2, seconds=6, address=str(r2.tunnel_address))
-        hosts = tcp_goodput(a, b, seconds=6, address=b_address)
-        theory, _, _ = goodput_ratio_theory()
-        print(f'{net.plan.tunnel} tunnel, core {rate} Mb/s: IPv4 r1->r2 {ipv4 / 1e6:.2f} Mb/s; '
-              f'6to4 r1->r2 {routers / 1e6:.2f} Mb/s, '
-              f'ratio {routers / ipv4:.4f}; 6to4 a->b {hosts / 1e6:.2f} Mb/s, ratio {hosts / ipv4:.4f}; expected '
-              f'{theory:.4f} +- {TOLERANCE:.0%}' + ('; a->b not asserted: emulated CPU' if emulated else ''))
-        assert abs(routers / ipv4 - theory) <= TOLERANCE * theory
-        if not emulated:
-            assert abs(hosts / ipv4 - theory) <= TOLERANCE * theory
+        best = best_goodputs({'ipv4': (r1, r2, str(r2.v4.ip)), 'routers': (r1, r2, str(r2.tunnel_address)),
+                              'hosts': (a, b, b_address)}, rounds=2)
+        ipv4, routers, hosts = best['ipv4'], best['routers'], best['hosts']
+    theory, _, _ = goodput_ratio_theory()
+    baseline = ipv4_baseline_theory(rate)
+    print(f'{net.plan.tunnel} tunnel, core {rate} Mb/s ({why}): IPv4 r1->r2 {ipv4 / 1e6:.2f} Mb/s (theory '
+          f'{baseline:.2f}); 6to4 r1->r2 {routers / 1e6:.2f} Mb/s, ratio {routers / ipv4:.4f}; 6to4 a->b '
+          f'{hosts / 1e6:.2f} Mb/s, ratio {hosts / ipv4:.4f}; expected {theory:.4f} +- {TOLERANCE:.0%}'
+          + ('; a->b not asserted: emulated CPU' if emulated else ''))
+    assert ipv4 / 1e6 >= BASELINE_SHARE * baseline, 'the IPv4 baseline is CPU-bound: the ratio would mean nothing'
+    assert abs(routers / ipv4 - theory) <= TOLERANCE * theory
+    if not emulated:
+        assert abs(hosts / ipv4 - theory) <= TOLERANCE * theory
 
 
 NATIVE = ('fd00:6::1', 'fd00:6::2')  # native IPv6 on the routers' shared WAN link (inside the namespaces only)
@@ -51,8 +56,9 @@ def test_sixtofour_vs_native_ipv6_on_the_same_link():
         wire_sized_frames(r1, r2)
         for node, address in ((r1, NATIVE[0]), (r2, NATIVE[1])):
             node.cmd(f'ip -6 addr add {address}/64 dev {node.intfNames()[0]} nodad')
-        native = tcp_goodput(r1, r2, seconds=6, address=NATIVE[1])
-        tunnel = tcp_goodput(r1, r2, seconds=6, address=str(r2.tunnel_address))
+        best = best_goodputs({'native': (r1, r2, NATIVE[1]), 'tunnel': (r1, r2, str(r2.tunnel_address))},
+                             rounds=2)
+        native, tunnel = best['native'], best['tunnel']
     _, mss6, _ = goodput_ratio_theory()
     theory = mss6 / (1500 - 40 - 32)
     print(f'{net.plan.tunnel} tunnel, link {rate} Mb/s: native IPv6 {native / 1e6:.2f} Mb/s, 6to4 '

@@ -1,7 +1,7 @@
 """The delay line's per-direction logic with a fake socket (no root, no interfaces)."""
 import pytest
 
-from testbed.delayline import MIN_FRAME, Direction
+from testbed.delayline import MAX_COMPENSATION, MIN_FRAME, Direction, Lateness
 
 
 class FakeSocket:
@@ -57,3 +57,21 @@ def test_in_flight_limit_and_runts():
     direction.arrive(b'\x00' * (MIN_FRAME - 1), now=0.0)
     assert direction.counters['overflow'] == 2 and direction.counters['runt'] == 1
     assert direction.counters['max_in_flight'] == 3
+
+
+def test_lateness_is_learnt_per_length_of_wait():
+    timers = Lateness(0.0001)
+    for _ in range(100):
+        timers.observe(0.005, 0.0003)   # 5 ms waits end 0.3 ms late
+        timers.observe(0.0002, 0.00005)  # short waits 50 us late
+    assert timers.expected(0.006) == pytest.approx(0.0003, rel=0.01)
+    assert timers.expected(0.0001) == pytest.approx(0.00005, rel=0.01)
+    assert timers.expected(0.001) == 0.0001  # a length never seen keeps the starting guess
+
+
+def test_one_descheduled_wake_cannot_swing_the_estimate():
+    timers = Lateness(0.0001)
+    timers.observe(0.005, 5.0)  # a wait that ended seconds late (the process was stopped)
+    assert timers.expected(0.005) <= 0.0001 + MAX_COMPENSATION / 8
+    timers.observe(0.005, -1.0)  # a clock step backwards
+    assert timers.expected(0.005) >= 0.0
