@@ -14,7 +14,9 @@ import platform
 import re
 import select
 import shutil
+import socket
 import statistics
+import struct
 import subprocess
 import time
 from dataclasses import dataclass, field, asdict
@@ -223,6 +225,36 @@ def measure_timer(samples=200, sleep_s=0.001):
 def timer_lateness_us(sleep_ms):
     """measure_timer for a timer of ``sleep_ms`` (about a second of samples, at least 20), once per length."""
     return measure_timer(samples=max(20, min(200, int(1000 / sleep_ms))), sleep_s=sleep_ms / 1000)
+
+
+@functools.lru_cache(maxsize=None)
+def wakeup_latency_us(idle_ms, samples=20):
+    """How long a process blocked in select() for ``idle_ms`` takes to run once a datagram arrives (median, us):
+    what a userspace switch (ovs-vswitchd on the netdev datapath) pays for a frame that ends an idle spell.
+
+    A forked child sends its send time after each idle spell; the child only sleeps and sends, then exits."""
+    receiver, sender = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            receiver.close()
+            for _ in range(samples):
+                time.sleep(idle_ms / 1000)
+                sender.send(struct.pack('d', time.monotonic()))
+        finally:
+            os._exit(0)
+    latencies = []
+    try:
+        sender.close()
+        for _ in range(samples):
+            if not select.select([receiver], [], [], 5 + idle_ms / 1000)[0]:
+                break
+            woke = time.monotonic()
+            latencies.append((woke - struct.unpack('d', receiver.recv(8))[0]) * 1e6)
+    finally:
+        receiver.close()
+        os.waitpid(pid, 0)
+    return round(statistics.median(latencies), 1) if latencies else 0.0
 
 
 def _tool_checks():
