@@ -16,10 +16,17 @@ import urllib.request
 from mininet.node import Controller
 
 from testbed.errors import TestbedError
+from testbed.probe import probe
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROUTER_APP = os.path.join(REPO, 'controllers', 'router.py')
 START_TIMEOUT_S = 30
+EMULATED_START_TIMEOUT_S = 120  # under QEMU TCG Ryu's imports alone took 20-40 s in the VM stage
+
+
+def start_timeout_s():
+    """How long a controller may take to listen or get ready: longer on an emulated CPU."""
+    return EMULATED_START_TIMEOUT_S if probe().has('cpu_emulated') else START_TIMEOUT_S
 
 
 def _last_line(path):
@@ -75,7 +82,8 @@ class RyuController(Controller):
             self.run.record_process(self.process.pid, f'ryu controller {self.name}')
             with open(self.run.path('controller.json'), 'w') as handle:
                 json.dump({'name': self.name, 'openflow_port': self.port, 'rest_port': self.rest_port}, handle)
-        deadline = time.monotonic() + START_TIMEOUT_S
+        timeout = start_timeout_s()
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise TestbedError(f'controller {self.name} exited at start: {_last_line(log_path)}')
@@ -83,7 +91,7 @@ class RyuController(Controller):
                 if sock.connect_ex(('127.0.0.1', self.port)) == 0:
                     return
             time.sleep(0.1)
-        raise TestbedError(f'controller {self.name} did not listen within {START_TIMEOUT_S} s (see {log_path})')
+        raise TestbedError(f'controller {self.name} did not listen within {timeout} s (see {log_path})')
 
     def stop_process(self, sig=None):
         """End the Ryu process (SIGTERM, or ``sig``), leaving the switches on their own (fail-secure)."""
@@ -118,8 +126,9 @@ class RyuController(Controller):
     def delete(self, path):
         return rest_call(self.rest_port, 'DELETE', path)
 
-    def wait_ready(self, timeout=START_TIMEOUT_S):
+    def wait_ready(self, timeout=None):
         """Wait until the router app has installed every table (all switches connected, all links discovered)."""
+        timeout = timeout or start_timeout_s()
         deadline = time.monotonic() + timeout
         status = {}
         while time.monotonic() < deadline:
