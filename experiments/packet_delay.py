@@ -8,7 +8,7 @@ from topologies.lecture import LINK_1, LINK_2, LectureLinksTopo
 
 SIZES = (24, 1000, 5000, 10000)      # UDP payload bytes; 24 is the smallest timestamped probe (the lecture's 10 B)
 LINKS = (('Link-1', 'h1', 'h2', LINK_1), ('Link-2', 'h3', 'h4', LINK_2))
-FRAGMENT_DATA, HEADERS, FULL_FRAME = 1480, 20 + 14, 1514   # IPv4 fragment payload; IPv4 + Ethernet headers
+FRAGMENT_DATA, HEADERS = 1480, 20 + 14   # IPv4 fragment payload; IPv4 + Ethernet headers
 
 
 def frames(size):
@@ -23,23 +23,9 @@ def wire_bytes(size):
     return sum(frames(size)), len(frames(size))
 
 
-def expected_ms(size, rate_bps, delay_s, bucket=FULL_FRAME):
-    """One-way delay through a token bucket holding ``bucket`` bytes (HTB): a frame may leave whenever the bucket
-    is not in debt, so on an idle link the frames before the last go out until the bucket's ``bucket`` bytes are
-    spent, and the last frame leaves (everything before it - bucket) / R later; then the propagation delay."""
-    lengths = frames(size)
-    queued = max(0, sum(lengths[:-1]) - bucket)
-    return (queued * 8 / rate_bps + delay_s) * 1e3
-
-
-def timed_frames(size, bucket=FULL_FRAME):
-    """Frames of the datagram that wait for tokens, each released by a timer."""
-    lengths = frames(size)
-    return sum(1 for index in range(len(lengths)) if sum(lengths[:index]) > bucket)
-
-
 def lecture_ms(size, rate_bps, delay_s):
-    """The lecture's L/R + d, with L the whole datagram as it crosses the wire."""
+    """The lecture's L/R + d, with L the whole datagram as it crosses the wire: its fragments go back to back, and
+    the last one arrives when all of them have been transmitted and it has propagated."""
     return (wire_bytes(size)[0] * 8 / rate_bps + delay_s) * 1e3
 
 
@@ -48,17 +34,16 @@ def _link(shaping):
 
 
 def theory(params):
-    # 0 on a real CPU; under an emulated one, the measured lateness of the delay timer and of one token-bucket
-    # timer per frame that waits for tokens
+    # 0 on a real CPU; under an emulated one, the measured lateness of the timer that releases the last frame
+    # (scheduled on the serialiser's own clock, so earlier late releases do not add up) and of the shaper's
     allowance = emulation_allowance_ms()
     quantities = []
     for name, _, _, shaping in LINKS:
         rate, delay = _link(shaping)
         late_delay = emulation_allowance_ms(delay * 1e3)
         for size in SIZES:
-            expected = expected_ms(size, rate, delay)
-            quantities.append(Quantity(f'{name} {size} B one-way delay', expected, 'ms',
-                                       absolute=0.4 + late_delay + timed_frames(size) * allowance, relative=0.02))
+            quantities.append(Quantity(f'{name} {size} B one-way delay', lecture_ms(size, rate, delay), 'ms',
+                                       absolute=0.4 + late_delay + allowance, relative=0.02))
     return quantities
 
 
@@ -83,7 +68,7 @@ def measure(net, params, repetition, log):
 
 def notes(result):
     first = result['raw']['repetitions'][0]
-    lines = ['| link | size | lecture L/R + d | expected (one-frame bucket) | measured median (raw - reference) |',
+    lines = ['| link | size | L/R | L/R + d (expected) | measured median (raw - reference) |',
              '|---|---|---|---|---|']
     rows = {row['quantity']: row for row in result['raw']['rows']}
     for name, _, _, shaping in LINKS:
@@ -93,18 +78,19 @@ def notes(result):
             measured = '-' if row['measured'] is None else (
                 f'{row["measured"]:.2f} ms ({first[f"{name} {size} B raw"]:.2f} - '
                 f'{first[f"reference link {size} B"]:.2f})')
-            lines.append(f'| {name} | {size} B ({wire_bytes(size)[0]} B on the wire) | '
-                         f'{lecture_ms(size, rate, delay):.2f} ms | {row["expected"]:.2f} ms | {measured} |')
+            lines.append(f'| {name} | {size} B ({wire_bytes(size)[0]} B on the wire in {wire_bytes(size)[1]} '
+                         f'frame(s)) | {lecture_ms(size, rate, 0.0):.2f} ms | {row["expected"]:.2f} ms | '
+                         f'{measured} |')
     lines += ['', 'The lecture: a 10-byte packet takes ~10 ms on Link-1 and ~1 ms on Link-2 (propagation dominates); '
-              'a 10,000-byte one ~18 ms vs ~81 ms (transmission dominates on the narrow link). An emulated link '
-              'shapes with a token bucket (HTB, here holding one frame, 1514 B) rather than clocking bits out: a '
-              'frame leaves whenever the bucket is not in debt, so an idle link lets the first frame and the next '
-              'one go at once and the datagram is complete (all frames before the last - 1514 B) / R later. The '
-              'expected column is that model; the lecture column is L/R + d. Measured one way: the namespaces '
-              'share one clock; the same probe on an unshaped reference link (h5 - h6) is subtracted, so what is '
-              'compared is the delay the link adds. Tolerance: 0.4 ms or 2 %, whichever is larger (the delay line\'s '
-              'or netem\'s timer), plus, on an emulated CPU, the measured timer lateness for each timer-driven release '
-              '(the delay, and every frame that waits for tokens).']
+              'a 10,000-byte one ~18 ms vs ~81 ms (transmission dominates on the narrow link). L here is what '
+              'crosses the wire: the UDP datagram in IPv4 fragments of at most 1480 data bytes, each with 34 bytes '
+              'of IPv4 and Ethernet header. The links serialise each frame (netem rate on the kernel path, the '
+              'delay line on the userspace one): a frame takes its bytes / R after the previous one, then the '
+              'propagation delay, so the last fragment arrives L/R + d after the first bit left. Measured one way: '
+              'the namespaces share one clock; the same probe on an unshaped reference link (h5 - h6) is '
+              'subtracted, so what is compared is the delay the link adds. Tolerance: 0.4 ms or 2 %, whichever is '
+              'larger (the delay line\'s or netem\'s timer), plus, on an emulated CPU, the measured lateness of the '
+              'timers that release the last frame.']
     return lines
 
 
@@ -114,9 +100,7 @@ def plot(result, folder):
     for (name, _, _, shaping), color in zip(LINKS, ('C0', 'C1')):
         rate, delay = _link(shaping)
         sizes = list(range(0, 10001, 250))
-        axis.plot(sizes, [expected_ms(s, rate, delay) for s in sizes], color=color, label=f'{name}: expected')
-        axis.plot(sizes, [lecture_ms(s, rate, delay) for s in sizes], color=color, linestyle=':',
-                  label=f'{name}: L/R + d')
+        axis.plot(sizes, [lecture_ms(s, rate, delay) for s in sizes], color=color, label=f'{name}: L/R + d')
         axis.scatter(SIZES, [rows[f'{name} {s} B one-way delay']['measured'] or 0 for s in SIZES], color=color,
                      marker='o', zorder=3, label=f'{name}: measured')
     return save(figure, axis, folder, 'packet-delay.png', 'UDP payload (bytes)', 'one-way delay (ms)', legend_size=7)
@@ -127,6 +111,6 @@ EXPERIMENT = Experiment(
     model='A packet of L bits on a link of rate R and propagation delay d arrives L/R + d after its first bit left. '
           'Link-1: 10 Mb/s, 10 ms; Link-2: 1 Mb/s, 1 ms. Small packets: propagation dominates; large ones: '
           'transmission does, on the narrow link.',
-    topology=lambda params: LectureLinksTopo(burst=1514, reference=True), theory=theory, measure=measure,
+    topology=lambda params: LectureLinksTopo(reference=True), theory=theory, measure=measure,
     params={'probes': 20},
     repetitions=2, plot=plot, notes=notes)

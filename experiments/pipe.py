@@ -7,10 +7,18 @@ from testbed.measure import ping_rtts, rtt_summary, tcp_goodput
 from topologies.basic import PairTopo
 
 WINDOWS = (4, 8, 16, 32, 64, 128)  # kB of socket buffer on both ends (iperf3 -w)
+PING_FRAME, DATA_FRAME, ACK_FRAME = 98, 1514, 66  # bytes on the wire: a 56-byte ping, a full segment, its ACK
 
 
 def _rate_rtt(params):
+    """The link's rate (b/s) and its propagation round trip (s)."""
     return float(params['bw']) * 1e6, 2 * float(params['delay_ms']) / 1e3
+
+
+def segment_rtt(ping_rtt, rate):
+    """The round trip a full TCP segment and its ACK take, from a ping's: the link serialises every frame, so a
+    1514-byte segment and a 66-byte ACK spend longer on the wire than two 98-byte pings."""
+    return ping_rtt + (DATA_FRAME + ACK_FRAME - 2 * PING_FRAME) * 8 / rate
 
 
 def usable_window(window, mss):
@@ -25,8 +33,9 @@ def theory(params):
     computed per measurement; the shape is checked as the ratio of measured to expected goodput (1.0) on each side
     of the knee."""
     rate, rtt = _rate_rtt(params)
+    ping_rtt = rtt + 2 * PING_FRAME * 8 / rate  # propagation both ways, and each ping's transmission
     return [Quantity(f'goodput / min(rate, window/RTT), -w {w} kB', 1.0, '', relative=0.10) for w in WINDOWS] + [
-        Quantity('RTT (ms)', rtt * 1e3, 'ms', absolute=0.3, relative=0.02)]
+        Quantity('RTT (ms)', ping_rtt * 1e3, 'ms', absolute=0.3, relative=0.02)]
 
 
 def measure(net, params, repetition, log):
@@ -39,7 +48,7 @@ def measure(net, params, repetition, log):
                    for stream in interval.get('streams', []) if stream.get('snd_wnd')]
         snd_wnd = statistics.median(windows) if windows else window * 1024
         mss = report.get('start', {}).get('tcp_mss_default') or 1448
-        measured_rtt = result['RTT (ms)'] / 1e3 if result['RTT (ms)'] else rtt
+        measured_rtt = segment_rtt(result['RTT (ms)'] / 1e3, rate) if result['RTT (ms)'] else segment_rtt(rtt, rate)
         expected = min(rate * TCP_EFFICIENCY, usable_window(snd_wnd, mss) * 8 / measured_rtt)
         result[f'goodput Mb/s, -w {window} kB'] = goodput / 1e6
         result[f'window B, -w {window} kB'] = snd_wnd
@@ -64,8 +73,9 @@ def notes(result):
                      f'{rate * TCP_EFFICIENCY / 1e6:.2f} Mb/s |')
     lines += ['', 'The window is the one the receiver advertised (tcp_info snd_wnd), counted in whole segments: a '
               'sender does not send a partial segment while it has more data (silly-window avoidance, RFC 1122 '
-              '4.2.3.4), so a 7.2 kB window carries four 1448-byte segments per round trip, not five. Tolerance '
-              '10 % per point.']
+              '4.2.3.4), so a 7.2 kB window carries four 1448-byte segments per round trip, not five. RTT is a full '
+              'segment\'s: the ping\'s, plus what a 1514-byte segment and a 66-byte ACK take longer than two 98-byte '
+              'pings to transmit (the link serialises frames). Tolerance 10 % per point.']
     lines += ['', 'The lecture\'s pipe question: 1 Mb/s and 5 ms holds 5,000 bits; 10 Mb/s and 1 ms holds 10,000 bits '
               '(the wider, shorter pipe holds twice as much).']
     return lines

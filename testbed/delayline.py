@@ -3,6 +3,8 @@
 One process per link, running in the testbed's delay namespace between the two veth ends that stand in for the
 link's "wire" (``end_a`` faces the link's first node, ``end_b`` its second). It reads frames from each end with an
 AF_PACKET socket and writes them to the other end after the link's one-way delay, dropping a fraction ``loss``.
+With a ``rate`` it is also the wire's serialiser, as netem's ``rate``: a frame finishes transmission its bytes / rate
+after the previous one finished or after it arrived, whichever is later, and then propagates for the delay.
 
 Design (measured ceilings in PLATFORM.md): one single-threaded select loop (two sockets; select has microsecond timeouts), no threads for timed forwarding; a FIFO
 per direction when the delay is fixed (arrival order equals departure order) and a heap only with jitter (netem
@@ -84,9 +86,11 @@ def kernel_arrival(sock, now):
 class Direction:
     """Frames travelling one way along the link: delay, jitter, loss, in-flight limit and counters."""
 
-    def __init__(self, name, out_sock, delay, jitter=0.0, loss=0.0, limit=100000, seed=0):
+    def __init__(self, name, out_sock, delay, jitter=0.0, loss=0.0, limit=100000, seed=0, rate=0.0):
         self.name = name
         self.out_sock = out_sock
+        self.seconds_per_byte = 8.0 / rate if rate else 0.0
+        self.wire_free = 0.0  # when the last frame finished transmission (serialising links)
         self.delay = delay
         self.jitter = jitter
         self.loss = loss
@@ -110,6 +114,9 @@ class Direction:
         if len(queue) >= self.limit:
             counters['overflow'] += 1
             return
+        if self.seconds_per_byte:  # the frame as the shaper counts it: Ethernet header and payload
+            self.wire_free = max(now, self.wire_free) + (len(frame) - VNET_HDR_LEN) * self.seconds_per_byte
+            now = self.wire_free
         if self.jitter:
             due = now + max(0.0, self.delay + self.rng.uniform(-self.jitter, self.jitter))
             self.sequence += 1

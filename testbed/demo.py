@@ -2,8 +2,8 @@
 
 Part 1 is the paper: its two 6to4 scenarios on one network (``testbed.sixtofour_demo``). Part 2 is the lecture's
 two links (Link-1: 10 Mb/s, 10 ms; Link-2: 1 Mb/s, 1 ms), each measurement compared with its textbook value:
-round-trip time = 2 x propagation delay (small packets), TCP goodput = rate x 1448/1514, and the bandwidth-delay
-product. Both run on whichever data-plane paths this machine offers. The report is printed and written to
+round-trip time = 2 x (transmission + propagation) of a small ping, TCP goodput = rate x 1448/1514, and the
+bandwidth-delay product. Both run on whichever data-plane paths this machine offers. The report is printed and written to
 ``results/demo-<time>/`` as report.md, report.json, rtt.png, goodput.png and the protocol-41 capture.
 """
 import json
@@ -18,6 +18,8 @@ from testbed.units import format_rate, format_time
 from topologies.lecture import LectureLinksTopo
 
 TCP_EFFICIENCY = 1448 / 1514  # TCP payload per Ethernet frame with timestamps
+PING_PAYLOAD = 16             # the smallest ping that carries its timestamp
+PING_FRAME = 14 + 20 + 8 + PING_PAYLOAD  # Ethernet, IPv4 and ICMP headers: the bytes a link transmits
 
 
 def _row(what, expected, measured, tolerance, unit):
@@ -36,14 +38,16 @@ def lecture_links(log=print):
             log(f'demo: measuring {name} ({params.describe()})')
             src, dst = net[left], net[right]
             wire_sized_frames(src, dst)  # HTB must shape the frames the 1448/1514 arithmetic counts, not GSO batches
-            rtt = rtt_summary(ping_rtts(src, dst.IP(), count=50, interval=0.02, size=16))['median']
+            rtt = rtt_summary(ping_rtts(src, dst.IP(), count=50, interval=0.02, size=PING_PAYLOAD))['median']
             goodput = tcp_goodput(src, dst, seconds=6) / 1e6
-            expected_rtt = 2 * params.delay * 1e3
+            transmission = PING_FRAME * 8 / params.bw if params.serialized else 0.0
+            expected_rtt = 2 * (transmission + params.delay) * 1e3
             rate = params.bw / 1e6
             data[name] = {'rtt_ms': rtt, 'goodput_mbps': goodput, 'expected_rtt_ms': expected_rtt,
                           'expected_goodput_mbps': rate * TCP_EFFICIENCY}
             for row, ok in (
-                _row(f'{name} RTT, 16-byte ping (smallest timed)', expected_rtt, rtt, max(0.3, 0.02 * expected_rtt), 'ms'),
+                _row(f'{name} RTT, {PING_PAYLOAD}-byte ping ({PING_FRAME} B frames), 2 x (L/R + d)', expected_rtt, rtt,
+                     max(0.3, 0.02 * expected_rtt), 'ms'),
                 _row(f'{name} TCP goodput', rate * TCP_EFFICIENCY, goodput, rate * 0.03, 'Mb/s'),
             ):
                 lines.append(row)

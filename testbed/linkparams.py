@@ -5,6 +5,12 @@ Semantics (the same on both paths):
 - ``bw``: rate of each direction separately (a full-duplex link), shaped by an HTB token bucket on the egress
   interface of each end. Goodput is lower than ``bw`` by the header overhead (TCP over Ethernet: 1448/1514).
 - ``delay``: one-way propagation delay of each direction, so a link of delay *d* adds 2*d* to a round trip.
+- ``serialize``: each frame also takes its transmission time (its bytes / ``bw``) on the wire, back to back with the
+  frames before it, so a packet of L bytes arrives L/R + d after its first bit left: the lecture's packet delay.
+  On by default for a link with ``bw`` and a delay (jitter, loss); ``serialize=True`` asks for it on a link with
+  ``bw`` alone (it then needs netem or a delay line too), ``False`` turns it off. Without it the link is HTB's
+  token bucket only: a frame leaves as soon as tokens allow and arrives at once, so a lone 1514-byte frame on a
+  1 Mb/s link is not held for its 12 ms.
 - ``jitter``: each packet's delay is drawn uniformly from [delay - jitter, delay + jitter] (netem's default
   distribution); packets may be reordered, as with netem. Must not exceed ``delay``.
 - ``loss``: percentage of packets dropped in each direction independently (so a ping round trip loses
@@ -12,9 +18,12 @@ Semantics (the same on both paths):
 - ``max_queue_size``: packets that may wait for transmission at each end's egress (default 1000, Linux's
   txqueuelen). Packets already "on the wire" (in flight for ``delay``) do not count against it.
 
-Kernel path: HTB class with a netem leaf (what Mininet's TCLink builds); netem's limit is the queue plus an
-in-flight allowance. Userspace path: HTB with a pfifo leaf for the queue, then a delay line process between the
-two ends for delay, jitter and loss (see ``testbed.delayline``).
+Kernel path: HTB class with a netem leaf (what Mininet's TCLink builds), netem's ``rate`` serialising; netem's limit
+is the queue plus an in-flight allowance. Userspace path: HTB with a pfifo leaf for the queue, then a delay line
+process between the two ends for serialisation, delay, jitter and loss (see ``testbed.delayline``). Both HTB buckets
+(burst and cburst) hold the burst: tc's default ceiling bucket is one 1600-byte frame, and since ceil = rate it
+binds, so a release timer that fires late forfeits tokens (seen: 17.3 instead of 19.1 Mb/s of TCP at 20 Mb/s under
+an emulated CPU).
 """
 import math
 from dataclasses import dataclass, asdict
@@ -23,7 +32,7 @@ from typing import Optional
 from testbed.errors import TestbedError
 from testbed.units import parse_percent, parse_rate, parse_time, format_rate, format_time
 
-SHAPING_KEYS = ('bw', 'delay', 'jitter', 'loss', 'max_queue_size', 'burst')
+SHAPING_KEYS = ('bw', 'delay', 'jitter', 'loss', 'max_queue_size', 'burst', 'serialize')
 DEFAULT_QUEUE = 1000
 HTB_BURST_BYTES = 15000       # Mininet's TCLink burst: smooth up to 1 Gb/s
 HTB_QUANTUM_BYTES = 65536     # one class only, so quantum does not shape; fixed to silence HTB's r2q warning
@@ -44,6 +53,7 @@ class LinkParams:
     loss: float = 0.0            # percent, 0..100
     max_queue_size: int = DEFAULT_QUEUE
     burst: Optional[int] = None  # bytes the HTB bucket holds (default HTB_BURST_BYTES); 1514 = one frame
+    serialize: Optional[bool] = None  # frames take size/bw on the wire; None = when bw and a delay are both set
 
     @classmethod
     def from_options(cls, options, where='link'):
@@ -75,6 +85,13 @@ class LinkParams:
             if isinstance(burst, bool) or not isinstance(burst, int):
                 raise TestbedError(f'{where}: burst {burst!r} is not a whole number of bytes')
             values['burst'] = burst
+        serialize = options.get('serialize')
+        if serialize is not None:
+            if isinstance(serialize, str) and serialize.strip().lower() in ('true', 'false', 'yes', 'no', '1', '0'):
+                serialize = serialize.strip().lower() in ('true', 'yes', '1')
+            if not isinstance(serialize, bool):
+                raise TestbedError(f'{where}: serialize {serialize!r} must be true or false')
+            values['serialize'] = serialize
         params = cls(**values)
         params.validate(where)
         return params
@@ -99,13 +116,25 @@ class LinkParams:
         if self.burst is not None and (self.bw is None or not 1514 <= self.burst <= 10_000_000):
             raise TestbedError(f'{where}: burst {self.burst} B needs a bandwidth (bw) and must be 1514..10000000 '
                                f'bytes (at least one full frame)')
+        if self.serialize and self.bw is None:
+            raise TestbedError(f'{where}: serialize needs a bandwidth (bw): a frame\'s transmission time is its '
+                               'size / bw')
         if not 1 <= self.max_queue_size <= 1_000_000:
             raise TestbedError(f'{where}: max_queue_size {self.max_queue_size} must be 1..1000000 packets')
 
     @property
-    def needs_delay(self):
-        """True when the link needs netem or a delay line (delay, jitter or loss)."""
+    def serialized(self):
+        """True when each frame takes its transmission time on the wire (see ``serialize``)."""
+        if not self.bw:
+            return False
+        if self.serialize is not None:
+            return self.serialize
         return self.delay > 0 or self.jitter > 0 or self.loss > 0
+
+    @property
+    def needs_delay(self):
+        """True when the link needs netem or a delay line (delay, jitter, loss or serialisation)."""
+        return self.delay > 0 or self.jitter > 0 or self.loss > 0 or self.serialized
 
     @property
     def inflight_limit(self):
@@ -124,6 +153,9 @@ class LinkParams:
             parts.append(f'queue {self.max_queue_size}')
         if self.burst:
             parts.append(f'burst {self.burst} B')
+        if self.bw and self.serialize is not None and self.serialize != (self.delay > 0 or self.jitter > 0
+                                                                          or self.loss > 0):
+            parts.append('serialized' if self.serialize else 'not serialized')
         return ', '.join(parts)
 
     def as_dict(self):
@@ -158,6 +190,8 @@ def tc_commands(intf, params, delay_path):
                 netem += f' {params.jitter * 1e6:.0f}us'
         if params.loss:
             netem += f' loss {params.loss:.6g}%'
+        if params.serialized:
+            netem += f' rate {params.bw:.0f}bit'
         cmds.append(netem)
     elif params.bw or params.max_queue_size != DEFAULT_QUEUE:
         cmds.append(f'tc qdisc add dev {intf} {parent} handle 10: pfifo limit {params.max_queue_size}')
@@ -165,7 +199,9 @@ def tc_commands(intf, params, delay_path):
 
 
 def _htb_bucket(params):
-    return f'burst {params.burst}b cburst {params.burst}b' if params.burst else f'burst {HTB_BURST_BYTES}b'
+    """Both HTB buckets hold the burst (see the module docstring: tc's default cburst forfeits tokens)."""
+    burst = params.burst or HTB_BURST_BYTES
+    return f'burst {burst}b cburst {burst}b'
 
 
 def rate_change_command(intf, params, bw):
@@ -179,6 +215,6 @@ def rate_change_command(intf, params, bw):
 
 
 def delay_line_direction(params, seed):
-    """What the delay line does to one direction of a link (JSON-serialisable)."""
+    """What the delay line does to one direction of a link (JSON-serialisable); ``rate`` 0 = no serialisation."""
     return {'delay': params.delay, 'jitter': params.jitter, 'loss': params.loss / 100.0,
-            'limit': params.inflight_limit, 'seed': seed}
+            'limit': params.inflight_limit, 'seed': seed, 'rate': params.bw if params.serialized else 0.0}

@@ -1,7 +1,7 @@
 """The delay line's per-direction logic with a fake socket (no root, no interfaces)."""
 import pytest
 
-from testbed.delayline import MAX_COMPENSATION, MIN_FRAME, Direction, Lateness
+from testbed.delayline import MAX_COMPENSATION, MIN_FRAME, VNET_HDR_LEN, Direction, Lateness
 
 
 class FakeSocket:
@@ -75,3 +75,15 @@ def test_one_descheduled_wake_cannot_swing_the_estimate():
     assert timers.expected(0.005) <= 0.0001 + MAX_COMPENSATION / 8
     timers.observe(0.005, -1.0)  # a clock step backwards
     assert timers.expected(0.005) >= 0.0
+
+
+def test_a_serialising_link_gives_each_frame_its_transmission_time_back_to_back():
+    out = FakeSocket()
+    direction = Direction('a_to_b', out, delay=0.001, rate=1e6)  # Link-2: 1 Mb/s, 1 ms
+    big = bytes(VNET_HDR_LEN + 1514)
+    direction.arrive(big, now=0.0)
+    direction.arrive(big, now=0.0)     # queued behind the first on the wire
+    direction.arrive(big, now=1.0)     # the wire has long been idle
+    dues = [entry[0] for entry in direction.queue]
+    frame_time = 1514 * 8 / 1e6
+    assert dues == pytest.approx([frame_time + 0.001, 2 * frame_time + 0.001, 1.0 + frame_time + 0.001])

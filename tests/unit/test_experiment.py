@@ -46,12 +46,13 @@ def test_hash_follows_parameters_and_registry_lists_the_experiments():
 def test_packet_delay_theory_has_the_lectures_shape():
     packet_delay = registry()['packet-delay']
     expected = {q.name: q.expected for q in packet_delay.theory(packet_delay.params)}
-    # small packets: propagation only (10 ms vs 1 ms); 10,000 B: transmission dominates on the narrow link
-    assert expected['Link-1 24 B one-way delay'] == 10.0 and expected['Link-2 24 B one-way delay'] == 1.0
-    # 10,000 B: seven frames (6 x 1514 + 1162); the one-frame bucket lets two go at once, the last waits for
-    # 6 x 1514 - 1514 = 7570 bytes: 6.06 ms at 10 Mb/s, 60.56 ms at 1 Mb/s
-    assert round(expected['Link-1 10000 B one-way delay'], 3) == 16.056
-    assert round(expected['Link-2 10000 B one-way delay'], 2) == 61.56
+    # L/R + d with L the bytes on the wire. 24 B: one 66-byte frame, 0.05 ms at 10 Mb/s and 0.53 ms at 1 Mb/s on top
+    # of 10 ms vs 1 ms (propagation dominates); 10,000 B: seven frames, 10,246 bytes: 8.20 ms + 10 ms = 18.20 ms
+    # vs 81.97 ms + 1 ms = 82.97 ms (the lecture's ~18 and ~81, which leave the headers out)
+    assert round(expected['Link-1 24 B one-way delay'], 4) == 10.0528
+    assert round(expected['Link-2 24 B one-way delay'], 3) == 1.528
+    assert round(expected['Link-1 10000 B one-way delay'], 3) == 18.197
+    assert round(expected['Link-2 10000 B one-way delay'], 3) == 82.968
     assert expected['Link-2 10000 B one-way delay'] > 3.5 * expected['Link-1 10000 B one-way delay']
 
 

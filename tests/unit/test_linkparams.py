@@ -58,7 +58,35 @@ def test_userspace_plan_keeps_htb_and_leaves_delay_to_the_delay_line():
     assert not any('netem' in cmd for cmd in cmds)
     assert cmds[2] == 'tc qdisc add dev s1-eth2 parent 5:1 handle 10: pfifo limit 50'
     direction = delay_line_direction(params, seed=7)
-    assert direction == {'delay': 0.01, 'jitter': 0.0, 'loss': 0.0, 'limit': params.inflight_limit, 'seed': 7}
+    assert direction == {'delay': 0.01, 'jitter': 0.0, 'loss': 0.0, 'limit': params.inflight_limit, 'seed': 7,
+                         'rate': 10e6}
+
+
+def test_a_link_with_rate_and_delay_serialises_each_frame_on_both_paths():
+    params = LinkParams.from_options({'bw': 1, 'delay': '1ms'})
+    assert params.serialized and params.needs_delay
+    assert tc_commands('h1-eth0', params, 'kernel')[2].endswith(' delay 1000us rate 1000000bit')
+    assert delay_line_direction(params, seed=1)['rate'] == 1e6
+
+
+def test_serialisation_is_asked_for_or_turned_off():
+    rate_only = LinkParams.from_options({'bw': 1})
+    assert not rate_only.serialized and not rate_only.needs_delay  # HTB alone: no netem, no delay line
+    forced = LinkParams.from_options({'bw': 1, 'serialize': 'true'})
+    assert forced.serialized and forced.needs_delay
+    assert tc_commands('h1-eth0', forced, 'kernel')[2].endswith(' rate 1000000bit')
+    assert 'serialized' in forced.describe()
+    off = LinkParams.from_options({'bw': 1, 'delay': '1ms', 'serialize': False})
+    assert not off.serialized and 'rate' not in tc_commands('h1-eth0', off, 'kernel')[2]
+    assert delay_line_direction(off, seed=1)['rate'] == 0.0
+    with pytest.raises(TestbedError, match='serialize needs a bandwidth'):
+        LinkParams.from_options({'delay': '1ms', 'serialize': True})
+    with pytest.raises(TestbedError, match='must be true or false'):
+        LinkParams.from_options({'bw': 1, 'serialize': 'maybe'})
+
+
+def test_both_htb_buckets_hold_the_burst():
+    assert 'burst 15000b cburst 15000b' in tc_commands('h1-eth0', LinkParams.from_options({'bw': 10}), 'kernel')[1]
 
 
 def test_netem_without_rate_is_root_qdisc():
