@@ -105,7 +105,6 @@ def test_interrupted_run_stops_cleanly(sig):
     assert not [pid for pid in pids if alive(pid)]
 
 
-@pytest.mark.smoke
 def test_sigkill_then_clean_removes_exactly_the_run(foreign):
     before_bridges, before_intfs, before_runs = bridges(), root_interfaces(), our_runs()
     proc = start_testbed('run', 'linear', '--param', 'n=2', '--param', 'delay=2ms')

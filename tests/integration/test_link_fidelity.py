@@ -49,7 +49,6 @@ def test_one_way_loss(delay_path, plan_for):
     check(Comparison(f'{delay_path} one-way loss over {sent} packets', lost, 10.0, 1.0, '%'))
 
 
-@pytest.mark.smoke
 def test_jitter_spreads_rtts_within_bounds(delay_path, plan_for):
     plan = plan_for(delay_path)
     base = median_rtt(PairTopo(), plan, 'h1', 'h2', count=50)
@@ -71,7 +70,6 @@ def test_jitter_spreads_rtts_within_bounds(delay_path, plan_for):
     check(Comparison(f'{delay_path} RTT stdev with jitter', summary['stdev'], 1.63, 0.6, 'ms'))
 
 
-@pytest.mark.smoke
 def test_switch_to_switch_delays_add_up(delay_path, plan_for):
     """h1 -> h3 crosses two shaped switch links of 5 ms: 20 ms of RTT on top of the unshaped path."""
     plan = plan_for(delay_path)

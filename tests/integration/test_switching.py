@@ -15,7 +15,6 @@ def test_pingall_single_switch():
         assert net.pingAll(timeout=2) == 0
 
 
-@pytest.mark.smoke
 def test_tcp_through_the_switch_datapath():
     """TCP must not stall on the OVS userspace datapath (the checksum-offload trap) and must follow the rate.
 
