@@ -91,7 +91,7 @@ def ping_burst(host, address, count, interval):
 def test_ring_failover_outage_and_timeline():
     interval = 0.001
     with running(RingTopo(n=6), controller='router') as net:
-        h1, h2 = net['h1'], net['h2']
+        h1 = net['h1']
         h1.cmd('ping -c 3 -q 10.0.2.10')
         pinger = ping_burst(h1, '10.0.2.10', 3000, interval)
         time.sleep(1.0)
