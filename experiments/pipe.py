@@ -5,11 +5,12 @@ import subprocess
 
 from testbed.demo import TCP_EFFICIENCY
 from testbed.experiment import Experiment, Quantity, axes, first_repetition, save
-from testbed.measure import IPERF_PORT, ping_rtts, rtt_summary, tcp_goodput
+from testbed.measure import IPERF_PORT, ping_frame_bytes, ping_rtts, rtt_summary, tcp_goodput
 from topologies.basic import PairTopo
 
 WINDOWS = (4, 8, 16, 32, 64, 128)  # kB of socket buffer on both ends (iperf3 -w)
-PING_FRAME, DATA_FRAME, ACK_FRAME = 98, 1514, 66  # bytes on the wire: a 56-byte ping, a full segment, its ACK
+PING_FRAME = ping_frame_bytes()  # ping's default 56 bytes: 98 on the wire
+DATA_FRAME, ACK_FRAME = 1514, 66  # bytes on the wire: a full segment, its ACK
 
 
 def _rate_rtt(params):
@@ -59,8 +60,8 @@ def inflight_segments(sampler, skip=0.3):
 
 def theory(params):
     """Below the knee goodput = window / RTT (the window in whole segments); above it the link's rate: the knee is at
-    the BDP. The window is what the sender had in flight (ss), so the expected values are computed per measurement; the shape is checked as the ratio of measured to expected goodput (1.0) on each side
-    of the knee."""
+    the BDP. The window is what the sender had in flight (ss), so the expected values are computed per measurement;
+    the shape is checked as the ratio of measured to expected goodput (1.0) on each side of the knee."""
     rate, rtt = _rate_rtt(params)
     ping_rtt = rtt + 2 * PING_FRAME * 8 / rate  # propagation both ways, and each ping's transmission
     return [Quantity(f'goodput / min(rate, window/RTT), -w {w} kB', 1.0, '', relative=0.10) for w in WINDOWS] + [

@@ -3,8 +3,8 @@
 Two cases: ``sixtofour-direct`` (the two routers share one link shaped to 1000 Mb/s, no switches: the tunnel's own
 ceiling, since a userspace Open vSwitch core tops out near 240 Mb/s here) and ``sixtofour-sites`` (three routed
 switches, links at ``ratio_core_rate``: 100 Mb/s on the kernel datapath, 50 on the userspace one, whose forwarding
-thread would cap IPv4 below its theory at 100 and hide the 20 bytes). Measured: TCP goodput a -> b through the tunnel vs IPv4 r1 -> r2 on the same path,
-their ratio against the 1408/1448 the extra headers predict, and the RTT the two encapsulations add. Targets: the
+thread would cap IPv4 below its theory at 100 and hide the 20 bytes). Measured: TCP goodput a -> b through the
+tunnel vs IPv4 r1 -> r2 on the same path, their ratio against the 1408/1448 the extra headers predict, and the RTT the two encapsulations add. Targets: the
 userspace encapsulator carries >= 500 Mb/s of TCP at 1000 Mb/s; the ratio is within 2 % of theory.
 """
 import json

@@ -3,8 +3,8 @@
 Part 1 is the paper: its two 6to4 scenarios on one network (``testbed.sixtofour_demo``). Part 2 is the lecture's
 two links (Link-1: 10 Mb/s, 10 ms; Link-2: 1 Mb/s, 1 ms), each measurement compared with its textbook value:
 round-trip time = 2 x (transmission + propagation) of a small ping, TCP goodput = rate x 1448/1514, and the
-bandwidth-delay product. Both run on whichever data-plane paths this machine offers. The report is printed and written to
-``results/demo-<time>/`` as report.md, report.json, rtt.png, goodput.png and the protocol-41 capture.
+bandwidth-delay product. Both run on whichever data-plane paths this machine offers. The report is printed and
+written to ``results/demo-<time>/`` as report.md, report.json, rtt.png, goodput.png and the protocol-41 capture.
 """
 import json
 import os
@@ -12,14 +12,14 @@ import time
 
 from testbed import sixtofour_demo
 
-from testbed.measure import ping_rtts, rtt_summary, tcp_goodput, wire_sized_frames
+from testbed.measure import ping_frame_bytes, ping_rtts, rtt_summary, tcp_goodput, wire_sized_frames
 from testbed.net import running
 from testbed.units import format_rate, format_time
 from topologies.lecture import LectureLinksTopo
 
 TCP_EFFICIENCY = 1448 / 1514  # TCP payload per Ethernet frame with timestamps
 PING_PAYLOAD = 16             # the smallest ping that carries its timestamp
-PING_FRAME = 14 + 20 + 8 + PING_PAYLOAD  # Ethernet, IPv4 and ICMP headers: the bytes a link transmits
+PING_FRAME = ping_frame_bytes(PING_PAYLOAD)
 
 
 def _row(what, expected, measured, tolerance, unit):

@@ -123,18 +123,21 @@ class LinkParams:
             raise TestbedError(f'{where}: max_queue_size {self.max_queue_size} must be 1..1000000 packets')
 
     @property
+    def _serialized_by_default(self):
+        """A link that already needs netem or a delay line (delay, jitter or loss) serialises unless told not to."""
+        return self.delay > 0 or self.jitter > 0 or self.loss > 0
+
+    @property
     def serialized(self):
         """True when each frame takes its transmission time on the wire (see ``serialize``)."""
         if not self.bw:
             return False
-        if self.serialize is not None:
-            return self.serialize
-        return self.delay > 0 or self.jitter > 0 or self.loss > 0
+        return self._serialized_by_default if self.serialize is None else self.serialize
 
     @property
     def needs_delay(self):
         """True when the link needs netem or a delay line (delay, jitter, loss or serialisation)."""
-        return self.delay > 0 or self.jitter > 0 or self.loss > 0 or self.serialized
+        return self._serialized_by_default or self.serialized
 
     @property
     def inflight_limit(self):
@@ -153,8 +156,7 @@ class LinkParams:
             parts.append(f'queue {self.max_queue_size}')
         if self.burst:
             parts.append(f'burst {self.burst} B')
-        if self.bw and self.serialize is not None and self.serialize != (self.delay > 0 or self.jitter > 0
-                                                                          or self.loss > 0):
+        if self.bw and self.serialize is not None and self.serialize != self._serialized_by_default:
             parts.append('serialized' if self.serialize else 'not serialized')
         return ', '.join(parts)
 

@@ -66,9 +66,6 @@ class ShapedLink(Link):
         if self.shaping.serialized:
             raise TestbedError(f'link {self.name()}: its rate cannot change in place while frames are serialised '
                                'at the old one (build the link with serialize=False)')
-        if self.shaping.serialized:
-            raise TestbedError(f'link {self.name()}: its rate cannot change in place while frames are serialised '
-                               'at the old one (build the link with serialize=False)')
         for intf in (self.intf1, self.intf2):
             cmd = rate_change_command(intf.name, self.shaping, bw)
             output = intf.node.cmd(cmd + ' 2>&1; echo "exit=$?"').strip().splitlines()
