@@ -1,18 +1,22 @@
 """The ``testbed`` command: doctor, list, run, tables, sixtofour, circuits, demo, experiment, lab, clean, bench, vm.
 
 Quiet by default (a few progress lines on stderr), ``-v`` for Mininet's own detail. Every user mistake ends with
-one line ``testbed: error: ...`` and exit code 2.
+one line ``testbed: error: ...`` and exit code 2; Ctrl-C and SIGTERM stop any command with everything it created
+removed and exit code 130 / 143.
 """
 import argparse
 import json
 import os
 import sys
 import time
+import traceback
 
 from testbed import __version__
 from testbed.errors import TestbedError
+from testbed.interrupts import Stopped, exit_code, stop_on_signals
 
 EXIT_USAGE = 2
+EXIT_FAILURE = 1
 
 
 class _Parser(argparse.ArgumentParser):
@@ -75,20 +79,13 @@ def _algorithm(text):
 
 
 def cmd_run(args):
-    from testbed.net import Stopped, stop_on_signals
     from testbed.topo import load, parse_params
     topo, name = load(args.topology, parse_params(args.param))
     if os.geteuid() != 0:
         raise TestbedError('testbed run needs root (run with sudo)')
     progress(f'building {name}: {len(topo.hosts())} hosts, {len(topo.switches())} switches, '
              f'{len(topo.links())} links')
-    started = time.monotonic()
-    try:
-        with stop_on_signals():
-            return _run_network(args, topo, name, started)
-    except (KeyboardInterrupt, Stopped) as stop:
-        progress(f'stopped ({stop or "interrupted"})')
-        return 130
+    return _run_network(args, topo, name, time.monotonic())
 
 
 def _run_network(args, topo, name, started):
@@ -359,22 +356,36 @@ def build_parser():
 
 
 def main(argv=None):
+    """Run one command. Whatever happens, the user sees one line: an input error (exit 2), an interruption by
+    Ctrl-C or SIGTERM after everything the command built was removed (130, 143), or an unexpected failure named
+    by its exception (exit 1; ``-v`` prints the traceback too)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
-        if args.path:
-            os.environ['TESTBED_PATH'] = args.path
-        if not getattr(args, 'func', None):
-            parser.print_help()
-            return EXIT_USAGE
-        from mininet.log import setLogLevel
-        setLogLevel('info' if args.verbose else 'warning')
-        return args.func(args)
+        with stop_on_signals():
+            args = parser.parse_args(argv)
+            if args.path:
+                os.environ['TESTBED_PATH'] = args.path
+            if not getattr(args, 'func', None):
+                parser.print_help()
+                return EXIT_USAGE
+            from mininet.log import setLogLevel
+            setLogLevel('info' if args.verbose else 'warning')
+            return args.func(args)
     except TestbedError as exc:
         print(f'testbed: error: {exc}', file=sys.stderr)
         return exc.exit_code
+    except (KeyboardInterrupt, Stopped) as stop:
+        print(f'testbed: stopped by {stop if isinstance(stop, Stopped) else "SIGINT (Ctrl-C)"}', file=sys.stderr)
+        return exit_code(stop)
     except BrokenPipeError:
         return 1
+    except Exception as exc:  # a bug, or a failure nobody foresaw: still one line, the traceback on request
+        if '-v' in argv or '--verbose' in argv:
+            traceback.print_exc()
+        print(f'testbed: error: unexpected {type(exc).__name__}: {exc or "no detail"} (run with -v for the '
+              f'traceback)', file=sys.stderr)
+        return EXIT_FAILURE
 
 
 if __name__ == '__main__':

@@ -10,12 +10,46 @@ import sys
 PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent():
-    """Ask the kernel to SIGTERM this process when its parent (the testbed run) dies."""
+def die_with_parent(parent=None):
+    """Ask the kernel to SIGTERM this process when its parent (the testbed run) dies; if that parent (``parent``,
+    the PID that started us) died before the request was made, end now."""
     try:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     except (OSError, AttributeError):
         pass
+    if parent is not None and os.getppid() != parent:
+        sys.exit(1)
+
+
+class LoopSignals:
+    """Signals for a daemon's select loop: SIGTERM and SIGINT ask it to stop, SIGUSR1 to reload. Handlers only
+    take note; a wake-up pipe (``fd``, to select on) makes the loop's select return at once, since Python resumes
+    an interrupted select by itself."""
+
+    def __init__(self):
+        self.stopping = False
+        self.reload = False
+        self.fd, writer = os.pipe()
+        os.set_blocking(self.fd, False)
+        os.set_blocking(writer, False)
+        signal.set_wakeup_fd(writer)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._stop)
+        signal.signal(signal.SIGUSR1, self._reload)
+
+    def _stop(self, *_):
+        self.stopping = True
+
+    def _reload(self, *_):
+        self.reload = True
+
+    def drain(self):
+        """Empty the wake-up pipe (call when ``fd`` was readable)."""
+        try:
+            while os.read(self.fd, 512):
+                pass
+        except BlockingIOError:
+            pass
 
 
 def write_json(path, data):
@@ -31,9 +65,12 @@ def start(node, module, config, run, what, timeout=10.0):
 
     Raises ``TestbedError`` with the daemon's own error line when it does not come up."""
     from testbed.errors import TestbedError
-    process = node.popen([sys.executable, '-m', module, json.dumps(config)], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
-    run.record_process(process.pid, what)
+    from testbed.interrupts import deferred_signals
+    config = {**config, 'parent': os.getpid()}
+    with deferred_signals():  # recorded before a signal can end the run
+        process = node.popen([sys.executable, '-m', module, json.dumps(config)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        run.record_process(process.pid, what)
     ready, _, _ = select.select([process.stdout], [], [], timeout)
     line = process.stdout.readline().decode().strip() if ready else ''
     if line != 'ready':

@@ -22,21 +22,23 @@ What it cannot see stays: a userspace switch behind it that was idle wakes late 
 traversal, the README's "Limits seen").
 
 Run as ``python -m testbed.delayline CONFIG_JSON``; it prints ``ready`` when its sockets are bound and, on SIGTERM,
-writes its counters to the ``stats`` file of the config.
+stops at once and writes its counters to the ``stats`` file of the config. On SIGUSR1 it applies the new
+parameters of one or both directions from ``<stats>.retime`` and deletes that file (a link reshaped at run time).
 """
 import bisect
 import collections
 import fcntl
 import heapq
+import json
+import os
 import random
 import select
-import signal
 import socket
 import struct
 import sys
 import time
 
-from testbed.daemon import die_with_parent, write_json
+from testbed.daemon import LoopSignals, die_with_parent, write_json
 from testbed.daemon import main as daemon_main
 
 ETH_P_ALL = 0x0003
@@ -100,6 +102,15 @@ class Direction:
         self.sequence = 0  # keeps the heap stable for equal due times
         self.counters = {'received': 0, 'delivered': 0, 'lost': 0, 'overflow': 0, 'runt': 0,
                          'send_errors': 0, 'max_in_flight': 0}
+
+    def retime(self, delay, jitter=0.0, loss=0.0, limit=100000, seed=0, rate=0.0):
+        """New delay, jitter, loss, in-flight limit and rate; frames in flight keep their due times."""
+        del seed  # the random sequence goes on
+        if bool(jitter) != bool(self.jitter):  # a heap with jitter, a FIFO without: move the frames across
+            frames = sorted(self.queue)
+            self.queue = frames if jitter else collections.deque(frames)
+        self.delay, self.jitter, self.loss, self.limit = delay, jitter, loss, limit
+        self.seconds_per_byte = 8.0 / rate if rate else 0.0
 
     def arrive(self, frame, now):
         counters = self.counters
@@ -192,7 +203,7 @@ def _drain(sock, direction, now, stamp_first):
 
 def run(config):
     """Forward frames between the two ends until SIGTERM; return the counters."""
-    die_with_parent()
+    die_with_parent(config.get('parent'))
     sock_a, sock_b = open_end(config['a']), open_end(config['b'])
     early = config.get('early_us', 100) * 1e-6
     timers = Lateness(early)
@@ -201,15 +212,16 @@ def run(config):
     backward = Direction('b_to_a', sock_a, **config['b_to_a'])
     directions = (forward, backward)
     inbound = {sock_a.fileno(): (sock_a, forward), sock_b.fileno(): (sock_b, backward)}
-    readable = list(inbound)
-    stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-    signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
+    signals = LoopSignals()
+    readable = list(inbound) + [signals.fd]
     for sock in (sock_a, sock_b):
         kernel_arrival(sock, 0.0)  # the first SIOCGSTAMPNS turns receive timestamps on
     print('ready', flush=True)
     clock = time.monotonic
-    while not stopping:
+    while not signals.stopping:
+        if signals.reload:
+            signals.reload = False
+            retime(config, {'a_to_b': forward, 'b_to_a': backward})
         started = clock()
         due = [direction.next_due() for direction in directions if direction.queue]
         if due:
@@ -226,10 +238,13 @@ def run(config):
             timers.observe(wait, now - started - wait)
         idle = now - started >= IDLE_WAIT
         for fd in ready:
+            if fd == signals.fd:
+                signals.drain()
+                continue
             sock, direction = inbound[fd]
             still_open, waited = _drain(sock, direction, now, idle)
             if not still_open:
-                stopping.append(True)
+                signals.stopping = True
             if waited is not None:
                 wake_up += (min(max(waited, 0.0), MAX_COMPENSATION) - wake_up) / 8
         horizon = clock() + timers.expected(0.0)  # due before the next, shortest, wait could end
@@ -238,6 +253,21 @@ def run(config):
     return {'link': config.get('link', ''), 'a_to_b': forward.counters, 'b_to_a': backward.counters,
             'timer_lateness_us': [round(late * 1e6, 1) for late in timers.estimates],
             'wake_up_us': round(wake_up * 1e6, 1)}
+
+
+def retime(config, directions):
+    """Apply the new parameters of the ``.retime`` request next to the stats file, then delete it (the testbed
+    waits for that): ``{"a_to_b": {delay, jitter, loss, limit, seed, rate}}``, one direction or both."""
+    request = f'{config.get("stats")}.retime'
+    try:
+        with open(request) as handle:
+            changes = json.load(handle)
+    except (OSError, ValueError):
+        return
+    for name, values in changes.items():
+        if name in directions:
+            directions[name].retime(**values)
+    os.unlink(request)
 
 
 def run_and_report(config):

@@ -22,14 +22,13 @@ import fcntl
 import ipaddress
 import os
 import select
-import signal
 import socket
 import struct
 import subprocess
 import sys
 import time
 
-from testbed.daemon import die_with_parent, write_json
+from testbed.daemon import LoopSignals, die_with_parent, write_json
 from testbed.daemon import main as daemon_main
 from testbed.sixtofour import (DROP_REASONS, PROTO_IPV6_IN_IPV4, TUNNEL_MTU, TUNNEL_TTL, decapsulate,
                                encapsulation_target, site_key)
@@ -191,19 +190,18 @@ class Encapsulator:
 
 
 def run(config):
-    die_with_parent()
+    die_with_parent(config.get('parent'))
     encapsulator = Encapsulator(config)
     stats = config.get('stats')
-    stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-    signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
+    signals = LoopSignals()
     if stats:
         write_json(stats, encapsulator.snapshot())
     print('ready', flush=True)
-    readable = [encapsulator.sock.fileno(), encapsulator.tun]
-    handlers = {encapsulator.sock.fileno(): encapsulator.from_ipv4, encapsulator.tun: encapsulator.from_tun}
+    readable = [encapsulator.sock.fileno(), encapsulator.tun, signals.fd]
+    handlers = {encapsulator.sock.fileno(): encapsulator.from_ipv4, encapsulator.tun: encapsulator.from_tun,
+                signals.fd: signals.drain}
     written, dirty = time.monotonic(), False
-    while not stopping:
+    while not signals.stopping:
         try:
             ready, _, _ = select.select(readable, (), (), IDLE)
         except InterruptedError:

@@ -25,6 +25,7 @@ process between the two ends for serialisation, delay, jitter and loss (see ``te
 binds, so a release timer that fires late forfeits tokens (seen: 17.3 instead of 19.1 Mb/s of TCP at 20 Mb/s under
 an emulated CPU).
 """
+import dataclasses
 import math
 from dataclasses import dataclass, asdict
 from typing import Optional
@@ -58,41 +59,13 @@ class LinkParams:
     @classmethod
     def from_options(cls, options, where='link'):
         """Build from Mininet-style options (``bw=10, delay='5ms', loss=1``); reject anything unknown."""
-        unknown = sorted(set(options) - set(SHAPING_KEYS))
-        if unknown:
-            raise TestbedError(f'{where}: unknown link parameter {unknown[0]!r} '
-                               f'(known: {", ".join(SHAPING_KEYS)})')
-        bw = options.get('bw')
-        values = {}
-        if bw is not None:
-            values['bw'] = parse_rate(bw, f'{where}: bandwidth')
-        for key in ('delay', 'jitter'):
-            if options.get(key) is not None:
-                values[key] = parse_time(options[key], f'{where}: {key}')
-        if options.get('loss') is not None:
-            values['loss'] = parse_percent(options['loss'], f'{where}: loss')
-        queue = options.get('max_queue_size')
-        if queue is not None:
-            if isinstance(queue, str) and queue.strip().isdigit():
-                queue = int(queue)
-            if isinstance(queue, bool) or not isinstance(queue, (int, float)) or queue != int(queue):
-                raise TestbedError(f'{where}: max_queue_size {queue!r} is not a whole number of packets')
-            values['max_queue_size'] = int(queue)
-        burst = options.get('burst')
-        if burst is not None:
-            if isinstance(burst, str) and burst.strip().isdigit():
-                burst = int(burst)
-            if isinstance(burst, bool) or not isinstance(burst, int):
-                raise TestbedError(f'{where}: burst {burst!r} is not a whole number of bytes')
-            values['burst'] = burst
-        serialize = options.get('serialize')
-        if serialize is not None:
-            if isinstance(serialize, str) and serialize.strip().lower() in ('true', 'false', 'yes', 'no', '1', '0'):
-                serialize = serialize.strip().lower() in ('true', 'yes', '1')
-            if not isinstance(serialize, bool):
-                raise TestbedError(f'{where}: serialize {serialize!r} must be true or false')
-            values['serialize'] = serialize
-        params = cls(**values)
+        params = cls(**_parse_options(options, where))
+        params.validate(where)
+        return params
+
+    def changed(self, options, where='link'):
+        """These parameters with the given options changed and the others kept (validated as a whole)."""
+        params = dataclasses.replace(self, **_parse_options(options, where))
         params.validate(where)
         return params
 
@@ -162,6 +135,43 @@ class LinkParams:
 
     def as_dict(self):
         return asdict(self)
+
+
+def _parse_options(options, where):
+    """The typed values of Mininet-style link options; unknown keys and malformed values are errors."""
+    unknown = sorted(set(options) - set(SHAPING_KEYS))
+    if unknown:
+        raise TestbedError(f'{where}: unknown link parameter {unknown[0]!r} (known: {", ".join(SHAPING_KEYS)})')
+    values = {}
+    if options.get('bw') is not None:
+        values['bw'] = parse_rate(options['bw'], f'{where}: bandwidth')
+    for key in ('delay', 'jitter'):
+        if options.get(key) is not None:
+            values[key] = parse_time(options[key], f'{where}: {key}')
+    if options.get('loss') is not None:
+        values['loss'] = parse_percent(options['loss'], f'{where}: loss')
+    queue = options.get('max_queue_size')
+    if queue is not None:
+        if isinstance(queue, str) and queue.strip().isdigit():
+            queue = int(queue)
+        if isinstance(queue, bool) or not isinstance(queue, (int, float)) or queue != int(queue):
+            raise TestbedError(f'{where}: max_queue_size {queue!r} is not a whole number of packets')
+        values['max_queue_size'] = int(queue)
+    burst = options.get('burst')
+    if burst is not None:
+        if isinstance(burst, str) and burst.strip().isdigit():
+            burst = int(burst)
+        if isinstance(burst, bool) or not isinstance(burst, int):
+            raise TestbedError(f'{where}: burst {burst!r} is not a whole number of bytes')
+        values['burst'] = burst
+    serialize = options.get('serialize')
+    if serialize is not None:
+        if isinstance(serialize, str) and serialize.strip().lower() in ('true', 'false', 'yes', 'no', '1', '0'):
+            serialize = serialize.strip().lower() in ('true', 'yes', '1')
+        if not isinstance(serialize, bool):
+            raise TestbedError(f'{where}: serialize {serialize!r} must be true or false')
+        values['serialize'] = serialize
+    return values
 
 
 def check_path(params, delay_path, where='link'):

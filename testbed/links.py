@@ -10,17 +10,47 @@ joins the two inner ends::
 
     node1 [intf1] ==veth== [dlNa] (delay line process) [dlNb] ==veth== [intf2] node2
                            \\______ delay namespace ______/
+
+A link's interfaces in the root namespace (a switch's ports) are recorded in the run with the index they will get
+before they are created, so ``testbed clean`` finds them whenever the run ends. Each direction's shaping can change
+at run time through Mininet's own ``intf.config(bw=..., delay=..., jitter=..., loss=..., max_queue_size=...)``: the
+parameters given change for the traffic leaving that interface, the others stay (``ShapedLink.reshape``).
 """
 import dataclasses
 import json
+import os
+import signal
+import time
 
 from mininet.link import Intf, Link
 
 from testbed import daemon
 from testbed.errors import TestbedError
-from testbed.linkparams import LinkParams, delay_line_direction, rate_change_command, tc_commands
+from testbed.linkparams import SHAPING_KEYS, LinkParams, check_path, delay_line_direction, rate_change_command, \
+    tc_commands
+from testbed.runstate import free_ifindex
 
 DELAY_LINE_READY_TIMEOUT_S = 10.0
+RESHAPE_TIMEOUT_S = 5.0
+MININET_ONLY_TC_KEYS = ('speedup', 'use_hfsc', 'use_tbf', 'latency_ms', 'enable_ecn', 'enable_red')
+
+
+class TestbedIntf(Intf):
+    """Mininet's Intf, whose ``config`` also takes the shaping parameters of Mininet's TCIntf and applies them to
+    the direction leaving this interface, with the testbed's semantics, on either data-plane path."""
+
+    __test__ = False
+
+    def config(self, **params):  # Mininet's API name
+        shaping = {key: params.pop(key) for key in SHAPING_KEYS if params.get(key) is not None}
+        unsupported = sorted(key for key in MININET_ONLY_TC_KEYS if params.pop(key, None) not in (None, False))
+        if unsupported:
+            raise TestbedError(f'{self.name}: Mininet\'s tc option {unsupported[0]!r} is not supported by testbed '
+                               f'links (they take: {", ".join(SHAPING_KEYS)})')
+        result = super().config(**params)
+        if shaping:
+            self.link.reshape(self, **shaping)
+        return result
 
 
 class ShapedLink(Link):
@@ -28,38 +58,100 @@ class ShapedLink(Link):
 
     delay_path = 'kernel'  # where delay/jitter/loss happen for this link class
 
-    def __init__(self, node1, node2, shaping=None, **kwargs):
+    def __init__(self, node1, node2, shaping=None, run=None, delay_plan='kernel', **kwargs):
+        """``run``: where root-namespace interfaces are recorded before they exist; ``delay_plan``: the run's path
+        for delay (a link built without a delay line on the userspace path cannot get a delay later)."""
         self.shaping = shaping or LinkParams()
-        kwargs.setdefault('intf', Intf)
+        self.run = run
+        self.delay_plan = delay_plan
+        kwargs.setdefault('intf', TestbedIntf)
         super().__init__(node1, node2, **kwargs)
+        self.egress = {self.intf1.name: self.shaping, self.intf2.name: self.shaping}
 
     def name(self):
         return f'{self.intf1.node.name}-{self.intf2.node.name}'
 
+    # -- creating the interfaces ------------------------------------------------------------------------------
+    def makeIntfPair(self, intfname1, intfname2, addr1=None, addr2=None, node1=None, node2=None,
+                     deleteIntfs=True):  # Mininet's hook for how a link's interfaces are made
+        del deleteIntfs  # never delete an interface by name: the names were checked free, and one may be foreign
+        self.make_veth(node1, intfname1, addr1, intfname2, addr2, node2)
+
+    def make_veth(self, node, name, addr, peer, peer_addr, peer_node):
+        """Create veth ``name`` in ``node`` with its peer ``peer`` in ``peer_node``'s namespace. An end in the
+        root namespace is recorded (its name and the index it is created with) before it exists."""
+        for attempt in range(3):  # an index can be taken between choosing and creating it; choose again
+            ends, chosen = [], []
+            for end_node, end, end_addr in ((node, name, addr), (peer_node, peer, peer_addr)):
+                words = [f'name {end}'] + ([f'address {end_addr}'] if end_addr else [])
+                if self.run is not None and not end_node.inNamespace:
+                    index = free_ifindex(chosen)
+                    chosen.append(index)
+                    self.run.record_link(end, index)
+                    words.append(f'index {index}')
+                ends.append(' '.join(words))
+            output = node.cmd(f'ip link add {ends[0]} type veth peer {ends[1]} netns {peer_node.pid} 2>&1').strip()
+            if not output:
+                return
+            if 'exists' not in output or attempt == 2 or not chosen:
+                break
+        raise TestbedError(f'link {node.name}-{peer_node.name}: cannot create {name}: {output}')
+
+    # -- shaping ----------------------------------------------------------------------------------------------
     def apply_shaping(self):
         """Install the qdiscs of both ends and check that the kernel holds what was asked for."""
         for intf in (self.intf1, self.intf2):
-            cmds = tc_commands(intf.name, self.shaping, self.delay_path)
-            if not cmds:
-                continue
-            intf.node.cmd(f'tc qdisc del dev {intf.name} root 2>/dev/null')
-            for cmd in cmds:
-                output = intf.node.cmd(cmd + ' 2>&1; echo "exit=$?"').strip().splitlines()
-                if not output or output[-1] != 'exit=0':
-                    raise TestbedError(f'link {self.name()}: "{cmd}" failed: {(output or ["?"])[0]}')
-            self._verify(intf)
+            self._install(intf, self.egress[intf.name], replace=False)
 
-    def _verify(self, intf):
+    def _install(self, intf, params, replace=True):
+        cmds = tc_commands(intf.name, params, self.delay_path)
+        if not cmds and not replace:
+            return
+        intf.node.cmd(f'tc qdisc del dev {intf.name} root 2>/dev/null')
+        for cmd in cmds:
+            output = intf.node.cmd(cmd + ' 2>&1; echo "exit=$?"').strip().splitlines()
+            if not output or output[-1] != 'exit=0':
+                raise TestbedError(f'link {self.name()}: "{cmd}" failed: {(output or ["?"])[0]}')
+        self._verify(intf, params)
+
+    def _verify(self, intf, params):
         shown = intf.node.cmd(f'tc qdisc show dev {intf.name}')
         wanted = []
-        if self.shaping.bw:
+        if params.bw:
             wanted.append('htb')
-        if self.delay_path == 'kernel' and self.shaping.needs_delay:
+        if self.delay_path == 'kernel' and params.needs_delay:
             wanted.append('netem')
         missing = [kind for kind in wanted if f'qdisc {kind}' not in shown]
         if missing:
             raise TestbedError(f'link {self.name()}: {intf.name} lacks the {"/".join(missing)} qdisc after '
                                f'configuration; refusing to run with wrong links')
+
+    def reshape(self, intf, **options):
+        """Change the shaping of the direction leaving ``intf`` while the network runs (what Mininet's
+        ``intf.config(bw=..., delay=...)`` does): the options given change, the others stay. Packets queued at
+        that end are dropped, as when Mininet reconfigures a TCIntf."""
+        where = f'link {self.name()}, direction leaving {intf.name}'
+        params = self.egress[intf.name].changed(options, where)
+        check_path(params, self.delay_plan, where)
+        if params.needs_delay and self.delay_plan == 'userspace' and self.delay_path != 'userspace':
+            raise TestbedError(f'{where}: this link has no delay line (it was built without delay, jitter or loss on '
+                               f'a kernel without sch_netem), so delay, jitter, loss and serialisation cannot be added '
+                               f'while it runs; give the link one of them when you build it')
+        self._install(intf, params)
+        self._retime(intf, params)
+        self.egress[intf.name] = params
+        if self.egress[self.intf1.name] == self.egress[self.intf2.name]:
+            self.shaping = params
+
+    def _retime(self, intf, params):
+        """Delay, jitter, loss and serialisation of a direction live in tc on this path: nothing more to do."""
+
+    def describe(self):
+        """The shaping in words: one description, or one per direction once they differ."""
+        first, second = (self.egress[intf.name] for intf in (self.intf1, self.intf2))
+        if first == second:
+            return first.describe()
+        return f'{self.intf1.node.name}->: {first.describe()}; {self.intf2.node.name}->: {second.describe()}'
 
     def set_rate(self, bw):
         """Change the rate of both directions in place (``bw`` bits/s); queues and delay stay as they are."""
@@ -72,6 +164,7 @@ class ShapedLink(Link):
             if not output or output[-1] != 'exit=0':
                 raise TestbedError(f'link {self.name()}: "{cmd}" failed: {(output or ["?"])[0]}')
         self.shaping = dataclasses.replace(self.shaping, bw=float(bw))
+        self.egress = {name: dataclasses.replace(params, bw=float(bw)) for name, params in self.egress.items()}
 
     def cut(self):
         """Fail the link silently, both ways: every frame is lost, yet both ports stay up (a cut fibre that
@@ -102,26 +195,38 @@ class DelayLineLink(ShapedLink):
     def makeIntfPair(self, intfname1, intfname2, addr1=None, addr2=None, node1=None, node2=None,
                      deleteIntfs=True):  # Mininet's hook for how a link's interfaces are made
         del deleteIntfs
-        pid = self.delay_node.pid
         for node, intf, addr, end in ((node1, intfname1, addr1, self.end_a), (node2, intfname2, addr2, self.end_b)):
-            address = f' address {addr}' if addr else ''
-            output = node.cmd(f'ip link add name {intf}{address} type veth peer name {end} netns {pid} 2>&1')
-            if output.strip():
-                raise TestbedError(f'link {node1.name}-{node2.name}: cannot create {intf}: {output.strip()}')
+            self.make_veth(node, intf, addr, end, None, self.delay_node)
             self.delay_node.cmd(f'ip link set {end} up')
 
     def start_data_plane(self, net):
         """Start the delay line process and wait until its sockets are bound."""
         self.stats_path = net.run.path(f'delayline-{self.end_a[:-1]}.json')
         seed = net.seed * 1000 + int(self.end_a[2:-1])
+        self.seeds = {self.intf1.name: seed, self.intf2.name: seed + 500}
         config = {
             'link': self.name(), 'a': self.end_a, 'b': self.end_b, 'stats': self.stats_path,
             'early_us': net.early_release_us,
-            'a_to_b': delay_line_direction(self.shaping, seed),
-            'b_to_a': delay_line_direction(self.shaping, seed + 500),
+            'a_to_b': delay_line_direction(self.egress[self.intf1.name], seed),
+            'b_to_a': delay_line_direction(self.egress[self.intf2.name], seed + 500),
         }
         self.process = daemon.start(self.delay_node, 'testbed.delayline', config, net.run,
                                     f'delay line {self.name()}', DELAY_LINE_READY_TIMEOUT_S)
+
+    def _retime(self, intf, params):
+        """Hand the delay line the new delay, jitter, loss and rate of one direction and wait until it holds them
+        (it reads the file on SIGUSR1 and deletes it once applied)."""
+        if not self.process or self.process.poll() is not None:
+            raise TestbedError(f'link {self.name()}: its delay line is not running')
+        direction = 'a_to_b' if intf is self.intf1 else 'b_to_a'
+        request = f'{self.stats_path}.retime'
+        daemon.write_json(request, {direction: delay_line_direction(params, self.seeds[intf.name])})
+        self.process.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + RESHAPE_TIMEOUT_S
+        while os.path.exists(request):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise TestbedError(f'link {self.name()}: the delay line did not take the new parameters')
+            time.sleep(0.005)
 
     def cut(self):
         """Fail the link silently: stop the delay line, so no frame crosses while both ports stay up."""

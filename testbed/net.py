@@ -14,8 +14,8 @@ import contextlib
 import functools
 import json
 import os
-import signal
-import threading
+import subprocess
+import sys
 import time
 
 from mininet.net import Mininet
@@ -24,12 +24,15 @@ from mininet.node import Host, Node, OVSSwitch
 from testbed.controller import ROUTER_APP, RyuController
 from testbed.controlplane import build_plan
 from testbed.errors import TestbedError, CapabilityError
+from testbed.interrupts import deferred_signals, stop_on_signals
 from testbed.linkparams import SHAPING_KEYS, LinkParams, check_path
 from testbed.links import DelayLineLink, ShapedLink
 from testbed.probe import current_plan, probe
-from testbed.runstate import RUN_TAG, Run
+from testbed.runstate import RUN_TAG, Run, end_namespace_processes
+from testbed.topo import validate
 
 DELAY_NODE_NAME = 'tbdelay'
+SHELL_SETTLE_S = 2.0  # how long an interrupted command in a node's shell may take to give the prompt back
 
 
 class TestbedSwitch(OVSSwitch):
@@ -46,13 +49,62 @@ class TestbedSwitch(OVSSwitch):
         return super().bridgeOpts() + f' external_ids:{RUN_TAG}={self.run_id}'
 
 
-def _existing_bridges():
-    output = os.popen('ovs-vsctl --timeout=5 list-br 2>/dev/null').read()
-    return set(output.split())
+class DelayNamespace(Node):
+    """The namespace that holds the delay lines (a class of its own: Mininet's per-class setup flag, set on
+    ``Node`` itself, would make every OVSSwitch in this process skip its setup)."""
+
+    isSetup = False
+
+
+def _names_of(cmd):
+    shown = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    return set(shown.stdout.split()) if shown.returncode == 0 else set()
+
+
+class MachineNames:
+    """The names already taken on this machine where the testbed creates objects: root-namespace interfaces
+    (veths, taps, bridges' own devices), Open vSwitch bridges and ports, and named network namespaces."""
+
+    def __init__(self):
+        self.taken = {  # most specific kind first: an OVS bridge is also a port and an interface
+            'an Open vSwitch bridge': _names_of(['ovs-vsctl', '--timeout=5', 'list-br']),
+            'an Open vSwitch port': _names_of(['ovs-vsctl', '--timeout=5', '--bare', '--columns=name', 'list',
+                                               'Interface']),
+            'an interface': set(os.listdir('/sys/class/net')),
+            'a network namespace': set(os.listdir('/run/netns')) if os.path.isdir('/run/netns') else set(),
+        }
+
+    def clash(self, name):
+        """The kinds of foreign object already called ``name`` (empty when the name is free)."""
+        return [kind for kind, names in self.taken.items() if name in names]
+
+    def refuse(self, name, what):
+        """Raise TestbedError if ``name`` is taken (``what``: 'switch s1', for the message)."""
+        kinds = self.clash(name)
+        if kinds:
+            raise TestbedError(f'{what}: {kinds[0]} called {name!r} already exists and is not this run\'s; rename '
+                               f'the {what.split()[0]} or remove that {kinds[0].split(" ", 1)[1]} yourself')
+
+
+def settle_shell(node, timeout=SHELL_SETTLE_S):
+    """Give a node's shell its prompt back after a ``node.cmd`` was interrupted (Ctrl-C while Mininet waited for
+    the command): interrupt the command and read up to its end. False if the shell does not come back."""
+    if not getattr(node, 'shell', None) or not node.waiting:
+        return True
+    try:
+        node.sendInt()
+        deadline = time.monotonic() + timeout
+        while node.waiting and time.monotonic() < deadline:
+            node.monitor(timeoutms=100)
+    except (OSError, ValueError):
+        return False
+    return not node.waiting
 
 
 def check_topology(topo, plan):
-    """Reject, before anything is created, links the chosen paths cannot honour."""
+    """Reject, before anything is created, a malformed topology (any Mininet Topo) and links the chosen paths
+    cannot honour."""
+    validate(topo)
     for node1, node2, info in topo.links(sort=True, withInfo=True):
         where = f'link {node1}-{node2}'
         shaping = LinkParams.from_options({k: v for k, v in info.items() if k in SHAPING_KEYS}, where)
@@ -72,13 +124,17 @@ class TestbedNet(Mininet):
         self.plan = plan or current_plan()
         if topo is not None:
             check_topology(topo, self.plan)
+        self._names = MachineNames()
+        if topo is not None:
+            for name in topo.nodes():
+                if topo.isSwitch(name) or topo.nodeInfo(name).get('inNamespace') is False:
+                    self._names.refuse(name, f'switch {name}' if topo.isSwitch(name) else f'node {name}')
         self.seed = seed
         self.early_release_us = round(probe().timer_late_us.get('median', 100) + 60)
         self.run = run or Run(label)
         self._own_run = run is None
         self._delay_node = None
         self._delay_links = 0
-        self._bridges_before = _existing_bridges()
         self.link_stats = {}
         self._stopped = False
         self.router_status = None
@@ -105,33 +161,35 @@ class TestbedNet(Mininet):
             self.stop()
             raise
 
-    # -- nodes ------------------------------------------------------------------------------------------------
+    # -- nodes: each node's shell is recorded before a signal can end the run -----------------------------------
     def addHost(self, name, cls=None, **params):  # Mininet's API name
-        host = super().addHost(name, cls=cls, **params)
-        self.run.record_process(host.pid, f'host {name}')
+        with deferred_signals():
+            host = super().addHost(name, cls=cls, **params)
+            self.run.record_process(host.pid, f'host {name}')
         return host
 
     def addSwitch(self, name, cls=None, **params):  # Mininet's API name
-        if name in self._bridges_before:
-            raise TestbedError(f'switch {name}: an Open vSwitch bridge named {name!r} already exists and is not '
-                               f'this run\'s; rename the switch or remove that bridge yourself')
+        self._names.refuse(name, f'switch {name}')
         if 'dpid' not in params and not any(ch.isdigit() for ch in name):
             params['dpid'] = '%016x' % (len(self.switches) + 1)
-        switch = super().addSwitch(name, cls=cls, **params)
-        self.run.record_process(switch.pid, f'switch {name}')
-        self.run.record_bridge(name)
+        with deferred_signals():
+            self.run.record_bridge(name)  # before the bridge exists: it is created when the switch starts
+            switch = super().addSwitch(name, cls=cls, **params)
+            self.run.record_process(switch.pid, f'switch {name}')
         return switch
 
     def addController(self, name='c0', controller=None, **params):  # Mininet's API name
-        added = super().addController(name, controller, **params)
-        self.run.record_process(added.pid, f'controller shell {added.name}')
+        with deferred_signals():
+            added = super().addController(name, controller, **params)
+            self.run.record_process(added.pid, f'controller shell {added.name}')
         return added
 
     def delay_node(self):
         """The namespace that holds the delay lines' veth ends (created on first use)."""
         if self._delay_node is None:
-            self._delay_node = Node(DELAY_NODE_NAME, inNamespace=True)
-            self.run.record_process(self._delay_node.pid, 'delay namespace')
+            with deferred_signals():
+                self._delay_node = DelayNamespace(DELAY_NODE_NAME, inNamespace=True)
+                self.run.record_process(self._delay_node.pid, 'delay namespace')
             # No IPv6 link-local chatter (RS, MLD, DAD) may leak from the inner ends into the links.
             self._delay_node.cmd('sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1')
             self._delay_node.cmd('ip link set lo up')
@@ -147,17 +205,15 @@ class TestbedNet(Mininet):
         for node, port in ((node1, port1), (node2, port2)):
             if not node.inNamespace:
                 intf = f'{node.name}-eth{port if port is not None else node.newPort()}'
-                if os.path.exists(f'/sys/class/net/{intf}'):
-                    raise TestbedError(f'{where}: interface {intf} already exists in the root namespace (another '
-                                       f'network running?); stop it or rename the node')
+                if os.path.exists(f'/sys/class/net/{intf}') or self._names.clash(intf):
+                    raise TestbedError(f'{where}: an interface or Open vSwitch port called {intf} already exists '
+                                       f'(another network running?); stop it or rename the node')
         if cls is None and self.plan.delay == 'userspace' and shaping.needs_delay:
             cls = functools.partial(DelayLineLink, delay_node=self.delay_node(), index=self._delay_links)
             self._delay_links += 1
-        link = super().addLink(node1, node2, port1, port2, cls=cls, shaping=shaping, **params)
-        for intf in (link.intf1, link.intf2):
-            if not intf.node.inNamespace:
-                self.run.record_link(intf.name)
-        return link
+        # The link records its root-namespace interfaces itself, before creating them (ShapedLink.makeIntfPair).
+        return super().addLink(node1, node2, port1, port2, cls=cls, shaping=shaping, run=self.run,
+                               delay_plan=self.plan.delay, **params)
 
     # -- life cycle -------------------------------------------------------------------------------------------
     def build(self):
@@ -201,34 +257,60 @@ class TestbedNet(Mininet):
         wait_for_dad([host for host in self.hosts if host.params.get('ip6') or hasattr(host, 'core_attachments')])
 
     def stop(self):
-        """Stop links' data planes, then Mininet's nodes, then forget the run. Safe to call twice."""
+        """Remove everything this network created, whatever state it is in (also half built, or with a host
+        command interrupted by Ctrl-C), then forget the run once nothing it recorded is left. Signals that
+        arrive meanwhile are delivered afterwards. Safe to call twice."""
         if self._stopped:
             return
         self._stopped = True
-        for host in getattr(self, 'hosts', []):
-            if hasattr(host, 'stop_services'):
-                host.stop_services()
-        for link in list(getattr(self, 'links', [])):
-            stats = link.stop_data_plane() if isinstance(link, ShapedLink) else None
-            if stats:
-                self.link_stats[link.name()] = stats
-        try:
+        with deferred_signals():
+            problems = []
+
+            def attempt(what, action, *args):
+                try:
+                    action(*args)
+                except Exception as exc:  # keep stopping: the sweep below removes what a failed step left
+                    problems.append(f'{what}: {exc}')
+
+            nodes = getattr(self, 'hosts', []) + getattr(self, 'switches', []) + getattr(self, 'controllers', [])
+            for node in nodes:
+                if not settle_shell(node):
+                    attempt(f'{node.name} shell', node.terminate)
+            for host in getattr(self, 'hosts', []):
+                if hasattr(host, 'stop_services'):
+                    attempt(f'{host.name} services', host.stop_services)
+            for link in list(getattr(self, 'links', [])):
+                if isinstance(link, ShapedLink):
+                    attempt(f'link {link.name()}', self._stop_data_plane, link)
+            shells = {node.pid for node in nodes if node.pid}
+            attempt('processes left in the nodes', end_namespace_processes, self.run.records(), shells)
             if hasattr(self, 'controllers'):  # Mininet's own __init__ completed
-                super().stop()
-        finally:
+                attempt('Mininet', super().stop)
             if self._delay_node is not None:
-                self._delay_node.terminate()
+                attempt('delay namespace', self._delay_node.terminate)
                 self._delay_node = None
+            left = []
+            attempt('cleanup', lambda: left.extend(self.run.sweep()))
             if self._own_run:
-                self.run.close()
+                self.run.close(remove=not left and not any(p.startswith('cleanup') for p in problems))
+            if left:
+                print(f'testbed: warning: run {self.run.id} left {", ".join(left)}; remove it with: '
+                      f'testbed clean --run {self.run.id}', file=sys.stderr)
+
+    def _stop_data_plane(self, link):
+        stats = link.stop_data_plane()
+        if stats:
+            self.link_stats[link.name()] = stats
 
     # -- reporting --------------------------------------------------------------------------------------------
     def describe_links(self):
         """(link name, shaping, path) for each link."""
         rows = []
         for link in self.links:
-            path = link.delay_path if link.shaping.needs_delay else 'kernel (htb)' if link.shaping.bw else '-'
-            rows.append((f'{link.intf1.node.name}-{link.intf2.node.name}', link.shaping.describe(), path))
+            directions = link.egress.values()
+            path = link.delay_path if any(p.needs_delay for p in directions) else \
+                'kernel (htb)' if any(p.bw for p in directions) else '-'
+            rows.append((f'{link.intf1.node.name}-{link.intf2.node.name}', link.describe(), path))
         return rows
 
 
@@ -247,28 +329,6 @@ def wait_for_dad(hosts, timeout=10.0):
                                f'{", ".join(h.name for h in pending)}')
         if pending:
             time.sleep(0.1)
-
-
-class Stopped(Exception):
-    """SIGTERM or SIGHUP arrived: unwind so that ``finally`` blocks stop the network."""
-
-
-def _raise_stopped(signum, _frame):
-    raise Stopped(signal.Signals(signum).name)
-
-
-@contextlib.contextmanager
-def stop_on_signals():
-    """Turn SIGTERM and SIGHUP into ``Stopped`` (Ctrl-C is already KeyboardInterrupt) for a ``with`` block."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, _raise_stopped) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 @contextlib.contextmanager

@@ -8,10 +8,13 @@ appended and flushed as soon as the object exists:
 - ``netns``: a node's network namespace by (device, inode) plus the names of the interfaces created in it; a
   process is only ended for being in that namespace while the namespace still holds one of those interfaces;
 - ``bridge``: an OVS bridge tagged ``external_ids:testbed-run=<run id>``; only a bridge with that tag is deleted;
-- ``link``: an interface in the root namespace by name and ifindex; only that ifindex is deleted.
+- ``link``: an interface in the root namespace by name and ifindex, recorded before the interface is created with
+  that index; only that ifindex is deleted.
 
-``clean()`` undoes the records of runs whose owner is gone (killed, crashed), or of one given run. It never uses
-``mn -c``, ``pkill -f`` or ``killall`` and never touches what it did not record.
+``undo()`` removes what records name, ``remaining()`` says what of it still exists: a run's directory is deleted
+only once nothing is left, so ``testbed clean`` can always finish what a stop did not. ``clean()`` undoes the
+records of runs whose owner is gone (killed, crashed), or of one given run. It never uses ``mn -c``, ``pkill -f``
+or ``killall`` and never touches what it did not record.
 """
 import json
 import os
@@ -20,8 +23,11 @@ import signal
 import subprocess
 import time
 
+from testbed.errors import TestbedError
+
 DEFAULT_ROOT = '/run/testbed'
 RUN_TAG = 'testbed-run'
+OWNER_GRACE_S = 10  # a run directory this young without owner.json is being created, not abandoned
 
 
 def run_root():
@@ -84,19 +90,48 @@ def _quiet(cmd):
     return subprocess.run(cmd, capture_output=True, text=True, check=False)
 
 
+def free_ifindex(taken_extra=()):
+    """An interface index unused in this namespace, for creating an interface whose index is recorded first."""
+    taken = set(taken_extra)
+    for name in os.listdir('/sys/class/net'):
+        index = ifindex(name)
+        if index is not None:
+            taken.add(index)
+    candidate = max(taken, default=1) + 1
+    while candidate in taken:
+        candidate += 1
+    return candidate
+
+
 class Run:
-    """The records of one run of the testbed (one network, one experiment, ...)."""
+    """The records of one run of the testbed (one network, one experiment, ...).
+
+    Objects are recorded before they are created wherever their identity is known in advance (bridges, and
+    root-namespace interfaces with the index they will get), and at once after creation otherwise (a PID);
+    callers hold signals for that moment (``testbed.interrupts.deferred_signals``)."""
 
     def __init__(self, label='run', root=None):
         self.root = root or run_root()
-        self.id = f'{time.strftime("%Y%m%d-%H%M%S")}-{os.getpid()}-{label}'[:64]
-        self.dir = os.path.join(self.root, self.id)
-        os.makedirs(self.dir, mode=0o755, exist_ok=False)
-        owner = {'pid': os.getpid(), 'start': process_start_time(os.getpid()), 'label': label,
-                 'created': time.time()}
-        with open(os.path.join(self.dir, 'owner.json'), 'w') as handle:
-            json.dump(owner, handle)
-        self._records = open(os.path.join(self.dir, 'records.jsonl'), 'a', buffering=1)
+        base = f'{time.strftime("%Y%m%d-%H%M%S")}-{os.getpid()}-{label}'[:60]
+        self._records = None
+        try:
+            os.makedirs(self.root, mode=0o755, exist_ok=True)
+            for attempt in range(1, 100):
+                self.id = base if attempt == 1 else f'{base}-{attempt}'
+                self.dir = os.path.join(self.root, self.id)
+                try:
+                    os.mkdir(self.dir, 0o755)
+                    break
+                except FileExistsError:
+                    continue
+            owner = {'pid': os.getpid(), 'start': process_start_time(os.getpid()), 'label': label,
+                     'created': time.time()}
+            with open(os.path.join(self.dir, 'owner.json'), 'w') as handle:
+                json.dump(owner, handle)
+            self._records = open(os.path.join(self.dir, 'records.jsonl'), 'a', buffering=1)
+        except OSError as exc:
+            raise TestbedError(f'the run-state directory {self.root} is unusable: {exc.strerror or exc} '
+                               f'(set TESTBED_RUN_ROOT to a writable directory)') from None
 
     def record(self, kind, **fields):
         fields['kind'] = kind
@@ -114,8 +149,9 @@ class Run:
     def record_bridge(self, name):
         self.record('bridge', name=name)
 
-    def record_link(self, name):
-        index = ifindex(name)
+    def record_link(self, name, index=None):
+        """A root-namespace interface: before creating it with ``index``, or after creation (index read)."""
+        index = ifindex(name) if index is None else index
         if index is not None:
             self.record('link', name=name, ifindex=index)
 
@@ -123,8 +159,17 @@ class Run:
         """A file inside the run directory (logs, stats)."""
         return os.path.join(self.dir, name)
 
+    def records(self):
+        return read_records(self.dir)
+
+    def sweep(self, log=lambda message: None):
+        """Remove whatever the records still name (after a normal stop: nothing); return what is left."""
+        records = self.records()
+        undo(records, self.id, log)
+        return remaining(records, self.id)
+
     def close(self, remove=True):
-        """End the run after its objects were removed the normal way."""
+        """End the run; ``remove`` deletes its directory (only once nothing it names is left)."""
         if self._records and not self._records.closed:
             self._records.close()
         if remove:
@@ -163,7 +208,8 @@ def list_runs(root=None):
         run_dir = os.path.join(root, name)
         if os.path.isdir(run_dir):
             owner = read_owner(run_dir)
-            runs.append((name, run_dir, process_alive(owner.get('pid'), owner.get('start'))))
+            starting = not owner and time.time() - os.stat(run_dir).st_mtime < OWNER_GRACE_S
+            runs.append((name, run_dir, starting or process_alive(owner.get('pid'), owner.get('start'))))
     return runs
 
 
@@ -181,59 +227,103 @@ def _terminate(pids, grace=2.0):
     _signal_all(pids, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline and any(process_alive(pid, start) for pid, start in pids):
-        time.sleep(0.05)
+        time.sleep(0.02)
     _signal_all(pids, signal.SIGKILL)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(process_alive(pid, start) for pid, start in pids):
+        time.sleep(0.02)
 
 
-def _processes_in_netns(dev, ino, interfaces):
-    """(pid, start) of processes in the namespace (dev, ino), if it still holds one of ``interfaces``."""
-    found, verified = [], False
+def processes_by_netns():
+    """{(device, inode): [pid, ...]} for every process, by its network namespace (one pass over /proc)."""
+    found = {}
     for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            info = os.stat(f'/proc/{entry}/ns/net')
-        except OSError:
-            continue
-        if (info.st_dev, info.st_ino) != (dev, ino):
-            continue
-        if not verified:
-            verified = bool(interfaces_of(entry) & set(interfaces)) or not interfaces
-            if not verified:
-                return []  # the inode was reused by a namespace that is not ours
-        found.append((int(entry), process_start_time(entry)))
+        if entry.isdigit():
+            try:
+                info = os.stat(f'/proc/{entry}/ns/net')
+            except OSError:
+                continue
+            found.setdefault((info.st_dev, info.st_ino), []).append(int(entry))
     return found
+
+
+def namespace_members(record, by_netns):
+    """(pid, start) of the processes in a recorded namespace, if it is still ours: it holds one of the
+    interfaces the record names (a namespace inode can be reused once the namespace is gone)."""
+    members = by_netns.get((record['dev'], record['ino']), [])
+    interfaces = set(record.get('interfaces', []))
+    if not members or (interfaces and not any(interfaces_of(pid) & interfaces for pid in members[:3])):
+        return []
+    return [(pid, process_start_time(pid)) for pid in members]
+
+
+def bridge_tags():
+    """{bridge name: the run id it is tagged with, or ''} for every OVS bridge ({} when OVS does not answer)."""
+    shown = _quiet(['ovs-vsctl', '--timeout=5', '--format=json', '--columns=name,external_ids', 'list', 'Bridge'])
+    try:
+        rows = json.loads(shown.stdout)['data'] if shown.returncode == 0 else []
+    except (ValueError, KeyError):
+        return {}
+    return {name: dict(ids[1]).get(RUN_TAG, '') for name, ids in rows}
+
+
+def _ours(records, run_id, by_netns, tags, me):
+    """What of ``records`` still exists: {'process': {(pid, start): what}, 'bridge': [...], 'link': [...]}."""
+    found = {'process': {}, 'bridge': [], 'link': []}
+    for record in records:
+        kind = record['kind']
+        if kind == 'process' and process_alive(record['pid'], record.get('start')):
+            found['process'][(record['pid'], record['start'])] = record.get('what', 'process')
+        elif kind == 'netns':
+            for member in namespace_members(record, by_netns):
+                found['process'].setdefault(member, f'a process in the {record.get("what", "namespace")}')
+        elif kind == 'bridge' and tags.get(record['name']) == run_id and record['name'] not in found['bridge']:
+            found['bridge'].append(record['name'])
+        elif kind == 'link' and ifindex(record['name']) == record['ifindex']:
+            found['link'].append((record['name'], record['ifindex']))
+    found['process'].pop(me, None)
+    return found
+
+
+def end_namespace_processes(records, keep=()):
+    """End every process in the run's recorded namespaces except the PIDs in ``keep`` (the nodes' own shells):
+    what a user or an experiment left running in a host (an iperf3 server, a ping). Returns how many."""
+    by_netns = processes_by_netns()
+    victims = {member for record in records if record['kind'] == 'netns'
+               for member in namespace_members(record, by_netns) if member[0] not in keep}
+    _terminate(sorted(victims))
+    return len(victims)
+
+
+def remaining(records, run_id):
+    """Human descriptions of what the records name that still exists (empty once the run is fully removed)."""
+    me = (os.getpid(), process_start_time(os.getpid()))
+    found = _ours(records, run_id, processes_by_netns(), bridge_tags(), me)
+    return ([f'{what} (pid {pid})' for (pid, _), what in sorted(found['process'].items())]
+            + [f'bridge {name}' for name in found['bridge']] + [f'interface {name}' for name, _ in found['link']])
 
 
 def undo(records, run_id, log=lambda message: None):
     """Remove what ``records`` describe; return counts by kind."""
-    removed = {'process': 0, 'bridge': 0, 'link': 0, 'netns': 0}
-    victims = set()
-    for record in records:
-        if record['kind'] == 'process' and process_alive(record['pid'], record.get('start')):
-            victims.add((record['pid'], record['start']))
-        elif record['kind'] == 'netns':
-            members = _processes_in_netns(record['dev'], record['ino'], record.get('interfaces', []))
-            if members:
-                removed['netns'] += 1
-                log(f'namespace of {record.get("what", "?")}: ending {len(members)} process(es)')
-            victims.update(members)
-    victims.discard((os.getpid(), process_start_time(os.getpid())))
-    if victims:
-        removed['process'] = len(victims)
-        _terminate(sorted(victims))
-    bridges = [r['name'] for r in records if r['kind'] == 'bridge']
-    for name in dict.fromkeys(bridges):
-        tag = _quiet(['ovs-vsctl', '--timeout=5', 'get', 'bridge', name, f'external_ids:{RUN_TAG}'])
-        if tag.returncode == 0 and tag.stdout.strip().strip('"') == run_id:
-            _quiet(['ovs-vsctl', '--timeout=10', '--if-exists', 'del-br', name])
-            removed['bridge'] += 1
-            log(f'bridge {name} deleted')
-    for record in records:
-        if record['kind'] == 'link' and ifindex(record['name']) == record['ifindex']:
-            _quiet(['ip', 'link', 'del', record['name']])
-            removed['link'] += 1
-            log(f'interface {record["name"]} deleted')
+    me = (os.getpid(), process_start_time(os.getpid()))
+    by_netns = processes_by_netns()
+    tags = bridge_tags() if any(record['kind'] == 'bridge' for record in records) else {}
+    found = _ours(records, run_id, by_netns, tags, me)
+    removed = {'process': len(found['process']), 'bridge': 0, 'link': 0,
+               'netns': sum(1 for r in records if r['kind'] == 'netns' and namespace_members(r, by_netns))}
+    if found['process']:
+        for (pid, _start), what in sorted(found['process'].items()):
+            log(f'ending {what} (pid {pid})')
+        _terminate(sorted(found['process']))
+    for name in found['bridge']:
+        _quiet(['ovs-vsctl', '--timeout=10', '--if-exists', 'del-br', name])
+        removed['bridge'] += 1
+        log(f'bridge {name} deleted')
+    for name, index in found['link']:
+        if ifindex(name) == index:  # deleting a bridge or a veth's peer may have removed it already
+            _quiet(['ip', 'link', 'del', name])
+            log(f'interface {name} deleted')
+        removed['link'] += 1
     return removed
 
 
@@ -246,7 +336,11 @@ def clean(root=None, run_id=None, log=print):
         if alive and not run_id:
             live.append(name)
             continue
-        undo(read_records(run_dir), name, log=lambda message, name=name: log(f'{name}: {message}'))
+        records = read_records(run_dir)
+        undo(records, name, log=lambda message, name=name: log(f'{name}: {message}'))
+        left = remaining(records, name)
+        if left:
+            raise TestbedError(f'run {name}: could not remove {", ".join(left)}')
         shutil.rmtree(run_dir, ignore_errors=True)
         cleaned.append(name)
     return cleaned, live

@@ -25,29 +25,50 @@ NAME_RE = re.compile(r'^[a-zA-Z][a-zA-Z0-9]{0,9}$')  # short: interface names ar
 LINK_STRUCTURE_KEYS = ('port1', 'port2', 'intfName1', 'intfName2', 'addr1', 'addr2')
 
 
+def check_node_name(name):
+    """Raise TestbedError unless ``name`` can name a node (its interfaces are <name>-ethN, at most 15 chars)."""
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise TestbedError(f'node name {name!r} must be a letter followed by up to 9 letters or digits')
+
+
+def check_link(node1, node2, opts, nodes):
+    """Raise TestbedError for a link to a missing node, a self-loop, or unknown or invalid link parameters."""
+    for node in (node1, node2):
+        if node not in nodes:
+            raise TestbedError(f'link {node1}-{node2}: node {node!r} does not exist')
+    if node1 == node2:
+        raise TestbedError(f'link {node1}-{node2}: a link needs two different nodes')
+    unknown = sorted(set(opts) - set(SHAPING_KEYS) - set(LINK_STRUCTURE_KEYS) - {'cls', 'node1', 'node2'})
+    if unknown:
+        raise TestbedError(f'link {node1}-{node2}: unknown link parameter {unknown[0]!r} '
+                           f'(known: {", ".join(SHAPING_KEYS)})')
+    LinkParams.from_options({k: v for k, v in opts.items() if k in SHAPING_KEYS}, where=f'link {node1}-{node2}')
+
+
+def validate(topo):
+    """Check any Mininet ``Topo`` (a ``TestbedTopo`` checked itself already) before anything is built."""
+    if not isinstance(topo, Topo):
+        raise TestbedError(f'a topology must be a Mininet Topo, not {type(topo).__name__}')
+    nodes = set(topo.nodes())
+    for name in nodes:
+        check_node_name(name)
+    for node1, node2, info in topo.links(sort=True, withInfo=True):
+        check_link(node1, node2, info, nodes)
+
+
 class TestbedTopo(Topo):
     """A Mininet Topo with checked names and validated link parameters."""
 
     __test__ = False
 
     def addNode(self, name, **opts):  # Mininet's API name
-        if not isinstance(name, str) or not NAME_RE.match(name):
-            raise TestbedError(f'node name {name!r} must be a letter followed by up to 9 letters or digits')
+        check_node_name(name)
         if name in self.g.node:
             raise TestbedError(f'node name {name!r} is used twice')
         return super().addNode(name, **opts)
 
     def addLink(self, node1, node2, port1=None, port2=None, key=None, **opts):  # Mininet's API name
-        for node in (node1, node2):
-            if node not in self.g.node:
-                raise TestbedError(f'link {node1}-{node2}: node {node!r} does not exist')
-        if node1 == node2:
-            raise TestbedError(f'link {node1}-{node2}: a link needs two different nodes')
-        unknown = sorted(set(opts) - set(SHAPING_KEYS) - set(LINK_STRUCTURE_KEYS) - {'cls'})
-        if unknown:
-            raise TestbedError(f'link {node1}-{node2}: unknown link parameter {unknown[0]!r} '
-                               f'(known: {", ".join(SHAPING_KEYS)})')
-        LinkParams.from_options({k: v for k, v in opts.items() if k in SHAPING_KEYS}, where=f'link {node1}-{node2}')
+        check_link(node1, node2, opts, self.g.node)
         return super().addLink(node1, node2, port1, port2, key, **opts)
 
     def link_params(self):

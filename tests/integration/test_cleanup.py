@@ -99,7 +99,7 @@ def test_interrupted_run_stops_cleanly(sig):
     run_id = (our_runs() - before_runs).pop()
     pids = recorded_processes(run_id)
     proc.send_signal(sig)
-    assert proc.wait(timeout=30) == 130
+    assert proc.wait(timeout=30) == 128 + sig
     assert run_id not in our_runs()
     assert bridges() == before_bridges and root_interfaces() == before_intfs
     assert not [pid for pid in pids if alive(pid)]
@@ -148,7 +148,7 @@ def test_switch_named_like_a_foreign_bridge_is_refused(foreign):
         os.unlink(path)
     assert proc.returncode == 2
     lines = err.strip().splitlines()
-    assert lines[-1].startswith('testbed: error: switch tbforeign0: an Open vSwitch bridge named')
+    assert lines[-1].startswith('testbed: error: switch tbforeign0: an Open vSwitch bridge called')
     assert our_runs() == before_runs
 
 
