@@ -5,7 +5,7 @@ import subprocess
 import time
 
 from testbed.errors import TestbedError
-from testbed.experiment import Experiment, Quantity, axes, first_repetition, positive, save
+from testbed.experiment import Experiment, Quantity, axes, check_duration, first_repetition, save
 from testbed.measure import onoff_run
 from testbed.multiplexing import call_events, erlang_b, loss_system, onoff_schedule
 from testbed.onoff import FRAME
@@ -27,11 +27,8 @@ def _loads(params):
 
 
 def check(params):
-    positive('circuit-vs-packet', params, 'bw', 'call_mbps', 'onoff_mbps', 'flood_mbps', 'slot_ms')
-    positive('circuit-vs-packet', params, 'calls', 'slots', 'queue', whole=True)
     _loads(params)
-    if not 0 < params['p_on'] <= 1:
-        raise TestbedError(f'experiment \'circuit-vs-packet\': parameter p_on={params["p_on"]!r} must be in (0, 1]')
+    check_duration('circuit-vs-packet', params['slots'] * params['slot_ms'] / 1e3, 'slots x slot_ms')
     if params['call_mbps'] > params['bw'] or params['onoff_mbps'] >= params['bw']:
         raise TestbedError('experiment \'circuit-vs-packet\': call_mbps and onoff_mbps must fit in bw '
                            '(onoff_mbps below it, so best effort keeps some capacity)')
@@ -252,4 +249,7 @@ EXPERIMENT = Experiment(
     controller='router', theory=theory,
     measure=measure, repetitions=1, plot=plot, notes=notes, check=check,
     params={'bw': 10, 'call_mbps': 2.5, 'loads': '1,2,4,6', 'calls': 400, 'onoff_mbps': 6, 'flood_mbps': 12,
-            'p_on': 0.3, 'slot_ms': 50, 'slots': 120, 'queue': 50, 'seed': 1})
+            'p_on': 0.3, 'slot_ms': 50, 'slots': 120, 'queue': 50, 'seed': 1},
+    ranges={'bw': (0.1, 1000), 'call_mbps': (0.01, 1000), 'calls': (1, 10000, 'whole'), 'onoff_mbps': (0.01, 1000),
+            'flood_mbps': (0.01, 1000), 'p_on': (0.01, 1), 'slot_ms': (1, 10000), 'slots': (1, 10000, 'whole'),
+            'queue': (1, 100000, 'whole'), 'seed': (0, 2**31, 'whole')})

@@ -8,8 +8,7 @@ import time
 import networkx as nx
 
 from testbed.controlplane import graph_from_plan, reconvergence_flow_mods
-from testbed.experiment import Experiment, Quantity, hbars, positive
-from testbed.errors import TestbedError
+from testbed.experiment import Experiment, Quantity, hbars
 from testbed.measure import ping_rtts, rtt_summary, traceroute_hops
 from topologies.control import RingTopo
 
@@ -27,13 +26,6 @@ def _graphs(plan):
     after = before.copy()
     after.remove_edge(*CUT)
     return before, after
-
-
-def check(params):
-    positive('control-vs-data-plane', params, 'n', 'pings', whole=True)
-    if not 4 <= params['n'] <= 64:
-        raise TestbedError(f'experiment \'control-vs-data-plane\': parameter n={params["n"]!r} must be 4..64 '
-                           '(a ring with a detour and two path lengths)')
 
 
 def theory(params):
@@ -186,4 +178,5 @@ EXPERIMENT = Experiment(
           'recompute the tables, then installs what changed in every affected switch; that takes milliseconds, '
           'which is fine because events are rare. A link failure in a ring shows the whole cycle.',
     topology=lambda params: RingTopo(n=params['n']), controller='router', theory=theory, measure=measure,
-    repetitions=1, plot=plot, notes=notes, check=check, params={'n': 8, 'pings': 200})
+    repetitions=1, plot=plot, notes=notes, params={'n': 8, 'pings': 200},
+    ranges={'n': (4, 64, 'whole'), 'pings': (10, 10000, 'whole')})  # n: a ring with a detour and two path lengths

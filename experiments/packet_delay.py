@@ -112,5 +112,5 @@ EXPERIMENT = Experiment(
           'Link-1: 10 Mb/s, 10 ms; Link-2: 1 Mb/s, 1 ms. Small packets: propagation dominates; large ones: '
           'transmission does, on the narrow link.',
     topology=lambda params: LectureLinksTopo(reference=True), theory=theory, measure=measure,
-    params={'probes': 20},
+    params={'probes': 20}, ranges={'probes': (1, 1000, 'whole')},
     repetitions=2, plot=plot, notes=notes)

@@ -152,4 +152,5 @@ EXPERIMENT = Experiment(
           'window W can have W bytes unacknowledged, so its goodput is min(R, W / RTT): it grows with the window up '
           'to the knee at the bandwidth-delay product and is flat beyond.',
     topology=lambda params: PairTopo(bw=params['bw'], delay=f'{params["delay_ms"]}ms'), theory=theory,
-    measure=measure, params={'bw': 10, 'delay_ms': 10, 'seconds': 5}, repetitions=1, plot=plot, notes=notes)
+    measure=measure, params={'bw': 10, 'delay_ms': 10, 'seconds': 5},
+    ranges={'bw': (0.1, 1000), 'delay_ms': (0.1, 1000), 'seconds': (1, 60)}, repetitions=1, plot=plot, notes=notes)

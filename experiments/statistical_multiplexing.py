@@ -2,7 +2,7 @@
 import math
 
 from testbed.errors import TestbedError
-from testbed.experiment import Experiment, Quantity, axes, first_repetition, positive, save
+from testbed.experiment import Experiment, Quantity, axes, check_duration, first_repetition, save
 from testbed.measure import onoff_run
 from testbed.multiplexing import (binomial_quantile, fluid_queue, multiplexing_summary, offered_per_slot,
                                   onoff_schedule, slot_rates)
@@ -26,13 +26,7 @@ def _counts(params):
 
 
 def check(params):
-    positive('statistical-multiplexing', params, 'peak_mbps', 'slot_ms')
-    positive('statistical-multiplexing', params, 'sources', 'slots', 'queue', whole=True)
-    if params['sources'] > 64:
-        raise TestbedError('experiment \'statistical-multiplexing\': at most 64 sources (one host each)')
-    if not 0 < params['p_on'] < 1:
-        raise TestbedError(f'experiment \'statistical-multiplexing\': parameter p_on={params["p_on"]!r} must be '
-                           'in (0, 1)')
+    check_duration('statistical-multiplexing', params['slots'] * params['slot_ms'] / 1e3, 'slots x slot_ms')
     _counts(params)
 
 
@@ -182,4 +176,6 @@ EXPERIMENT = Experiment(
                                       max_queue_size=params['queue'], burst=1514),
     theory=theory, measure=measure, repetitions=1, plot=plot, notes=notes, check=check,
     params={'sources': 16, 'counts': '1,2,4,8,16', 'peak_mbps': 1, 'p_on': 0.25, 'slot_ms': 50, 'slots': 160,
-            'queue': 20, 'seed': 1})
+            'queue': 20, 'seed': 1},
+    ranges={'sources': (1, 64, 'whole'), 'peak_mbps': (0.01, 100), 'p_on': (0.01, 0.99), 'slot_ms': (1, 10000),
+            'slots': (1, 10000, 'whole'), 'queue': (1, 100000, 'whole'), 'seed': (0, 2**31, 'whole')})  # a host per source

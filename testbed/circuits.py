@@ -75,6 +75,8 @@ class CircuitBook:
         """Admit a circuit of ``rate`` between two switches, on the fewest hops with enough capacity."""
         if not rate or rate <= 0:
             raise AdmissionError(f'rate {rate!r} must be above 0')
+        if src and src == dst:
+            raise AdmissionError(f'a circuit joins two different hosts, not {src} to itself')
         for switch in (src_switch, dst_switch):
             if switch not in graph:
                 raise AdmissionError(f'{switch!r} is not a switch of this network')

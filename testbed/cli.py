@@ -79,7 +79,12 @@ def _algorithm(text):
 
 
 def cmd_run(args):
+    from testbed.controller import parse_controller_address
     from testbed.topo import load, parse_params
+    if args.remote_controller and args.controller:
+        raise TestbedError('--remote-controller and --controller exclude each other')
+    if args.remote_controller:
+        parse_controller_address(args.remote_controller)
     topo, name = load(args.topology, parse_params(args.param))
     if os.geteuid() != 0:
         raise TestbedError('testbed run needs root (run with sudo)')
@@ -94,7 +99,8 @@ def _run_network(args, topo, name, started):
     net = None
     try:
         net = TestbedNet(topo, label=name, controller='router' if args.controller else None,
-                         algorithm=args.algorithm, metric=args.metric, admission=args.admission)
+                         algorithm=args.algorithm, metric=args.metric, admission=args.admission,
+                         remote_controller=args.remote_controller)
         net.start()
         progress(f'{name} up in {time.monotonic() - started:.1f} s (run {net.run.id})')
         print(f'run: {net.run.id}')
@@ -273,6 +279,9 @@ def build_parser():
     run.add_argument('--controller', action='store_true',
                      help='route with the testbed\'s Ryu controller (computed forwarding tables) instead of '
                           'standalone learning switches')
+    run.add_argument('--remote-controller', metavar='HOST[:PORT]',
+                     help='point every switch at an OpenFlow 1.3 controller you run (port 6653 by default), e.g. '
+                          'python -m testbed.ryu_compat ryu.app.simple_switch_13')
     run.add_argument('--algorithm', type=_algorithm, default='link-state', metavar='ALGORITHM',
                      help='route computation (with --controller): link-state, distance-vector, or module:FILE.py '
                           '(your own next_hops(graph, source), as in lab 2)')

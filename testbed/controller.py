@@ -13,7 +13,7 @@ import time
 import urllib.error
 import urllib.request
 
-from mininet.node import Controller
+from mininet.node import Controller, RemoteController
 
 from testbed.errors import TestbedError
 from testbed.probe import probe
@@ -21,6 +21,8 @@ from testbed.probe import probe
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROUTER_APP = os.path.join(REPO, 'controllers', 'router.py')
 START_TIMEOUT_S = 30
+OPENFLOW_PORT = 6653
+REMOTE_WAIT_S = 10  # how long a remote controller may take to listen before the network is refused
 EMULATED_START_TIMEOUT_S = 120  # under QEMU TCG Ryu's imports alone took 20-40 s in the VM stage
 
 
@@ -55,6 +57,42 @@ def rest_call(port, method, path, body=None):
             return answer.status, json.loads(answer.read())
     except urllib.error.HTTPError as refused:
         return refused.code, json.loads(refused.read() or b'{}')
+
+
+def parse_controller_address(text):
+    """``'HOST[:PORT]'`` (``[IPv6]:PORT`` too) -> (host, port); the OpenFlow port 6653 by default."""
+    text = (text or '').strip()
+    host, port = text, str(OPENFLOW_PORT)
+    if text.startswith('['):
+        host, _, rest = text[1:].partition(']')
+        port = rest[1:] if rest.startswith(':') else port
+    elif text.count(':') == 1:
+        host, port = text.split(':')
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise TestbedError(f'remote controller {text!r} is not HOST[:PORT] (for example 127.0.0.1:6653)')
+    return host, int(port)
+
+
+def wait_for_controller(host, port, timeout=REMOTE_WAIT_S):
+    """Return (host, port) once something accepts TCP connections there; a TestbedError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return host, port
+        except OSError as exc:
+            if time.monotonic() > deadline:
+                raise TestbedError(f'no OpenFlow controller listens on {host}:{port} ({exc.strerror or exc}); start '
+                                   f'it first, for example: python -m testbed.ryu_compat --ofp-tcp-listen-port '
+                                   f'{port} ryu.app.simple_switch_13') from None
+            time.sleep(0.2)
+
+
+class ExternalController(RemoteController):
+    """A controller the user runs: the testbed points the switches at it and never starts or stops it."""
+
+    def checkListening(self):  # Mininet's check needs telnet; TestbedNet waited for the port already
+        pass
 
 
 class RyuController(Controller):

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from testbed.errors import TestbedError
 
+LOAD_TEST_LIMIT_S = 600  # no experiment's traffic may be asked to run longer than this
 EXPERIMENTS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'experiments')
 
 
@@ -71,7 +72,8 @@ class Experiment:
     repetitions: int = 3
     plot: object = None              # callable(result, folder) -> [file names]
     notes: object = None             # callable(result) -> [Markdown lines]
-    check: object = None             # callable(params) -> None; raises TestbedError on impossible values
+    check: object = None             # callable(params) -> None; raises TestbedError on inconsistent values
+    ranges: dict = field(default_factory=dict)  # numeric parameter -> (low, high) or (low, high, 'whole')
 
 
 # -- pure: comparison --------------------------------------------------------------------------------------------
@@ -194,14 +196,17 @@ def resolve(name):
 
 
 def _typed(experiment, key, value):
-    """An override of the same kind as the default: a number for a number."""
+    """An override of the same kind as the default, inside the parameter's declared range."""
     default = experiment.params[key]
     if isinstance(default, bool) or not isinstance(default, (int, float)):
         return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TestbedError(f'experiment {experiment.name!r}: parameter {key}={value!r} must be a number '
-                           f'(default {default!r})')
-    return value
+    low, high, *whole = experiment.ranges[key]
+    kind = 'a whole number' if whole else 'a number'
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high or (
+            whole and not float(value).is_integer()):
+        raise TestbedError(f'experiment {experiment.name!r}: parameter {key}={value!r} must be {kind} from {low:g} '
+                           f'to {high:g} (default {default!r})')
+    return int(value) if whole else value
 
 
 def merged_params(experiment, overrides):
@@ -215,14 +220,17 @@ def merged_params(experiment, overrides):
     return params
 
 
-def positive(name, params, *keys, whole=False):
-    """Raise TestbedError unless every one of ``keys`` is above 0 (and a whole number with ``whole``); for an
-    experiment's ``check``."""
-    for key in keys:
-        value = params[key]
-        if value <= 0 or (whole and not float(value).is_integer()):
-            raise TestbedError(f'experiment {name!r}: parameter {key}={value!r} must be '
-                               f'{"a whole number " if whole else ""}above 0')
+def check_duration(name, seconds, what):
+    """Refuse parameters that would make an experiment's traffic run longer than a load test may."""
+    if seconds > LOAD_TEST_LIMIT_S:
+        raise TestbedError(f'experiment {name!r}: {what} = {seconds:g} s exceeds the {LOAD_TEST_LIMIT_S} s a load '
+                           'test may run')
+
+
+def unranged(experiment):
+    """Numeric parameters of an experiment that declare no range (there should be none: a test checks)."""
+    return sorted(key for key, value in experiment.params.items()
+                  if isinstance(value, (int, float)) and not isinstance(value, bool) and key not in experiment.ranges)
 
 
 # -- provenance (side effects: commands) -------------------------------------------------------------------------

@@ -64,7 +64,8 @@ class ShapedLink(Link):
         self.shaping = shaping or LinkParams()
         self.run = run
         self.delay_plan = delay_plan
-        kwargs.setdefault('intf', TestbedIntf)
+        if kwargs.get('intf') in (None, Intf):  # Mininet.addLink passes its default Intf
+            kwargs['intf'] = TestbedIntf
         super().__init__(node1, node2, **kwargs)
         self.egress = {self.intf1.name: self.shaping, self.intf2.name: self.shaping}
 
@@ -151,7 +152,8 @@ class ShapedLink(Link):
         first, second = (self.egress[intf.name] for intf in (self.intf1, self.intf2))
         if first == second:
             return first.describe()
-        return f'{self.intf1.node.name}->: {first.describe()}; {self.intf2.node.name}->: {second.describe()}'
+        a, b = self.intf1.node.name, self.intf2.node.name
+        return f'{a}->{b}: {first.describe()}; {b}->{a}: {second.describe()}'
 
     def set_rate(self, bw):
         """Change the rate of both directions in place (``bw`` bits/s); queues and delay stay as they are."""

@@ -21,7 +21,8 @@ import time
 from mininet.net import Mininet
 from mininet.node import Host, Node, OVSSwitch
 
-from testbed.controller import ROUTER_APP, RyuController
+from testbed.controller import ROUTER_APP, ExternalController, RyuController, parse_controller_address, \
+    wait_for_controller
 from testbed.controlplane import build_plan
 from testbed.errors import TestbedError, CapabilityError
 from testbed.interrupts import deferred_signals, stop_on_signals
@@ -115,12 +116,17 @@ class TestbedNet(Mininet):
     """A Mininet network whose links, switches and cleanup follow the testbed's rules."""
 
     def __init__(self, topo=None, plan=None, run=None, controller=None, label='net', seed=1, algorithm='link-state',
-                 metric='hops', admission=None, **kwargs):
+                 metric='hops', admission=None, remote_controller=None, **kwargs):
         """``controller``: None (standalone learning switches), ``'router'`` (the testbed's Ryu router app:
         computed forwarding tables), or a list of Ryu apps (module names or files) to run instead. ``admission``:
-        a file whose ``admit(path_links, rate)`` decides circuit requests (lab 4) instead of the built-in rule."""
+        a file whose ``admit(path_links, rate)`` decides circuit requests (lab 4) instead of the built-in rule.
+        ``remote_controller``: ``'HOST[:PORT]'`` of an OpenFlow 1.3 controller the user runs (instead of
+        ``controller``); it must listen already (or within a few seconds), and the testbed never stops it."""
         if os.geteuid() != 0:
             raise CapabilityError('building a network needs root (run with sudo)')
+        if remote_controller and controller:
+            raise TestbedError('a network has either the testbed\'s controller or a remote one, not both')
+        remote = wait_for_controller(*parse_controller_address(remote_controller)) if remote_controller else None
         self.plan = plan or current_plan()
         if topo is not None:
             check_topology(topo, self.plan)
@@ -146,11 +152,13 @@ class TestbedNet(Mininet):
             controller_cls = functools.partial(RyuController, run=self.run, apps=apps, env={
                 'TESTBED_PLAN': self.run.path('plan.json'), 'TESTBED_ALGORITHM': algorithm,
                 'TESTBED_METRIC': metric, **({'TESTBED_ADMISSION': os.path.abspath(admission)} if admission else {})})
+        elif remote:
+            controller_cls = functools.partial(ExternalController, ip=remote[0], port=remote[1])
         self.algorithm, self.metric = algorithm, metric
         switch = functools.partial(
             TestbedSwitch, run_id=self.run.id,
             datapath='user' if self.plan.datapath == 'userspace' else 'kernel',
-            failMode='secure' if controller else 'standalone')
+            failMode='secure' if controller or remote else 'standalone')
         kwargs.setdefault('autoSetMacs', True)
         try:
             super().__init__(topo=topo, switch=switch, host=Host, link=ShapedLink, controller=controller_cls,

@@ -53,13 +53,27 @@ def sixtofour_command(run_id=None, as_json=False):
 
 def circuits_command(action, run_id=None, src=None, dst=None, rate=None, circuit_id=None):
     """List, reserve or tear down circuits through the running controller's REST API."""
-    from testbed.controller import rest_call
+    import urllib.error
+    from testbed.controller import rest_call as call
+
+    def rest_call(*args):
+        try:
+            return call(*args)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise TestbedError(f'the controller of the running network does not answer ({exc})') from None
     from testbed.units import format_rate, parse_rate
+    if action == 'reserve' and not (src and dst and rate):
+        raise TestbedError('testbed circuits reserve needs SRC DST RATE (for example: reserve h1 h3 4)')
+    if action == 'reserve':
+        rate = parse_rate(rate, 'rate')
+    if action == 'teardown' and not (circuit_id or '').isdigit():
+        raise TestbedError(f'testbed circuits teardown needs --id N, a circuit number (see: testbed circuits), '
+                           f'not {circuit_id!r}' if circuit_id else 'testbed circuits teardown needs --id N')
     _run, info = find_run_file(run_id, 'controller.json')
     port = info['rest_port']
     if action == 'reserve':
         status, answer = rest_call(port, 'POST', '/testbed/circuits',
-                                   {'src': src, 'dst': dst, 'rate': parse_rate(rate, 'rate')})
+                                   {'src': src, 'dst': dst, 'rate': rate})
         if status != 200:
             raise TestbedError(f'circuit refused: {answer.get("error", status)}')
         print(f'circuit {answer["id"]}: {answer["src"]} -> {answer["dst"]}, {format_rate(answer["rate"])}, '

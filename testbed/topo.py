@@ -9,12 +9,13 @@ shaping when the link is added, so bad input fails before anything is created. T
 - a declarative JSON or YAML file (see ``from_spec``).
 """
 import importlib
-import importlib.util
 import inspect
+import ipaddress
 import json
 import os
 import pkgutil
 import re
+import types
 
 from mininet.topo import Topo
 
@@ -23,6 +24,7 @@ from testbed.linkparams import SHAPING_KEYS, LinkParams
 
 NAME_RE = re.compile(r'^[a-zA-Z][a-zA-Z0-9]{0,9}$')  # short: interface names are <node>-ethN, at most 15 chars
 LINK_STRUCTURE_KEYS = ('port1', 'port2', 'intfName1', 'intfName2', 'addr1', 'addr2')
+ADDRESS_KEYS = ('ip', 'ip6', 'v4', 'addresses')  # node options that give an interface an address
 
 
 def check_node_name(name):
@@ -45,13 +47,35 @@ def check_link(node1, node2, opts, nodes):
     LinkParams.from_options({k: v for k, v in opts.items() if k in SHAPING_KEYS}, where=f'link {node1}-{node2}')
 
 
+def node_addresses(name, opts):
+    """The interface addresses a node's options give it (``ip``, ``ip6``, ``v4``, ``addresses``); a malformed one
+    is an error. A bare IPv4 address gets Mininet's default /8."""
+    found = []
+    for key in ADDRESS_KEYS:
+        values = opts.get(key)
+        for value in (values if isinstance(values, (list, tuple)) else [values]) if values else ():
+            try:
+                text = str(value)
+                found.append(ipaddress.ip_interface(text if '/' in text or ':' in text else f'{text}/8'))
+            except ValueError:
+                raise TestbedError(f'node {name}: {key} {value!r} is not an IP address (such as 10.0.0.1/24 or '
+                                   f'2001:db8::1/64)') from None
+    return found
+
+
 def validate(topo):
-    """Check any Mininet ``Topo`` (a ``TestbedTopo`` checked itself already) before anything is built."""
+    """Check any Mininet ``Topo`` before anything is built: node names, links, addresses (well-formed, none
+    given twice)."""
     if not isinstance(topo, Topo):
         raise TestbedError(f'a topology must be a Mininet Topo, not {type(topo).__name__}')
     nodes = set(topo.nodes())
-    for name in nodes:
+    owners = {}
+    for name in sorted(nodes):
         check_node_name(name)
+        for address in node_addresses(name, topo.nodeInfo(name)):
+            other = owners.setdefault(address.ip, name)
+            if other != name:
+                raise TestbedError(f'address {address.ip} is given to both {other} and {name}')
     for node1, node2, info in topo.links(sort=True, withInfo=True):
         check_link(node1, node2, info, nodes)
 
@@ -123,7 +147,11 @@ def parse_params(items):
 
 
 def instantiate(factory, params, name):
-    """Call a topology class with user parameters, naming any parameter it does not take."""
+    """Call a topology class with user parameters, naming any parameter it does not take; whatever goes wrong in a
+    user's ``build()`` (an exception, ``sys.exit``, something that is not a topology) becomes one TestbedError."""
+    if not callable(factory):
+        raise TestbedError(f'topology {name!r} is not a topology (a Topo class or a function returning one) but '
+                           f'{type(factory).__name__} {factory!r:.40}')
     target = factory.build if isinstance(factory, type) and issubclass(factory, Topo) else factory
     try:
         signature = inspect.signature(target)
@@ -137,11 +165,18 @@ def instantiate(factory, params, name):
                 raise TestbedError(f'topology {name!r} has no parameter {key!r} '
                                    f'(it takes: {", ".join(known) or "none"})')
     try:
-        return factory(**params)
+        topo = factory(**params)
     except TestbedError:
         raise
     except (TypeError, ValueError) as exc:
         raise TestbedError(f'topology {name!r}: {exc}') from None
+    except SystemExit as exc:
+        raise TestbedError(f'topology {name!r} called sys.exit({exc.code!r}) while building') from None
+    except Exception as exc:  # a user's build() may raise anything: one line, naming it
+        raise TestbedError(f'topology {name!r} failed to build: {type(exc).__name__}: {exc}') from None
+    if not isinstance(topo, Topo):
+        raise TestbedError(f'topology {name!r} gave a {type(topo).__name__}, not a Mininet Topo')
+    return topo
 
 
 # -- the registry and files ------------------------------------------------------------------------------------
@@ -163,15 +198,33 @@ def describe(factory):
     return doc.splitlines()[0] if doc else ''
 
 
-def _load_python_file(path, choice):
-    spec = importlib.util.spec_from_file_location(f'testbed_custom_{abs(hash(path))}', path)
-    module = importlib.util.module_from_spec(spec)
+def _read_text(path):
+    """The file's text; a file that is not UTF-8 text (a binary, an image) is an error."""
     try:
-        spec.loader.exec_module(module)
+        with open(path, 'rb') as handle:
+            data = handle.read()
+        if b'\0' in data:
+            raise ValueError('it holds NUL bytes')
+        return data.decode('utf-8')
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise TestbedError(f'topology file {path} is not a text file ({exc.reason if hasattr(exc, "reason") else exc})'
+                           ) from None
+    except OSError as exc:
+        raise TestbedError(f'topology file {path} cannot be read: {exc.strerror}') from None
+
+
+def _load_python_file(path, choice):
+    source = _read_text(path)
+    module = types.ModuleType(f'testbed_custom_{abs(hash(path))}')
+    module.__file__ = path
+    try:
+        exec(compile(source, path, 'exec'), module.__dict__)  # noqa: S102 - running the user's topology is the point
     except SyntaxError as exc:
         raise TestbedError(f'topology file {path} does not parse: line {exc.lineno}: {exc.msg}') from None
     except TestbedError:
         raise
+    except SystemExit as exc:
+        raise TestbedError(f'topology file {path} called sys.exit({exc.code!r}) while loading') from None
     except Exception as exc:  # a user's file may raise anything while loading; report it in one line
         raise TestbedError(f'topology file {path} failed to load: {type(exc).__name__}: {exc}') from None
     topos = getattr(module, 'topos', None)
@@ -188,8 +241,7 @@ def _load_python_file(path, choice):
 
 
 def _read_spec(path):
-    with open(path) as handle:
-        text = handle.read()
+    text = _read_text(path)
     try:
         if path.endswith('.json'):
             return json.loads(text)
@@ -251,12 +303,16 @@ def load(spec, params=None):
             raise TestbedError(f'topology file {path} does not exist')
         if path.endswith('.py'):
             factory, name = _load_python_file(path, choice)
-            return instantiate(factory, params, name), name
-        if params:
+            topo = instantiate(factory, params, name)
+        elif params:
             raise TestbedError(f'topology file {path} takes no --param (edit the file instead)')
-        return from_spec(_read_spec(path), name=path), os.path.basename(path)
-    known = registry()
-    if spec not in known:
-        raise TestbedError(f'unknown topology {spec!r} (known: {", ".join(sorted(known))}; '
-                           f'or give a .py, .json or .yaml file)')
-    return instantiate(known[spec][0], params, spec), spec
+        else:
+            topo, name = from_spec(_read_spec(path), name=path), os.path.basename(path)
+    else:
+        known = registry()
+        if spec not in known:
+            raise TestbedError(f'unknown topology {spec!r} (known: {", ".join(sorted(known))}; '
+                               f'or give a .py, .json or .yaml file)')
+        topo, name = instantiate(known[spec][0], params, spec), spec
+    validate(topo)
+    return topo, name

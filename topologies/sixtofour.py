@@ -38,12 +38,13 @@ import ipaddress
 
 from testbed.errors import TestbedError
 from testbed.nodes import RoutedHost
-from testbed.sixtofour import SixToFourError, site_prefix, subnet
+from testbed.sixtofour import RELAY_ANYCAST_PREFIX, SixToFourError, site_prefix, subnet
 from testbed.sixtofour_nodes import DnsServer, IPv6Router, SixToFourRelay, SixToFourRouter
 from testbed.topo import TestbedTopo, check_count, shaping_options
 
 DNS_ADDRESS = '2001:db8:53::53'
 NATIVE_C = '2001:db8:c::/64'
+RELAYS_V4 = ipaddress.IPv4Network('203.0.113.0/24')  # add_relay's unicast /26s
 
 
 def _v4_interface(address, what):
@@ -107,6 +108,20 @@ def add_dns(topo, switch):
     topo.addLink('dns', switch)
 
 
+def check_routers(relay=True, **routers):
+    """Refuse 6to4 routers whose IPv4 networks overlap each other's or (with ``relay``) the relays'."""
+    networks = {name: ipaddress.IPv4Interface(_v4_interface(v4, f'6to4 router {name}')[0]).network
+                for name, v4 in routers.items()}
+    if relay:
+        networks.update({'the relays': RELAYS_V4, 'the relay anycast': RELAY_ANYCAST_PREFIX})
+    names = list(networks)
+    for index, first in enumerate(names):
+        for second in names[index + 1:]:
+            if networks[first].overlaps(networks[second]):
+                raise TestbedError(f'6to4 router {first}: its IPv4 network {networks[first]} overlaps that of '
+                                   f'{second} ({networks[second]}); each site needs an address of its own')
+
+
 def add_switches(topo, names):
     """IPv4 core switches sN get datapath id N, native IPv6 core switches xN get 0x100 + N."""
     for name in names:
@@ -119,6 +134,7 @@ class SixToFourSitesTopo(TestbedTopo):
     def build(self, r1='192.0.2.1', r2='198.51.100.1', bw=None, delay=None, jitter=None, loss=None,
               max_queue_size=None):
         shaping = shaping_options(locals())
+        check_routers(relay=False, r1=r1, r2=r2)
         for name in ('s1', 's2', 's3'):
             self.addSwitch(name)
         self.addLink('s1', 's2', **shaping)
@@ -133,6 +149,7 @@ class SixToFourRelayTopo(TestbedTopo):
 
     def build(self, r1='192.0.2.1', bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
         shaping = shaping_options(locals())
+        check_routers(r1=r1)
         add_switches(self, ('s1', 's2', 'x1', 'x2'))
         self.addLink('s1', 's2', **shaping)
         self.addLink('x1', 'x2', **shaping)
@@ -149,6 +166,7 @@ class SixToFourTopo(TestbedTopo):
               max_queue_size=None, relay_delay=None):
         check_count('relays', relays, 1, 2)
         shaping = shaping_options(locals())
+        check_routers(r1=r1, r2=r2)
         relay_link = {'delay': relay_delay} if relay_delay else None
         add_switches(self, ('s1', 's2', 's3', 'x1', 'x2'))
         self.addLink('s1', 's2', **shaping)
@@ -172,6 +190,7 @@ class SixToFourDirectTopo(TestbedTopo):
     def build(self, r1='192.0.2.1', r2='198.51.100.1', bw=None, delay=None, jitter=None, loss=None,
               max_queue_size=None):
         shaping = shaping_options(locals())
+        check_routers(relay=False, r1=r1, r2=r2)
         for router, host, v4 in (('r1', 'a', r1), ('r2', 'b', r2)):
             v4_interface, _ = _v4_interface(v4, f'6to4 router {router}')
             lan = subnet(ipaddress.IPv4Interface(v4_interface).ip, 1)

@@ -35,7 +35,7 @@ BAD_INPUTS = [
     (['experiment', 'run', 'sixtofour', '--param', 'foo=1'], "experiment 'sixtofour' has no parameter 'foo'"),
     (['experiment', 'compare', '{tmp}', '{tmp}'], 'is not an experiment results folder'),
     (['experiment', 'run', 'pipe', '--param', 'bw=fast'], "parameter bw='fast' must be a number"),
-    (['experiment', 'run', 'circuit-vs-packet', '--param', 'calls=2.5'], 'calls=2.5 must be a whole number above 0'),
+    (['experiment', 'run', 'circuit-vs-packet', '--param', 'calls=2.5'], 'calls=2.5 must be a whole number from 1 to 10000'),
     (['experiment', 'run', 'statistical-multiplexing', '--param', 'counts=1,99'], 'must list source counts between'),
     (['vm', 'test', '--suite', 'everything'], "invalid choice: 'everything'"),
     (['run', 'ring', '--controller', '--algorithm', 'dijkstra'], "'dijkstra' is not one of link-state"),
