@@ -132,7 +132,8 @@ def cmd_tables(args):
 
 
 def cmd_circuits(args):
-    from testbed.remote import circuits_command
+    from testbed.remote import check_circuit_request, circuits_command
+    check_circuit_request(args.action, args.src, args.dst, args.rate, args.id)
     if os.geteuid() != 0:
         raise TestbedError('testbed circuits needs root (run with sudo)')
     return circuits_command(args.action, args.run, args.src, args.dst, args.rate, args.id)

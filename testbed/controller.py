@@ -4,6 +4,7 @@ Ryu is started through ``testbed.ryu_compat`` (the eventlet workaround), listeni
 link discovery (``--observe-links``) and its REST API on a free local port. Its PID is recorded in the run, its
 output goes to the run directory (``ryu.log``). ``ready()`` asks the router app whether every table is installed.
 """
+import ipaddress
 import json
 import os
 import socket
@@ -68,6 +69,11 @@ def parse_controller_address(text):
         port = rest[1:] if rest.startswith(':') else port
     elif text.count(':') == 1:
         host, port = text.split(':')
+    if ':' in host:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            host = ''
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise TestbedError(f'remote controller {text!r} is not HOST[:PORT] (for example 127.0.0.1:6653)')
     return host, int(port)

@@ -81,17 +81,22 @@ class ShapedLink(Link):
     def make_veth(self, node, name, addr, peer, peer_addr, peer_node):
         """Create veth ``name`` in ``node`` with its peer ``peer`` in ``peer_node``'s namespace. An end in the
         root namespace is recorded (its name and the index it is created with) before it exists."""
+        ends = [(node, name, addr), (peer_node, peer, peer_addr)]
+        if node.inNamespace and not peer_node.inNamespace:
+            ends.reverse()  # ip honours a peer's index only when the first end has one too: root end first
+        (first_node, *_), (second_node, *_) = ends
         for attempt in range(3):  # an index can be taken between choosing and creating it; choose again
-            ends, chosen = [], []
-            for end_node, end, end_addr in ((node, name, addr), (peer_node, peer, peer_addr)):
-                words = [f'name {end}'] + ([f'address {end_addr}'] if end_addr else [])
+            words, chosen = [], []
+            for end_node, end, end_addr in ends:
+                options = [f'name {end}'] + ([f'address {end_addr}'] if end_addr else [])
                 if self.run is not None and not end_node.inNamespace:
                     index = free_ifindex(chosen)
                     chosen.append(index)
                     self.run.record_link(end, index)
-                    words.append(f'index {index}')
-                ends.append(' '.join(words))
-            output = node.cmd(f'ip link add {ends[0]} type veth peer {ends[1]} netns {peer_node.pid} 2>&1').strip()
+                    options.append(f'index {index}')
+                words.append(' '.join(options))
+            output = first_node.cmd(f'ip link add {words[0]} type veth peer {words[1]} netns {second_node.pid} '
+                                    f'2>&1').strip()
             if not output:
                 return
             if 'exists' not in output or attempt == 2 or not chosen:

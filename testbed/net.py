@@ -174,6 +174,8 @@ class TestbedNet(Mininet):
         with deferred_signals():
             host = super().addHost(name, cls=cls, **params)
             self.run.record_process(host.pid, f'host {name}')
+            if host.inNamespace:
+                self.run.record_netns(host.pid, name, f'namespace of {name}')
         return host
 
     def addSwitch(self, name, cls=None, **params):  # Mininet's API name
@@ -198,6 +200,7 @@ class TestbedNet(Mininet):
             with deferred_signals():
                 self._delay_node = DelayNamespace(DELAY_NODE_NAME, inNamespace=True)
                 self.run.record_process(self._delay_node.pid, 'delay namespace')
+                self.run.record_netns(self._delay_node.pid, DELAY_NODE_NAME, 'delay namespace')
             # No IPv6 link-local chatter (RS, MLD, DAD) may leak from the inner ends into the links.
             self._delay_node.cmd('sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1')
             self._delay_node.cmd('ip link set lo up')
@@ -232,10 +235,6 @@ class TestbedNet(Mininet):
                 raise TestbedError(f'switches {seen[switch.dpid]} and {switch.name} have the same datapath id '
                                    f'{switch.dpid} (give one of them dpid=...)')
             seen[switch.dpid] = switch.name
-        for node in self.hosts + ([self._delay_node] if self._delay_node else []):
-            interfaces = node.intfNames() if node is not self._delay_node else [
-                end for link in self.links if isinstance(link, DelayLineLink) for end in (link.end_a, link.end_b)]
-            self.run.record_netns(node.pid, interfaces, f'namespace of {node.name}')
 
     def start(self):
         if self.controllers:

@@ -51,6 +51,22 @@ def sixtofour_command(run_id=None, as_json=False):
     return 0
 
 
+def check_circuit_request(action, src=None, dst=None, rate=None, circuit_id=None):
+    """Refuse an incomplete or malformed circuits command before any network is asked; return the rate in
+    bits/s (reserve) or None."""
+    from testbed.units import parse_rate
+    if action == 'reserve':
+        if not (src and dst and rate):
+            raise TestbedError('testbed circuits reserve needs SRC DST RATE (for example: reserve h1 h3 4)')
+        if src == dst:
+            raise TestbedError(f'a circuit joins two different hosts, not {src} to itself')
+        return parse_rate(rate, 'rate')
+    if action == 'teardown' and not (circuit_id or '').isdigit():
+        raise TestbedError(f'testbed circuits teardown needs --id N, a circuit number (see: testbed circuits), '
+                           f'not {circuit_id!r}' if circuit_id else 'testbed circuits teardown needs --id N')
+    return None
+
+
 def circuits_command(action, run_id=None, src=None, dst=None, rate=None, circuit_id=None):
     """List, reserve or tear down circuits through the running controller's REST API."""
     import urllib.error
@@ -61,14 +77,8 @@ def circuits_command(action, run_id=None, src=None, dst=None, rate=None, circuit
             return call(*args)
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise TestbedError(f'the controller of the running network does not answer ({exc})') from None
-    from testbed.units import format_rate, parse_rate
-    if action == 'reserve' and not (src and dst and rate):
-        raise TestbedError('testbed circuits reserve needs SRC DST RATE (for example: reserve h1 h3 4)')
-    if action == 'reserve':
-        rate = parse_rate(rate, 'rate')
-    if action == 'teardown' and not (circuit_id or '').isdigit():
-        raise TestbedError(f'testbed circuits teardown needs --id N, a circuit number (see: testbed circuits), '
-                           f'not {circuit_id!r}' if circuit_id else 'testbed circuits teardown needs --id N')
+    from testbed.units import format_rate
+    rate = check_circuit_request(action, src, dst, rate, circuit_id)
     _run, info = find_run_file(run_id, 'controller.json')
     port = info['rest_port']
     if action == 'reserve':

@@ -5,8 +5,10 @@ PID and start time of the process that owns the run) and ``records.jsonl``, one 
 appended and flushed as soon as the object exists:
 
 - ``process``: a PID with its start time (``/proc/PID/stat`` field 22), so a recycled PID is never signalled;
-- ``netns``: a node's network namespace by (device, inode) plus the names of the interfaces created in it; a
-  process is only ended for being in that namespace while the namespace still holds one of those interfaces;
+- ``netns``: a node's network namespace, pinned by a bind mount of ``/proc/PID/ns/net`` on a file in the run
+  directory (the path is recorded before the mount): while the mount exists the namespace's inode cannot be reused,
+  so every process in it is the run's, also after the node's own interfaces are gone (a process a user or an
+  experiment started inside a host keeps the namespace alive); removing it ends those processes and unmounts;
 - ``bridge``: an OVS bridge tagged ``external_ids:testbed-run=<run id>``; only a bridge with that tag is deleted;
 - ``link``: an interface in the root namespace by name and ifindex, recorded before the interface is created with
   that index; only that ifindex is deleted.
@@ -18,6 +20,7 @@ or ``killall`` and never touches what it did not record.
 """
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -27,6 +30,7 @@ from testbed.errors import TestbedError
 
 DEFAULT_ROOT = '/run/testbed'
 RUN_TAG = 'testbed-run'
+RECORDED_IFINDEX_RANGE = (100_000, 1 << 24)
 OWNER_GRACE_S = 10  # a run directory this young without owner.json is being created, not abandoned
 
 
@@ -61,22 +65,6 @@ def process_alive(pid, start):
     return start is not None and process_start_time(pid) == start and process_state(pid) not in (None, 'Z', 'X')
 
 
-def netns_id(pid='self'):
-    """(device, inode) naming the network namespace of a process."""
-    info = os.stat(f'/proc/{pid}/ns/net')
-    return info.st_dev, info.st_ino
-
-
-def interfaces_of(pid):
-    """Interface names in the network namespace of ``pid`` (from /proc/PID/net/dev)."""
-    try:
-        with open(f'/proc/{pid}/net/dev') as handle:
-            lines = handle.read().splitlines()[2:]
-    except OSError:
-        return set()
-    return {line.split(':', 1)[0].strip() for line in lines}
-
-
 def ifindex(name):
     """ifindex of an interface in our namespace, or None."""
     try:
@@ -91,16 +79,16 @@ def _quiet(cmd):
 
 
 def free_ifindex(taken_extra=()):
-    """An interface index unused in this namespace, for creating an interface whose index is recorded first."""
+    """An interface index unused in this namespace, for an interface whose index is recorded before it is created.
+    Drawn at random from a range the kernel reaches only after ~100,000 interfaces, so that a recorded
+    (name, index) pair is practically never reused by a later interface of the same name."""
     taken = set(taken_extra)
     for name in os.listdir('/sys/class/net'):
-        index = ifindex(name)
-        if index is not None:
-            taken.add(index)
-    candidate = max(taken, default=1) + 1
-    while candidate in taken:
-        candidate += 1
-    return candidate
+        taken.add(ifindex(name))
+    while True:
+        candidate = random.randrange(*RECORDED_IFINDEX_RANGE)
+        if candidate not in taken:
+            return candidate
 
 
 class Run:
@@ -142,9 +130,14 @@ class Run:
     def record_process(self, pid, what):
         self.record('process', pid=pid, start=process_start_time(pid), what=what)
 
-    def record_netns(self, pid, interfaces, what):
-        dev, ino = netns_id(pid)
-        self.record('netns', dev=dev, ino=ino, interfaces=sorted(interfaces), what=what)
+    def record_netns(self, pid, name, what):
+        """Pin the network namespace of ``pid`` (a node's shell) with a bind mount at ``netns-<name>``."""
+        path = self.path(f'netns-{name}')
+        self.record('netns', path=path, what=what)
+        open(path, 'w').close()
+        mounted = _quiet(['mount', '--bind', f'/proc/{pid}/ns/net', path])
+        if mounted.returncode != 0:
+            raise TestbedError(f'cannot pin the namespace of {what}: {mounted.stderr.strip()}')
 
     def record_bridge(self, name):
         self.record('bridge', name=name)
@@ -173,7 +166,20 @@ class Run:
         if self._records and not self._records.closed:
             self._records.close()
         if remove:
-            shutil.rmtree(self.dir, ignore_errors=True)
+            remove_run_dir(self.dir)
+
+
+def remove_run_dir(run_dir):
+    """Delete a run's directory, never following into a namespace pin that is still mounted."""
+    if not any(os.path.ismount(os.path.join(run_dir, name)) for name in _listdir(run_dir)):
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _listdir(path):
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
 
 
 def read_records(run_dir):
@@ -247,14 +253,28 @@ def processes_by_netns():
     return found
 
 
+def pinned_namespace(record):
+    """(device, inode) of a recorded namespace while its pin (bind mount) holds it, else None."""
+    path = record.get('path', '')
+    if not os.path.ismount(path):
+        return None
+    info = os.stat(path)
+    return info.st_dev, info.st_ino
+
+
 def namespace_members(record, by_netns):
-    """(pid, start) of the processes in a recorded namespace, if it is still ours: it holds one of the
-    interfaces the record names (a namespace inode can be reused once the namespace is gone)."""
-    members = by_netns.get((record['dev'], record['ino']), [])
-    interfaces = set(record.get('interfaces', []))
-    if not members or (interfaces and not any(interfaces_of(pid) & interfaces for pid in members[:3])):
-        return []
-    return [(pid, process_start_time(pid)) for pid in members]
+    """(pid, start) of the processes in a recorded namespace (none once it is unpinned)."""
+    pinned = pinned_namespace(record)
+    return [(pid, process_start_time(pid)) for pid in by_netns.get(pinned, [])] if pinned else []
+
+
+def unpin(record):
+    """Release a namespace's pin (the namespace goes once its last process has) and delete the pin file."""
+    path = record.get('path', '')
+    if os.path.ismount(path):
+        _quiet(['umount', path])
+    if not os.path.ismount(path) and os.path.exists(path):
+        os.unlink(path)
 
 
 def bridge_tags():
@@ -269,7 +289,7 @@ def bridge_tags():
 
 def _ours(records, run_id, by_netns, tags, me):
     """What of ``records`` still exists: {'process': {(pid, start): what}, 'bridge': [...], 'link': [...]}."""
-    found = {'process': {}, 'bridge': [], 'link': []}
+    found = {'process': {}, 'netns': [], 'bridge': [], 'link': []}
     for record in records:
         kind = record['kind']
         if kind == 'process' and process_alive(record['pid'], record.get('start')):
@@ -277,6 +297,8 @@ def _ours(records, run_id, by_netns, tags, me):
         elif kind == 'netns':
             for member in namespace_members(record, by_netns):
                 found['process'].setdefault(member, f'a process in the {record.get("what", "namespace")}')
+            if pinned_namespace(record):
+                found['netns'].append(record)
         elif kind == 'bridge' and tags.get(record['name']) == run_id and record['name'] not in found['bridge']:
             found['bridge'].append(record['name'])
         elif kind == 'link' and ifindex(record['name']) == record['ifindex']:
@@ -300,6 +322,7 @@ def remaining(records, run_id):
     me = (os.getpid(), process_start_time(os.getpid()))
     found = _ours(records, run_id, processes_by_netns(), bridge_tags(), me)
     return ([f'{what} (pid {pid})' for (pid, _), what in sorted(found['process'].items())]
+            + [record.get('what', 'a namespace') for record in found['netns']]
             + [f'bridge {name}' for name in found['bridge']] + [f'interface {name}' for name, _ in found['link']])
 
 
@@ -309,12 +332,14 @@ def undo(records, run_id, log=lambda message: None):
     by_netns = processes_by_netns()
     tags = bridge_tags() if any(record['kind'] == 'bridge' for record in records) else {}
     found = _ours(records, run_id, by_netns, tags, me)
-    removed = {'process': len(found['process']), 'bridge': 0, 'link': 0,
-               'netns': sum(1 for r in records if r['kind'] == 'netns' and namespace_members(r, by_netns))}
+    removed = {'process': len(found['process']), 'netns': len(found['netns']), 'bridge': 0, 'link': 0}
     if found['process']:
         for (pid, _start), what in sorted(found['process'].items()):
             log(f'ending {what} (pid {pid})')
         _terminate(sorted(found['process']))
+    for record in found['netns']:
+        unpin(record)
+        log(f'{record.get("what", "namespace")} released')
     for name in found['bridge']:
         _quiet(['ovs-vsctl', '--timeout=10', '--if-exists', 'del-br', name])
         removed['bridge'] += 1
@@ -341,6 +366,6 @@ def clean(root=None, run_id=None, log=print):
         left = remaining(records, name)
         if left:
             raise TestbedError(f'run {name}: could not remove {", ".join(left)}')
-        shutil.rmtree(run_dir, ignore_errors=True)
+        remove_run_dir(run_dir)
         cleaned.append(name)
     return cleaned, live

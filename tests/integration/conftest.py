@@ -6,6 +6,7 @@ paths: ``kernel`` (netem) where the probe finds sch_netem, and ``userspace`` (th
 """
 import os
 import shutil
+import signal
 
 import pytest
 
@@ -16,6 +17,14 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if '/integration/' in str(item.fspath):
             item.add_marker(pytest.mark.root)
+
+
+@pytest.fixture(scope='session', autouse=True)
+def interruptible_children():
+    """Commands the tests start must take Ctrl-C even when pytest itself was started in the background (a shell
+    starts background jobs with SIGINT ignored, and an ignored signal stays ignored across exec)."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope='session', autouse=True)

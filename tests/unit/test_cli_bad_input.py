@@ -46,9 +46,45 @@ BAD_INPUTS = [
     (['lab', 'grade', '1', '--student', 'alice', '--dir', '{tmp}/nowhere'], 'answers.py does not exist'),
     (['bogus'], "invalid choice: 'bogus'"),
     (['run'], 'the following arguments are required: topology'),
+    (['run', '{tmp}/binary.yaml'], 'binary.yaml is not a text file'),
+    (['run', '{tmp}/raises.py'], "topology 't' failed to build: RuntimeError: boom"),
+    (['run', '{tmp}/exits.py'], 'exits.py called sys.exit(3) while loading'),
+    (['run', '{tmp}/exits-in-build.py'], "topology 't' called sys.exit(0) while building"),
+    (['run', '{tmp}/not-a-topo.py'], "topology 't' is not a topology"),
+    (['run', '{tmp}/plain-long-name.py'], "node name 'averyveryverylongname' must be a letter"),
+    (['run', '{tmp}/plain-self-loop.py'], 'link s1-s1: a link needs two different nodes'),
+    (['run', '{tmp}/bad-ip.yaml'], "node h1: ip '300.1.1.1/24' is not an IP address"),
+    (['run', '{tmp}/same-ip.yaml'], 'address 10.0.0.1 is given to both h1 and h2'),
+    (['run', 'sixtofour', '--param', 'r2=192.0.2.1'], 'overlaps that of r2 (192.0.2.0/24)'),
+    (['run', 'sixtofour-relay', '--param', 'r1=203.0.113.9'], 'overlaps that of the relays'),
+    (['run', 'single', '--remote-controller', 'localhost:http'], "remote controller 'localhost:http' is not HOST[:PORT]"),
+    (['run', 'single', '--controller', '--remote-controller', '127.0.0.1'], 'exclude each other'),
+    (['experiment', 'run', 'packet-delay', '--param', 'probes=0'], 'probes=0 must be a whole number from 1 to 1000'),
+    (['experiment', 'run', 'packet-delay', '--param', 'probes=2.5'], 'probes=2.5 must be a whole number'),
+    (['experiment', 'run', 'pipe', '--param', 'seconds=-5'], 'seconds=-5 must be a number from 1 to 60'),
+    (['experiment', 'run', 'statistical-multiplexing', '--param', 'slots=10000', '--param', 'slot_ms=100'],
+     'slots x slot_ms = 1000 s exceeds the 600 s a load test may run'),
+    (['circuits', 'teardown', '--id', 'abc'], "needs --id N, a circuit number (see: testbed circuits), not 'abc'"),
+    (['circuits', 'teardown'], 'testbed circuits teardown needs --id N'),
+    (['circuits', 'reserve', 'h1', 'h1', '4'], 'a circuit joins two different hosts, not h1 to itself'),
+    (['circuits', 'reserve', 'h1'], 'testbed circuits reserve needs SRC DST RATE'),
 ]
 
+PLAIN_MININET = 'from mininet.topo import Topo\nclass T(Topo):\n    def build(self):\n        {}\ntopos = {{"t": T}}\n'
+TESTBED_TOPO = 'import sys\nfrom testbed.topo import TestbedTopo\nclass T(TestbedTopo):\n    def build(self):\n        {}\n' \
+               'topos = {{"t": T}}\n'
+
+
 FILES = {
+    'binary.yaml': '\0\x01\x02hosts',
+    'raises.py': TESTBED_TOPO.format('raise RuntimeError("boom")'),
+    'exits.py': 'import sys\nsys.exit(3)\n',
+    'exits-in-build.py': TESTBED_TOPO.format('sys.exit(0)'),
+    'not-a-topo.py': 'topos = {"t": 42}\n',
+    'plain-long-name.py': PLAIN_MININET.format('self.addHost("averyveryverylongname")'),
+    'plain-self-loop.py': PLAIN_MININET.format('self.addSwitch("s1"); self.addLink("s1", "s1")'),
+    'bad-ip.yaml': 'hosts: {h1: {ip: 300.1.1.1/24}, h2: {}}\nswitches: [s1]\nlinks: [[h1, s1], [h2, s1]]\n',
+    'same-ip.yaml': 'hosts: {h1: {ip: 10.0.0.1/24}, h2: {ip: 10.0.0.1/24}}\nswitches: [s1]\nlinks: [[h1, s1], [h2, s1]]\n',
     'broken.py': 'topos = {\n',
     'broken.yaml': 'hosts: [h1\n',
     'clash.yaml': 'hosts: [h1, h1]\n',
