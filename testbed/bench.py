@@ -20,21 +20,13 @@ LOSS_TOLERANCE_POINTS = 1.0
 CEILING_TARGET_BPS = {'userspace': 500e6}
 
 
-def _pair(plan, **shaping):
-    from testbed.net import TestbedNet
-    from topologies.basic import PairTopo
-    net = TestbedNet(PairTopo(**shaping), plan=plan, label='bench')
-    net.start()
-    return net
-
-
 def _measure(plan, shaping, measure):
-    net = _pair(plan, **shaping)
-    try:
+    """``measure(h1, h2)`` on a pair of hosts joined by one shaped link; the network is always stopped."""
+    from testbed.net import running
+    from topologies.basic import PairTopo
+    with running(PairTopo(**shaping), plan=plan, label='bench') as net:
         h1, h2 = net.hosts
         return measure(h1, h2)
-    finally:
-        net.stop()
 
 
 def bench_path(path, quick=False, log=lambda message: None):

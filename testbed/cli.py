@@ -95,6 +95,7 @@ def cmd_run(args):
 
 def _run_network(args, topo, name, started):
     from mininet.cli import CLI
+    from mininet.log import setLogLevel
     from testbed.net import TestbedNet
     net = None
     try:
@@ -109,6 +110,8 @@ def _run_network(args, topo, name, started):
             print(f'  link {link:<12} {shaping:<28} {path}')
         sys.stdout.flush()
         if args.cli:
+            if not args.verbose:  # the CLI prints what commands return at Mininet's 'output' level
+                setLogLevel('output')
             CLI(net)
         elif args.test == 'pingall':
             loss = net.pingAll(timeout=2)

@@ -25,6 +25,7 @@ from testbed.linkparams import SHAPING_KEYS, LinkParams
 NAME_RE = re.compile(r'^[a-zA-Z][a-zA-Z0-9]{0,9}$')  # short: interface names are <node>-ethN, at most 15 chars
 LINK_STRUCTURE_KEYS = ('port1', 'port2', 'intfName1', 'intfName2', 'addr1', 'addr2')
 ADDRESS_KEYS = ('ip', 'ip6', 'v4', 'addresses')  # node options that give an interface an address
+SPEC_NODE_OPTIONS = {'hosts': ('ip', 'mac', 'defaultRoute'), 'switches': ('dpid',)}  # in declarative files
 
 
 def check_node_name(name):
@@ -274,9 +275,16 @@ def from_spec(spec, name='topology'):
         value = spec.get(section) or []
         if isinstance(value, list):
             return [(item, {}) for item in value]
-        if isinstance(value, dict):
-            return [(key, opts or {}) for key, opts in value.items()]
-        raise TestbedError(f'{name}: {section} must be a list or a mapping')
+        if not isinstance(value, dict):
+            raise TestbedError(f'{name}: {section} must be a list or a mapping')
+        for node, opts in value.items():
+            if opts is not None and not isinstance(opts, dict):
+                raise TestbedError(f'{name}: {section[:-1]} {node}: options must be a mapping (such as {{ip: ...}})')
+            unknown = sorted(set(opts or {}) - set(SPEC_NODE_OPTIONS[section]))
+            if unknown:
+                raise TestbedError(f'{name}: {section[:-1]} {node}: unknown option {unknown[0]!r} (known: '
+                                   f'{", ".join(SPEC_NODE_OPTIONS[section])})')
+        return [(key, opts or {}) for key, opts in value.items()]
 
     for node, opts in nodes('hosts'):
         topo.addHost(node, **opts)

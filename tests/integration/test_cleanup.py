@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -103,6 +104,21 @@ def test_interrupted_run_stops_cleanly(sig):
     assert run_id not in our_runs()
     assert bridges() == before_bridges and root_interfaces() == before_intfs
     assert not [pid for pid in pids if alive(pid)]
+
+
+def test_ctrl_c_during_a_host_command_through_the_python_api():
+    """The API's ``running()`` stops the network whatever the block was doing when Ctrl-C came (here: pingall on
+    100 ms links, which Mininet waits for inside a node's shell)."""
+    before_bridges, before_intfs, before_runs = bridges(), root_interfaces(), our_runs()
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
+    with pytest.raises(KeyboardInterrupt):
+        with running(LinearTopo(n=4, delay='100ms')) as net:
+            run_id = net.run.id
+            timer.start()
+            net.pingAll()
+    timer.join()
+    assert our_runs() == before_runs, f'run {run_id} left its record'
+    assert bridges() == before_bridges and root_interfaces() == before_intfs
 
 
 def test_sigkill_then_clean_removes_exactly_the_run(foreign):

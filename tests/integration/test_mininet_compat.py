@@ -108,7 +108,7 @@ def test_plain_mininet_still_works_after_the_testbed():
 def test_the_readmes_cli_instructions_work():
     """README: `testbed run topologies/basic.py:linear --cli`, and `a ping6 -c 3 c` in the 6to4 network's CLI."""
     shown = testbed('run', 'topologies/basic.py:linear', '--cli', stdin='h1 ping -c 3 h2\nexit\n')
-    assert shown.returncode == 0 and ' 0% packet loss' in shown.stdout, shown.stdout + shown.stderr
+    assert shown.returncode == 0 and ' 0% packet loss' in shown.stderr, shown.stdout + shown.stderr  # Mininet: stderr
     shown = testbed('run', 'sixtofour', '--controller', '--cli', stdin='a ping6 -c 3 c\nb ping6 -c 3 a\nexit\n')
-    print(shown.stdout)
-    assert shown.returncode == 0 and shown.stdout.count(' 0% packet loss') == 2, shown.stdout + shown.stderr
+    print(shown.stderr)
+    assert shown.returncode == 0 and shown.stderr.count(' 0% packet loss') == 2, shown.stdout + shown.stderr
