@@ -6,7 +6,7 @@ AF_PACKET socket and writes them to the other end after the link's one-way delay
 With a ``rate`` it is also the wire's serialiser, as netem's ``rate``: a frame finishes transmission its bytes / rate
 after the previous one finished or after it arrived, whichever is later, and then propagates for the delay.
 
-Design (measured ceilings in PLATFORM.md): one single-threaded select loop (two sockets; select has microsecond timeouts), no threads for timed forwarding; a FIFO
+Design (measured ceilings: the README's "Measured here"): one single-threaded select loop (two sockets; select has microsecond timeouts), no threads for timed forwarding; a FIFO
 per direction when the delay is fixed (arrival order equals departure order) and a heap only with jitter (netem
 reorders too); ``PACKET_VNET_HDR`` so that GSO super-frames and partial checksums pass whole, which keeps
 checksum offload on and lets one Python process carry ~1 Gb/s. Rate shaping is not done here: HTB on the nodes'

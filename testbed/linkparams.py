@@ -41,7 +41,7 @@ MAX_RATE_BPS = 10e9           # above this HTB on veth is not reliable
 MAX_DELAY_S = 10.0
 MIN_FRAME_BYTES = 64          # the in-flight allowance assumes frames this small
 UNSHAPED_RATE_BPS = 1e9       # rate assumed for the in-flight allowance of an unshaped link
-USERSPACE_MAX_RATE_BPS = 1e9  # the delay line's measured ceiling is ~940 Mb/s TCP (PLATFORM.md)
+USERSPACE_MAX_RATE_BPS = 1e9  # the delay line carries ~940 Mb/s of TCP at most (2-vCPU VM)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@
 - makes links with ``testbed.links``: netem on the kernel path, a delay line on the userspace path, HTB for rate on
   both, and reads back what the kernel holds;
 - turns transmit checksum offload off on node interfaces when the OVS datapath is userspace (otherwise TCP
-  through it stalls: PLATFORM.md).
+  through it stalls: ping works, iperf3 hangs).
 """
 import contextlib
 import functools

@@ -2,8 +2,9 @@
 
 Ryu 4.34 (its last release) imports ``eventlet.wsgi.ALREADY_HANDLED``, which eventlet 0.41 no longer has; defining
 it before ``ryu.cmd.manager`` is imported is enough for Ryu to run with eventlet 0.41.3 and dnspython >= 2
-(PLATFORM.md). ``python -m testbed.ryu_compat [ryu-manager arguments]`` is ``ryu-manager`` with that fix, and is
-how the testbed (and a user with their own Ryu app) starts a controller.
+(measured: without it ``ryu-manager`` stops at that import; eventlet 0.30 fails differently).
+``python -m testbed.ryu_compat [ryu-manager arguments]`` is ``ryu-manager`` with that fix, and is how the testbed
+(and a user with their own Ryu app) starts a controller.
 """
 import sys
 

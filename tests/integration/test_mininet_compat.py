@@ -51,7 +51,6 @@ def simple_switch():
             process.wait()
 
 
-@pytest.mark.smoke
 def test_a_remote_controller_of_the_users_switches_the_network(simple_switch):
     shown = testbed('run', 'linear', '--param', 'n=3', '--remote-controller', simple_switch, '--test', 'pingall')
     print(shown.stdout, shown.stderr)
@@ -74,18 +73,20 @@ def test_intf_config_reshapes_one_direction(delay_path, plan_for):
     plan = plan_for(delay_path)
     with running(PairTopo(), plan=plan) as net:
         base = rtt_summary(ping_rtts(net['h1'], net['h2'].IP(), count=30))['median']
-    with running(PairTopo(bw=100, delay='5ms'), plan=plan) as net:
+    with running(PairTopo(bw=10, delay='5ms'), plan=plan) as net:  # 10 Mb/s: clean even on an emulated CPU
         h1, h2 = net['h1'], net['h2']
         link = net.links[0]
         link.intf1.config(delay='20ms')  # Mininet's call: h1's egress only; bw stays
         rtt = rtt_summary(ping_rtts(h1, h2.IP(), count=50))['median'] - base
         check(compare_rtt(f'{delay_path} RTT added after h1-eth0 config(delay=20ms), h2-eth0 still 5 ms', rtt,
                           [12.5]))
-        h2.intf().config(bw=10)
+        h2.intf().config(bw=4)
         back, forth = tcp_goodput(h2, h1, seconds=4) / 1e6, tcp_goodput(h1, h2, seconds=4) / 1e6
-        assert '10 Mb/s' in link.describe() and '100 Mb/s' in link.describe()
-    check(Comparison(f'{delay_path} TCP goodput h2->h1 after config(bw=10)', back, 9.75, 0.45, 'Mb/s'))
-    check(Comparison(f'{delay_path} TCP goodput h1->h2 untouched at 100 Mb/s', forth, 97.5, 4.5, 'Mb/s'))
+        assert 'h1->h2: 10 Mb/s, 20 ms; h2->h1: 4 Mb/s, 5 ms' == link.describe()
+    check(Comparison(f'{delay_path} TCP goodput h2->h1 after config(bw=4)', back, 3.9, 0.18, 'Mb/s',
+                     'range 93..102 % of bw'))
+    check(Comparison(f'{delay_path} TCP goodput h1->h2 untouched at 10 Mb/s', forth, 9.75, 0.45, 'Mb/s',
+                     'range 93..102 % of bw'))
 
 
 def test_plain_mininet_still_works_after_the_testbed():
