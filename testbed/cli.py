@@ -17,6 +17,7 @@ from testbed.interrupts import Stopped, exit_code, stop_on_signals
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
+BENCH_PATHS = ('available', 'kernel', 'userspace')
 
 
 class _Parser(argparse.ArgumentParser):
@@ -56,6 +57,24 @@ def _hold():
     progress('network up; Ctrl-C to stop')
     while True:
         time.sleep(3600)
+
+
+def _results_folder(text):
+    """A folder that exists or can be made (checked now, so a long run does not fail at its end)."""
+    path = os.path.abspath(text)
+    existing = path
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f'{text} cannot be a results folder ({existing} is not a writable '
+                                         f'directory)')
+    return text
+
+
+def _positive_int(text):
+    if not text.strip().isdigit() or int(text) <= 0:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a whole number above 0')
+    return int(text)
 
 
 def _existing_file(text):
@@ -305,7 +324,8 @@ def build_parser():
     exp.add_argument('targets', nargs='*', help='experiment names (or all), or results folders')
     exp.add_argument('--param', action='append', metavar='KEY=VALUE', help='override a parameter (run)')
     exp.add_argument('--json', action='store_true')
-    exp.add_argument('--results', default='results', help='folder for results (default: results)')
+    exp.add_argument('--results', type=_results_folder, default='results',
+                     help='folder for results (default: results)')
     exp.set_defaults(func=cmd_experiment)
     lab = sub.add_parser('lab', help='lab assignments: list, start N --student ID, grade N --student ID')
     lab.add_argument('action', choices=['list', 'start', 'grade'])
@@ -329,7 +349,8 @@ def build_parser():
     circuits.set_defaults(func=cmd_circuits)
 
     demo = sub.add_parser('demo', help='the main job end to end, with a readable report')
-    demo.add_argument('--results', default='results', help='folder for the report (default: results)')
+    demo.add_argument('--results', type=_results_folder, default='results',
+                      help='folder for the report (default: results)')
     demo.set_defaults(func=cmd_demo)
 
     cleaner = sub.add_parser('clean', help='remove what crashed or killed runs left (only what they recorded)')
@@ -344,7 +365,7 @@ def build_parser():
                          help='smoke: each kernel feature once, under 5 min warm (default, or $TESTBED_VM_SUITE); '
                               'full: every integration test with a kernel-path variant')
     vm_test.add_argument('--pytest-args', help='arguments for pytest in the guest (overrides --suite)')
-    vm_test.add_argument('--timeout', type=int, default=40 * 60, help='seconds before the VM is stopped')
+    vm_test.add_argument('--timeout', type=_positive_int, default=40 * 60, help='seconds before the VM is stopped')
     vm_test.set_defaults(func=cmd_vm)
     vm_build = vm_sub.add_parser('build', help='build the VM image (or say it is cached)')
     vm_build.set_defaults(func=cmd_vm)
@@ -354,7 +375,8 @@ def build_parser():
     links = bench_sub.add_parser('links', help='configured vs measured RTT, goodput, loss; delay-line ceiling')
     links.add_argument('--json', action='store_true')
     links.add_argument('--quick', action='store_true', help='fewer samples (a smoke run, not for the record)')
-    links.add_argument('--paths', default='available', help='kernel, userspace or available (default)')
+    links.add_argument('--paths', choices=BENCH_PATHS, default='available',
+                       help='kernel, userspace or available (default)')
     links.set_defaults(func=cmd_bench)
     control = bench_sub.add_parser('control', help='route computation (link-state vs distance-vector) and '
                                                    'installing all tables on 100 switches')
@@ -363,7 +385,8 @@ def build_parser():
     control.set_defaults(func=cmd_bench_control)
     sixtofour = bench_sub.add_parser('sixtofour', help='6to4 goodput vs IPv4 and added RTT on each tunnel path')
     sixtofour.add_argument('--json', action='store_true')
-    sixtofour.add_argument('--paths', default='available', help='kernel, userspace or available (default)')
+    sixtofour.add_argument('--paths', choices=BENCH_PATHS, default='available',
+                           help='kernel, userspace or available (default)')
     sixtofour.set_defaults(func=cmd_bench_sixtofour)
     return parser
 

@@ -19,6 +19,7 @@ import importlib.util
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from testbed.errors import TestbedError
 LABS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'labs')
 DEFAULT_SECRET = 'testbed-self-study'   # for self-study; a course sets TESTBED_COURSE_SECRET
 STUDENT_TIMEOUT_S = 20
+STUDENT_ID_RE = re.compile(r'[A-Za-z0-9_][A-Za-z0-9._-]{0,63}')
 
 
 @dataclass
@@ -69,6 +71,13 @@ def student_rng(lab_number, student, secret):
         raise TestbedError('a student id is needed (--student ID)')
     digest = hmac.new(secret.encode(), f'lab{lab_number}:{student}'.encode(), hashlib.sha256).digest()
     return random.Random(int.from_bytes(digest[:8], 'big'))
+
+
+def check_student(student):
+    """Refuse a student id that could not name a folder of its own (``../x``, spaces, an empty id)."""
+    if not STUDENT_ID_RE.fullmatch(student or ''):
+        raise TestbedError(f'student id {student!r} must be letters, digits, ".", "_" or "-" (at most 64, not '
+                           'starting with "." or "-")')
 
 
 def student_params(lab, student, secret=None):
@@ -198,6 +207,7 @@ def read_student_value(path, name, timeout=STUDENT_TIMEOUT_S):
 
 def start(number, student, directory=None, log=print):
     """Materialise a student's working folder: the starter files, params.json and the handout with their numbers."""
+    check_student(student)
     lab = resolve(number)
     params = student_params(lab, student)
     directory = directory or f'lab{lab.number}-{student}'
@@ -218,6 +228,7 @@ def start(number, student, directory=None, log=print):
 
 def locate(number, student, directory=None):
     """(lab, working folder) of a student, checked before anything runs."""
+    check_student(student)
     lab = resolve(number)
     directory = directory or f'lab{lab.number}-{student}'
     path = os.path.join(directory, lab.student_file)

@@ -51,11 +51,12 @@ def _sh(*cmd, check=True):
 
 
 def machine_state():
-    """What exists now: bridges, root interfaces, named namespaces, network namespaces in use, processes."""
+    """What exists now: bridges, root interfaces, named namespaces, network namespaces in use (by a process that
+    has not exited), processes."""
     namespaces = set()
     processes = set()
     for entry in os.listdir('/proc'):
-        if entry.isdigit():
+        if entry.isdigit() and process_state(entry) not in (None, 'Z', 'X'):
             try:
                 namespaces.add(os.stat(f'/proc/{entry}/ns/net').st_ino)
                 processes.add(int(entry))
@@ -92,6 +93,17 @@ def left_behind(before, after):
     left['processes'] = [f'{pid} {_command(pid)}' for pid in sorted(after['processes'] - before['processes'])
                          if _could_be_ours(pid)]
     return {kind: items for kind, items in left.items() if items}
+
+
+def settled_leftovers(before, settle_s=5.0):
+    """``left_behind`` once processes that were killed have finished exiting (on an emulated CPU that can take a
+    moment after the command returned): empty as soon as it is, else what is still there after ``settle_s``."""
+    deadline = time.monotonic() + settle_s
+    while True:
+        left = left_behind(before, machine_state())
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.25)
 
 
 def _command(pid):
@@ -176,7 +188,7 @@ def test_a_signal_at_a_random_moment_leaves_nothing(foreign, phase, sig, fractio
         assert cleaner.returncode == 0, cleaner.stderr
     else:
         assert code in (128 + sig, 130, 0, 1), f'exit code {code}'
-    left = left_behind(before, machine_state())
+    left = settled_leftovers(before)
     assert not left, f'left behind after {sig.name} during {phase}: {left}'
     assert_foreign_intact(foreign)
 
@@ -192,7 +204,7 @@ def test_sigterm_during_a_host_command_on_the_kernel_paths_leaves_nothing(foreig
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=WAIT_S) == 128 + signal.SIGTERM
     proc.stderr.close()
-    left = left_behind(before, machine_state())
+    left = settled_leftovers(before)
     assert not left, f'left behind: {left}'
     assert_foreign_intact(foreign)
 
@@ -206,5 +218,5 @@ def test_a_switch_named_like_a_foreign_object_is_refused(foreign, tmp_path):
         errors = [line for line in shown.stderr.splitlines() if line.startswith('testbed: error: ')]
         assert shown.returncode == 2 and len(errors) == 1, shown.stderr
         assert errors[0].startswith(f'testbed: error: switch {name}: ') and 'already exists' in errors[0], errors[0]
-    assert not left_behind(before, machine_state())
+    assert not settled_leftovers(before)
     assert_foreign_intact(foreign)

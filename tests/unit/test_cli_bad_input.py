@@ -69,6 +69,11 @@ BAD_INPUTS = [
     (['circuits', 'teardown'], 'testbed circuits teardown needs --id N'),
     (['circuits', 'reserve', 'h1', 'h1', '4'], 'a circuit joins two different hosts, not h1 to itself'),
     (['circuits', 'reserve', 'h1'], 'testbed circuits reserve needs SRC DST RATE'),
+    (['lab', 'start', '1', '--student', '../x'], "student id '../x' must be letters, digits"),
+    (['bench', 'links', '--paths', 'bogus'], "argument --paths: invalid choice: 'bogus'"),
+    (['vm', 'test', '--timeout', '0'], "argument --timeout: '0' is not a whole number above 0"),
+    (['demo', '--results', '/dev/null/x'], '/dev/null/x cannot be a results folder (/dev/null is not a writable'),
+    (['experiment', 'run', 'pipe', '--results', '/dev/null/x'], 'cannot be a results folder'),
 ]
 
 PLAIN_MININET = 'from mininet.topo import Topo\nclass T(Topo):\n    def build(self):\n        {}\ntopos = {{"t": T}}\n'
