@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # The VM stage's guest suite: smoke (each kernel feature once, < 5 min warm) or full (every kernel-path test; CI).
 VM_SUITE ?= smoke
 
-.PHONY: setup setup-vm demo test test-fast test-unit test-vm bench doctor clean
+.PHONY: setup setup-vm demo test test-fast test-unit test-vm lint bench doctor clean
 
 setup:
 	@bash scripts/setup.sh
@@ -34,6 +34,11 @@ test-vm: setup-vm
 
 test-unit:
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+# Style (ruff, configured in pyproject.toml); make test runs it too. The layer rule is a unit test
+# (tests/unit/test_layers.py).
+lint: setup
+	$(PY) -m ruff check .
 
 bench: setup
 	$(PY) -m testbed bench links

@@ -1,7 +1,7 @@
 """Ryu app: the testbed's control plane. OpenFlow switches become routers with computed forwarding tables.
 
-A thin shim, as in FAUCET: the computation is ``testbed.routing`` (pure), the flows are ``testbed.controlplane``
-(pure); this app only turns events into calls and flow specs into FlowMods.
+A thin shim, as in FAUCET: the computation is ``testbed.control.routing`` (pure), the flows are
+``testbed.control.flows`` (pure); this app only turns events into calls and flow specs into FlowMods.
 
 - Reads the plan (``TESTBED_PLAN``, a JSON file written by the testbed): switches, attachments, planned links.
 - Discovers links with LLDP (``ryu.topology``, run with ``--observe-links``); once every planned switch is connected
@@ -31,11 +31,12 @@ from ryu.ofproto import ether, ofproto_v1_3
 from ryu.topology import event as topo_event
 from webob import Response
 
-from testbed import ofwire
-from testbed.circuits import AdmissionError, CircuitBook, load_admission
-from testbed.controlplane import (COOKIE_CIRCUIT, COOKIE_ROUTE, attachment_switch, attachments_from_plan,
+from testbed.control import ofwire
+from testbed.control.circuits import AdmissionError, CircuitBook
+from testbed.control.flows import (COOKIE_CIRCUIT, COOKIE_ROUTE, attachment_switch, attachments_from_plan,
                                   circuit_flows, gateway_owner, graph_from_plan, punt_flows, route_flows)
-from testbed.routing import RoutingError, compute_routes, table_diff
+from testbed.control.routing import MODULE_ALGORITHM, RoutingError, compute_routes, table_diff
+from testbed.system.usercode import UserCodeError, load_function
 
 app_manager.require_app('ryu.topology.switches', api_style=True)
 
@@ -55,8 +56,8 @@ class TestbedRouter(app_manager.RyuApp):
         self.algorithm = os.environ.get('TESTBED_ALGORITHM', self.plan.get('algorithm', 'link-state'))
         self.metric = os.environ.get('TESTBED_METRIC', self.plan.get('metric', 'hops'))
         self.name_of = {info['dpid']: name for name, info in self.plan['switches'].items()}
-        self.planned_links = {self._link_key(l['a'], l['a_port'], l['b'], l['b_port']): l
-                              for l in self.plan['links']}
+        self.planned_links = {self._link_key(link['a'], link['a_port'], link['b'], link['b_port']): link
+                              for link in self.plan['links']}
         self.datapaths = {}
         self.links = {}           # key -> link dict, the links currently up (discovered)
         self.down_ports = set()   # (switch, port) of attachments whose port is down: their prefixes are withdrawn
@@ -69,12 +70,14 @@ class TestbedRouter(app_manager.RyuApp):
         self.held_routes = {}     # switch -> route entries it held when it connected (None: not known yet)
         self.pending_barriers = {}
         self.bundle_id = 0
-        self.book = CircuitBook(admission=load_admission(os.environ.get('TESTBED_ADMISSION')))
+        admission = os.environ.get('TESTBED_ADMISSION')
+        self.book = CircuitBook(admission=load_function(admission, 'admit', 'admission module') if admission else None)
         # circuits outlive a controller restart: saved next to the plan, restored (and re-installed) on start
         self.circuits_file = os.path.join(os.path.dirname(os.path.abspath(os.environ['TESTBED_PLAN'])),
                                           'circuits.json') if os.environ.get('TESTBED_PLAN') else None
-        if self.circuits_file:
-            self.book.load(self.circuits_file)
+        if self.circuits_file and os.path.exists(self.circuits_file):
+            with open(self.circuits_file) as handle:
+                self.book.restore(json.load(handle))
         self.meters = {}          # switch -> {port: best-effort rate in bits/s} while circuits hold that link
         kwargs['wsgi'].register(RestApi, {REST_NAME: self})
 
@@ -222,7 +225,13 @@ class TestbedRouter(app_manager.RyuApp):
 
     def _compute(self):
         graph = graph_from_plan(self.plan, links=list(self.links.values()))
-        return compute_routes(graph, attachments_from_plan(self.plan, self.down_ports), self.algorithm, self.metric)
+        algorithm = self.algorithm
+        if algorithm.startswith(MODULE_ALGORITHM):  # a lab's routing module: loaded again for every computation
+            try:
+                algorithm = load_function(algorithm[len(MODULE_ALGORITHM):], 'next_hops', 'routing module')
+            except UserCodeError as exc:
+                raise RoutingError(str(exc)) from None
+        return compute_routes(graph, attachments_from_plan(self.plan, self.down_ports), algorithm, self.metric)
 
     def _reconverge(self, why, received):
         entry = {'event': why, 'received': received}
@@ -243,10 +252,10 @@ class TestbedRouter(app_manager.RyuApp):
             changed, removed = table_diff(self.tables.get(switch, []), routes)
             old = {route.prefix: route for route in self.tables.get(switch, [])}
             meters = self._meter_ids(switch)
-            # the switch's whole change as one buffer: FlowMods packed by testbed.ofwire (byte for byte what Ryu's
-            # parser would send, ~50x faster) in one atomic bundle (Open vSwitch applies it as one transaction,
-            # ~7x faster than one by one, and no packet sees half a table), then a barrier whose reply marks it
-            # acknowledged
+            # the switch's whole change as one buffer: FlowMods packed by testbed.control.ofwire (byte for byte
+            # what Ryu's parser would send, ~50x faster) in one atomic bundle (Open vSwitch applies it as one
+            # transaction, ~7x faster than one by one, and no packet sees half a table), then a barrier whose reply
+            # marks it acknowledged
             messages = [ofwire.flow_mod(spec, self._next_xid(datapath))
                         for spec in route_flows(switch, changed, self.plan, meters)]
             messages += [ofwire.flow_mod(spec, self._next_xid(datapath), delete=True)
@@ -288,7 +297,10 @@ class TestbedRouter(app_manager.RyuApp):
 
     def _save_circuits(self):
         if self.circuits_file:
-            self.book.save(self.circuits_file)
+            tmp = self.circuits_file + '.tmp'
+            with open(tmp, 'w') as handle:
+                json.dump(self.book.rows(), handle)
+            os.replace(tmp, self.circuits_file)
 
     def teardown(self, circuit_id):
         circuit = self.book.teardown(circuit_id)
@@ -452,7 +464,7 @@ class TestbedRouter(app_manager.RyuApp):
     def topology(self):
         return {'switches': {name: {'dpid': info['dpid'], 'connected': name in self.datapaths}
                              for name, info in self.plan['switches'].items()},
-                'links': sorted(self.links.values(), key=lambda l: (l['a'], l['a_port'])),
+                'links': sorted(self.links.values(), key=lambda link: (link['a'], link['a_port'])),
                 'attachments': self.plan['attachments']}
 
     def table_rows(self):

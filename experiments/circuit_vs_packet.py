@@ -5,10 +5,10 @@ import subprocess
 import time
 
 from testbed.errors import TestbedError
-from testbed.experiment import Experiment, Quantity, axes, check_duration, first_repetition, save
-from testbed.measure import onoff_run
-from testbed.multiplexing import call_events, erlang_b, loss_system, onoff_schedule
-from testbed.onoff import FRAME
+from testbed.reports.experiment import Experiment, Quantity, axes, check_duration, first_repetition, save
+from testbed.measure.probes import onoff_run
+from testbed.measure.multiplexing import call_events, erlang_b, loss_system, onoff_schedule
+from testbed.measure.onoff import FRAME
 from topologies.control import BottleneckTopo
 
 CIRCUIT_SOURCE, BEST_EFFORT_SOURCE = 1, 2

@@ -7,9 +7,9 @@ import time
 
 import networkx as nx
 
-from testbed.controlplane import graph_from_plan, reconvergence_flow_mods
-from testbed.experiment import Experiment, Quantity, hbars
-from testbed.measure import ping_rtts, rtt_summary, traceroute_hops
+from testbed.control.flows import graph_from_plan, reconvergence_flow_mods
+from testbed.reports.experiment import Experiment, Quantity, hbars
+from testbed.measure.probes import ping_rtts, rtt_summary, traceroute_hops
 from topologies.control import RingTopo
 
 CUT = ('s1', 's2')

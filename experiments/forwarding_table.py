@@ -1,8 +1,8 @@
 """The lecture's forwarding table: a switch with links #2-#5 to UCB, NYU, MIT, UW; the table as on the slide."""
 import time
 
-from testbed.experiment import Experiment, Quantity, axes, save
-from testbed.tables import named_rows, read_switch
+from testbed.reports.experiment import Experiment, Quantity, axes, save
+from testbed.control.tables import named_rows, read_switch
 from topologies.control import STAR_DESTINATIONS, StarTopo
 
 PINGS = 20

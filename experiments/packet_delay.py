@@ -1,9 +1,9 @@
 """The lecture's packet delay: transmission (size / rate) + propagation, on Link-1 and Link-2, one way."""
 import math
 
-from testbed.experiment import Experiment, Quantity, axes, save
-from testbed.fidelity import emulation_allowance_ms
-from testbed.measure import udp_probe
+from testbed.reports.experiment import Experiment, Quantity, axes, save
+from testbed.measure.fidelity import emulation_allowance_ms
+from testbed.measure.probes import udp_probe
 from topologies.lecture import LINK_1, LINK_2, LectureLinksTopo
 
 SIZES = (24, 1000, 5000, 10000)      # UDP payload bytes; 24 is the smallest timestamped probe (the lecture's 10 B)

@@ -1,11 +1,12 @@
-"""The pipe: a link holds bandwidth x delay bits; TCP fills it only when its window covers the bandwidth-delay product."""
+"""The pipe: a link holds bandwidth x delay bits; TCP fills it only when its window covers the bandwidth-delay
+product."""
 import re
 import statistics
 import subprocess
 
-from testbed.demo import TCP_EFFICIENCY
-from testbed.experiment import Experiment, Quantity, axes, first_repetition, save
-from testbed.measure import IPERF_PORT, ping_frame_bytes, ping_rtts, rtt_summary, tcp_goodput
+from testbed.reports.demo import TCP_EFFICIENCY
+from testbed.reports.experiment import Experiment, Quantity, axes, first_repetition, save
+from testbed.measure.probes import IPERF_PORT, ping_frame_bytes, ping_rtts, rtt_summary, tcp_goodput
 from topologies.basic import PairTopo
 
 WINDOWS = (4, 8, 16, 32, 64, 128)  # kB of socket buffer on both ends (iperf3 -w)

@@ -2,11 +2,11 @@
 encapsulation adds to a round trip, and the detour native IPv6 traffic takes through the relay."""
 import re
 
-from testbed.experiment import Experiment, Quantity, hbars
-from testbed.fidelity import rtt_tolerance
-from testbed.measure import ping_rtts, rtt_summary, tcp_goodput, traceroute_hops, wire_sized_frames
-from testbed.sixtofour import RELAY_ANYCAST, TUNNEL_MTU, router_6to4_address
-from testbed.sixtofour_demo import goodput_ratio_theory
+from testbed.reports.experiment import Experiment, Quantity, hbars
+from testbed.measure.fidelity import rtt_tolerance
+from testbed.measure.probes import ping_rtts, rtt_summary, tcp_goodput, traceroute_hops, wire_sized_frames
+from testbed.sixtofour.addressing import RELAY_ANYCAST, TUNNEL_MTU, router_6to4_address
+from testbed.reports.demo6to4 import goodput_ratio_theory
 from topologies.sixtofour import SixToFourTopo
 
 

@@ -2,11 +2,11 @@
 import math
 
 from testbed.errors import TestbedError
-from testbed.experiment import Experiment, Quantity, axes, check_duration, first_repetition, save
-from testbed.measure import onoff_run
-from testbed.multiplexing import (binomial_quantile, fluid_queue, multiplexing_summary, offered_per_slot,
+from testbed.reports.experiment import Experiment, Quantity, axes, check_duration, first_repetition, save
+from testbed.measure.probes import onoff_run
+from testbed.measure.multiplexing import (binomial_quantile, fluid_queue, multiplexing_summary, offered_per_slot,
                                   onoff_schedule, slot_rates)
-from testbed.onoff import FRAME, frames_per_slot
+from testbed.measure.onoff import FRAME, frames_per_slot
 from topologies.basic import FanInTopo
 
 QUANTILE = 0.99  # "peak of the aggregate": its 99th percentile over the slots (the maximum of a sample is noise)
@@ -31,7 +31,7 @@ def check(params):
 
 
 def _peak(params):
-    # What a source really sends while on: whole frames per slot (testbed.onoff), so rounding is counted.
+    # What a source really sends while on: whole frames per slot (testbed.measure.onoff), so rounding is counted.
     return frames_per_slot(params['peak_mbps'] * 1e6, params['slot_ms'] / 1e3) * FRAME * 8 / (params['slot_ms'] / 1e3)
 
 
@@ -178,4 +178,5 @@ EXPERIMENT = Experiment(
     params={'sources': 16, 'counts': '1,2,4,8,16', 'peak_mbps': 1, 'p_on': 0.25, 'slot_ms': 50, 'slots': 160,
             'queue': 20, 'seed': 1},
     ranges={'sources': (1, 64, 'whole'), 'peak_mbps': (0.01, 100), 'p_on': (0.01, 0.99), 'slot_ms': (1, 10000),
-            'slots': (1, 10000, 'whole'), 'queue': (1, 100000, 'whole'), 'seed': (0, 2**31, 'whole')})  # a host per source
+            'slots': (1, 10000, 'whole'), 'queue': (1, 100000, 'whole'),
+            'seed': (0, 2**31, 'whole')})  # sources: a host each

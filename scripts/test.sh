@@ -10,17 +10,20 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 
-paths=$($PY -c 'from testbed.probe import current_plan as p; q = p(); print(" ".join(f"{f}={q.path(f)}" for f in ("delay", "tunnel", "datapath")))')
+paths=$($PY -c 'from testbed.system.probe import FEATURES, current_plan as p; q = p(); print(" ".join(f"{f}={q.path(f)}" for f in FEATURES))')
+echo "== lint: ruff (pyproject.toml)"
+$PY -m ruff check .
+lint=$?
 echo "== stage 1: host suite, paths on this kernel: $paths"
 $PY -m pytest tests "$@"
 stage1=$?
 
 if [ "${TESTBED_TEST_FAST:-0}" = 1 ]; then
     echo "== stage 2 skipped (make test-fast): only the paths above were tested"
-    exit $stage1
+    [ "$lint" = 0 ] && exit $stage1 || exit $lint
 fi
 
-full=$($PY -c 'from testbed.probe import probe; c = probe(); print(int(all(c.has(m) for m in ("sch_netem", "sit", "openvswitch"))))')
+full=$($PY -c 'from testbed.system.probe import probe; c = probe(); print(int(all(c.has(m) for m in ("sch_netem", "sit", "openvswitch"))))')
 if [ "$full" = 1 ]; then
     what="userspace fallbacks forced on this full kernel"
     echo "== stage 2: $what (TESTBED_PATH=userspace)"
@@ -36,6 +39,7 @@ fi
 
 verdict() { [ "$1" = 0 ] && echo passed || echo "FAILED (exit $1)"; }
 echo "== summary"
+echo "   lint (ruff): $(verdict $lint)"
 echo "   stage 1 (host: $paths): $(verdict $stage1)"
 echo "   stage 2 ($what): $(verdict $stage2)"
-[ "$stage1" = 0 ] && [ "$stage2" = 0 ]
+[ "$lint" = 0 ] && [ "$stage1" = 0 ] && [ "$stage2" = 0 ]

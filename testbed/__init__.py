@@ -1,8 +1,19 @@
-"""Core package of the testbed: what topologies, controllers, experiments and tests share.
+"""The testbed: Mininet with checked links, userspace fallbacks, a Ryu control plane, 6to4, experiments and labs.
 
-Pure logic (units, link parameters, address derivation, tc command plans) lives in small modules that need no
-root; side effects (namespaces, tc, OVS, processes) live at the edges (``net``, ``links``, ``delayline``,
-``runstate``).
+One folder per concept; imports run one way, from the bottom up (``tests/unit/test_layers.py`` enforces it, and
+docs/architecture.md draws it):
+
+====  ===========================================================================================================
+0     ``errors``, ``units``: the error every user mistake becomes, and parsing of rates, times, percentages
+1     pure logic, no system access: ``link.params``, ``control.{routing,flows,ofwire,circuits}``,
+      ``sixtofour.{addressing,coalesce}``, ``measure.multiplexing``, ``vm.plan``
+2     ``system``: the kernel probe, run records and scoped cleanup, daemons, signals, loading a user's code
+3     what builds and drives the network: ``link``, ``network``, ``control``, ``sixtofour``, ``measure``
+4     ``reports``: experiments, labs, the demo and the benches; ``vm``: the VM stage
+5     ``cli``: the ``testbed`` command
+====  ===========================================================================================================
 """
+import os
 
 __version__ = "0.1.0"
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the checkout: topologies/, labs/, experiments/

@@ -13,7 +13,8 @@ import traceback
 
 from testbed import __version__
 from testbed.errors import TestbedError
-from testbed.interrupts import Stopped, exit_code, stop_on_signals
+from testbed.system.interrupts import Stopped, exit_code, stop_on_signals
+from testbed.system.probe import FEATURES
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -34,15 +35,15 @@ def progress(message):
 # -- commands ------------------------------------------------------------------------------------------------------
 
 def cmd_doctor(args):
-    from testbed.probe import current_plan, doctor_json, doctor_report, probe
+    from testbed.system.probe import current_plan, doctor_json, doctor_report, probe
     caps, plan = probe(), current_plan()
     print(doctor_json(caps, plan) if args.json else doctor_report(caps, plan))
     return 0
 
 
 def cmd_list(args):
-    from testbed.topo import describe, registry
-    topos = registry()
+    from testbed.reports.catalog import describe, topologies
+    topos = topologies()
     if args.json:
         print(json.dumps({'topologies': {name: {'module': module, 'description': describe(factory)}
                                          for name, (factory, module) in sorted(topos.items())}}, indent=2))
@@ -86,7 +87,7 @@ def _existing_file(text):
 
 def _algorithm(text):
     """--algorithm: a built-in algorithm, or module:FILE (made absolute: the controller runs elsewhere)."""
-    from testbed.routing import ALGORITHMS, MODULE_ALGORITHM
+    from testbed.control.routing import ALGORITHMS, MODULE_ALGORITHM
     if text in ALGORITHMS:
         return text
     if text.startswith(MODULE_ALGORITHM):
@@ -98,13 +99,14 @@ def _algorithm(text):
 
 
 def cmd_run(args):
-    from testbed.controller import parse_controller_address
-    from testbed.topo import load, parse_params
+    from testbed.control.ryu import parse_controller_address
+    from testbed.network.topo import load, parse_params
+    from testbed.reports.catalog import known_topologies
     if args.remote_controller and args.controller:
         raise TestbedError('--remote-controller and --controller exclude each other')
     if args.remote_controller:
         parse_controller_address(args.remote_controller)
-    topo, name = load(args.topology, parse_params(args.param))
+    topo, name = load(args.topology, parse_params(args.param), known_topologies())
     if os.geteuid() != 0:
         raise TestbedError('testbed run needs root (run with sudo)')
     progress(f'building {name}: {len(topo.hosts())} hosts, {len(topo.switches())} switches, '
@@ -115,7 +117,7 @@ def cmd_run(args):
 def _run_network(args, topo, name, started):
     from mininet.cli import CLI
     from mininet.log import setLogLevel
-    from testbed.net import TestbedNet
+    from testbed.network.net import TestbedNet
     net = None
     try:
         net = TestbedNet(topo, label=name, controller='router' if args.controller else None,
@@ -124,7 +126,7 @@ def _run_network(args, topo, name, started):
         net.start()
         progress(f'{name} up in {time.monotonic() - started:.1f} s (run {net.run.id})')
         print(f'run: {net.run.id}')
-        print('paths: ' + ', '.join(f'{f}={net.plan.path(f)}' for f in ('delay', 'tunnel', 'datapath')))
+        print('paths: ' + ', '.join(f'{f}={net.plan.path(f)}' for f in FEATURES))
         for link, shaping, path in net.describe_links():
             print(f'  link {link:<12} {shaping:<28} {path}')
         sys.stdout.flush()
@@ -147,14 +149,14 @@ def _run_network(args, topo, name, started):
 
 
 def cmd_tables(args):
-    from testbed.tables import show_tables
+    from testbed.control.tables import show_tables
     if os.geteuid() != 0:
         raise TestbedError('testbed tables needs root to read the switches (run with sudo)')
     return show_tables(args.switch, args.run, args.json)
 
 
 def cmd_circuits(args):
-    from testbed.remote import check_circuit_request, circuits_command
+    from testbed.control.client import check_circuit_request, circuits_command
     check_circuit_request(args.action, args.src, args.dst, args.rate, args.id)
     if os.geteuid() != 0:
         raise TestbedError('testbed circuits needs root (run with sudo)')
@@ -162,15 +164,15 @@ def cmd_circuits(args):
 
 
 def cmd_sixtofour(args):
-    from testbed.remote import sixtofour_command
+    from testbed.sixtofour.status import sixtofour_command
     if os.geteuid() != 0:
         raise TestbedError('testbed sixtofour needs root to read counters inside the namespaces (run with sudo)')
     return sixtofour_command(args.run, args.json)
 
 
 def cmd_experiment(args):
-    from testbed import experiment
-    from testbed.topo import parse_params
+    from testbed.reports import experiment
+    from testbed.network.topo import parse_params
     if args.action == 'list':
         known = sorted(experiment.registry().items())
         width = max(len(name) for name, _ in known)
@@ -185,8 +187,8 @@ def cmd_experiment(args):
             print(line)
         return 0
     if not args.targets:
-        raise TestbedError(f'testbed experiment {args.action} needs ' + ('an experiment name (or all)'
-                                                                         if args.action == 'run' else 'a results folder'))
+        needed = 'an experiment name (or all)' if args.action == 'run' else 'a results folder'
+        raise TestbedError(f'testbed experiment {args.action} needs {needed}')
     if args.action == 'run':
         overrides = parse_params(args.param or [])
         for name in args.targets:
@@ -200,7 +202,7 @@ def cmd_experiment(args):
 
 
 def cmd_lab(args):
-    from testbed import labs
+    from testbed.reports import labs
     if args.action == 'list':
         for number, lab in sorted(labs.registry().items()):
             print(f'lab {number}  {lab.title}  (labs/{os.path.basename(lab.folder)}/handout.md)')
@@ -221,7 +223,7 @@ def cmd_lab(args):
 
 
 def cmd_clean(args):
-    from testbed.runstate import clean, list_runs
+    from testbed.system.runstate import clean, list_runs
     if os.geteuid() != 0:
         raise TestbedError('testbed clean needs root (run with sudo)')
     if args.list:
@@ -236,37 +238,37 @@ def cmd_clean(args):
 
 
 def cmd_demo(args):
-    from testbed.demo import run_demo
+    from testbed.reports.demo import run_demo
     if os.geteuid() != 0:
         raise TestbedError('testbed demo needs root (run with sudo)')
     return run_demo(results_dir=args.results, log=progress)
 
 
 def cmd_vm(args):
-    from testbed import vm
+    from testbed.vm import stage
     if args.vm == 'build':
-        image_dir, info, seconds = vm.ensure_image()
+        image_dir, info, seconds = stage.ensure_image()
         print(f'{image_dir}: kernel {info["release"]}, ' + (f'built in {seconds:.0f} s' if seconds else 'cached'))
         return 0
-    return vm.run_stage(pytest_args=args.pytest_args, timeout=args.timeout, suite=args.suite)
+    return stage.run_stage(pytest_args=args.pytest_args, timeout=args.timeout, suite=args.suite)
 
 
 def cmd_bench_control(args):
-    from testbed.benchcontrol import run_control_bench
+    from testbed.reports.benchcontrol import run_control_bench
     if os.geteuid() != 0 and not args.offline:
         raise TestbedError('testbed bench control needs root for the live part (or use --offline)')
     return run_control_bench(as_json=args.json, live=not args.offline)
 
 
 def cmd_bench_sixtofour(args):
-    from testbed.benchsixtofour import run_sixtofour_bench
+    from testbed.reports.benchsixtofour import run_sixtofour_bench
     if os.geteuid() != 0:
         raise TestbedError('testbed bench sixtofour needs root (run with sudo)')
     return run_sixtofour_bench(as_json=args.json, paths=args.paths)
 
 
 def cmd_bench(args):
-    from testbed.bench import run_link_bench
+    from testbed.reports.bench import run_link_bench
     if os.geteuid() != 0:
         raise TestbedError('testbed bench needs root (run with sudo)')
     return run_link_bench(as_json=args.json, quick=args.quick, paths=args.paths)

@@ -10,11 +10,11 @@ if ROOT not in sys.path:
 def pytest_report_header(config):
     del config
     try:
-        from testbed.probe import current_plan
+        from testbed.system.probe import FEATURES, current_plan
         plan = current_plan()
     except Exception as exc:  # the header must never break the run
         return [f'testbed paths: unknown ({exc})']
     lines = ['testbed data-plane paths on this machine (TESTBED_PATH=%s):' % os.environ.get('TESTBED_PATH', 'auto')]
-    for feature in ('delay', 'tunnel', 'datapath'):
+    for feature in FEATURES:
         lines.append(f'  {feature:<9} {plan.path(feature):<9} {plan.reason(feature)}')
     return lines

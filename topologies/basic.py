@@ -1,9 +1,9 @@
 """Small general-purpose topologies: a single link, a star, a chain, a dumbbell and a fan-in.
 
-Every link takes the shaping parameters of ``testbed.linkparams`` (``bw``, ``delay``, ``jitter``, ``loss``,
+Every link takes the shaping parameters of ``testbed.link.params`` (``bw``, ``delay``, ``jitter``, ``loss``,
 ``max_queue_size``), given as topology parameters: ``testbed run linear --param n=4 --param delay=5ms``.
 """
-from testbed.topo import TestbedTopo, check_count, shaping_options
+from testbed.network.topo import TestbedTopo, check_count, shaping_options
 
 
 class PairTopo(TestbedTopo):

@@ -18,8 +18,8 @@ controller answers (ARP / neighbour discovery). Run them with the router app: ``
 ``backup=true`` an unshaped detour through s3 that only best effort can use.
 ``grid`` — rows x cols switches with a host each (scale: ``testbed bench control`` uses 10 x 10).
 """
-from testbed.nodes import RoutedHost
-from testbed.topo import TestbedTopo, check_count, shaping_options
+from testbed.network.nodes import RoutedHost
+from testbed.network.topo import TestbedTopo, check_count, shaping_options
 
 STAR_DESTINATIONS = (('UCB', 2), ('NYU', 3), ('MIT', 4), ('UW', 5))
 

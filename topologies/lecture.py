@@ -6,7 +6,7 @@
     h1 ----- Link-1: 10 Mb/s, 10 ms ----- h2
     h3 ----- Link-2:  1 Mb/s,  1 ms ----- h4
 """
-from testbed.topo import TestbedTopo
+from testbed.network.topo import TestbedTopo
 
 LINK_1 = {'bw': 10, 'delay': '10ms'}
 LINK_2 = {'bw': 1, 'delay': '1ms'}

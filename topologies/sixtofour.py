@@ -37,10 +37,10 @@ IPv4 addresses (the 6to4 prefixes follow; a private, loopback or multicast addre
 import ipaddress
 
 from testbed.errors import TestbedError
-from testbed.nodes import RoutedHost
-from testbed.sixtofour import RELAY_ANYCAST_PREFIX, SixToFourError, site_prefix, subnet
-from testbed.sixtofour_nodes import DnsServer, IPv6Router, SixToFourRelay, SixToFourRouter
-from testbed.topo import TestbedTopo, check_count, shaping_options
+from testbed.network.nodes import RoutedHost
+from testbed.sixtofour.addressing import RELAY_ANYCAST_PREFIX, SixToFourError, site_prefix, subnet
+from testbed.sixtofour.nodes import DnsServer, IPv6Router, SixToFourRelay, SixToFourRouter
+from testbed.network.topo import TestbedTopo, check_count, shaping_options
 
 DNS_ADDRESS = '2001:db8:53::53'
 NATIVE_C = '2001:db8:c::/64'

@@ -2,7 +2,7 @@
 measurements against what the testbed measures on the same links."""
 import os
 
-from testbed.labs import Check, Lab, call_student, read_student_value
+from testbed.reports.labs import Check, Lab, call_student, read_student_value
 
 STUDENT_FILE = 'answers.py'
 HIDDEN = [  # (size bytes, rate bit/s, propagation ms): the lecture's two links, then others
@@ -38,8 +38,8 @@ def _formula_check(path, name, function, cases, expected, explain, points=2.0):
 
 def measure_links(params, log):
     """What the testbed measures on the student's links: link A's median RTT, link B's TCP goodput."""
-    from testbed.measure import ping_rtts, rtt_summary, tcp_goodput
-    from testbed.net import running
+    from testbed.measure.probes import ping_rtts, rtt_summary, tcp_goodput
+    from testbed.network.net import running
     from topologies.basic import PairTopo
     with running(PairTopo(bw=params['a_rate_mbps'], delay=f'{params["a_delay_ms"]}ms'), label='lab1-a') as net:
         rtt = rtt_summary(ping_rtts(net['h1'], net['h2'].IP(), count=50, interval=0.02))['median']

@@ -5,8 +5,8 @@ import os
 import random
 import time
 
-from testbed.labs import Check, Lab, call_student
-from testbed.routing import next_hops
+from testbed.reports.labs import Check, Lab, call_student
+from testbed.control.routing import next_hops
 
 STUDENT_FILE = 'my_routing.py'
 EXAMPLE = {'s1': {'s2': 1.0, 's3': 4.0}, 's2': {'s1': 1.0, 's3': 1.0}, 's3': {'s1': 4.0, 's2': 1.0}}
@@ -70,11 +70,11 @@ def _ping_all(net):
 
 def _live(path, params, log):
     """The student's code inside the controller on their ring: reachability, failure, tables read back."""
-    from testbed.controlplane import attachments_from_plan, graph_from_plan
+    from testbed.control.flows import attachments_from_plan, graph_from_plan
     from testbed.errors import TestbedError
-    from testbed.net import running
-    from testbed.routing import compute_routes
-    from testbed.tables import read_switch
+    from testbed.network.net import running
+    from testbed.control.routing import compute_routes
+    from testbed.control.tables import read_switch
     from topologies.control import RingTopo
     checks = []
     try:

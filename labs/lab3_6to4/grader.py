@@ -7,8 +7,8 @@ import re
 import sys
 import time
 
-from testbed.labs import Check, Lab, call_student, read_student_value
-from testbed.sixtofour import (RELAY_ANYCAST, TUNNEL_MTU, address_in, router_6to4_address, site_prefix,
+from testbed.reports.labs import Check, Lab, call_student, read_student_value
+from testbed.sixtofour.addressing import (RELAY_ANYCAST, TUNNEL_MTU, address_in, router_6to4_address, site_prefix,
                                subnet)
 
 STUDENT_FILE = 'my_6to4.py'
@@ -61,8 +61,8 @@ def _router_check(router, params):
     if wrong:
         return Check('your router configuration (ROUTER)', 3, 0,
                      '; '.join(wrong) + f'. Your site is {site_prefix(params["r1"])}: subnet 1 is the /64 with 1 in '
-                     'the fourth group; the tunnel loses 20 bytes of the 1500-byte IPv4 MTU to the outer header; native '
-                     'IPv6 goes to the relay\'s 6to4 address (192.88.99.1 embedded)'), usable
+                     'the fourth group; the tunnel loses 20 bytes of the 1500-byte IPv4 MTU to the outer header; '
+                     'native IPv6 goes to the relay\'s 6to4 address (192.88.99.1 embedded)'), usable
     return Check('your router configuration (ROUTER)', 3, 3, 'addresses, MTU and default route as RFC 3056/3068 '
                                                              'give them for your router'), usable
 
@@ -83,7 +83,7 @@ def _apply(net, router):
 
 def _live(router, params, log):
     from testbed.errors import TestbedError
-    from testbed.net import running
+    from testbed.network.net import running
     from topologies.sixtofour import SixToFourTopo
     checks = []
     try:
@@ -109,7 +109,7 @@ def _live(router, params, log):
                                      'refused with ICMPv6 Packet Too Big: 1500 - 20 bytes of IPv4 header'))
             before = r1.counters()['decap'].get('drop_spoofed', 0)
             echoes = a.cmd('grep Icmp6InEchos /proc/net/snmp6').split()
-            r2.cmd(f'{sys.executable} -m testbed.spoof6to4 spoofed 20 --source {params["r2"]} '
+            r2.cmd(f'{sys.executable} -m testbed.sixtofour.spoof spoofed 20 --source {params["r2"]} '
                    f'--target {params["r1"]} --victim {router["host_address"]}')
             time.sleep(0.6)
             dropped = r1.counters()['decap'].get('drop_spoofed', 0) - before

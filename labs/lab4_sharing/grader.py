@@ -4,8 +4,8 @@ against the real link's capacity."""
 import os
 import tempfile
 
-from testbed.labs import Check, Lab, call_student
-from testbed.multiplexing import binomial_quantile, call_events, erlang_b, loss_system
+from testbed.reports.labs import Check, Lab, call_student
+from testbed.measure.multiplexing import binomial_quantile, call_events, erlang_b, loss_system
 
 STUDENT_FILE = 'sharing.py'
 CALLS = 2000
@@ -113,7 +113,7 @@ def _blocking_check(path, params, log):
 
 def _live(path, params, log):
     from testbed.errors import TestbedError
-    from testbed.net import running
+    from testbed.network.net import running
     from topologies.control import BottleneckTopo
     rate = params['call_mbps'] * 1e6
     circuits = int(params['capacity_mbps'] // params['call_mbps'])

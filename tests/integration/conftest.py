@@ -10,7 +10,7 @@ import signal
 
 import pytest
 
-from testbed.probe import choose_paths, probe
+from testbed.system.probe import choose_paths, probe
 
 
 def pytest_collection_modifyitems(items):
@@ -57,10 +57,3 @@ def delay_path(request):
 def plan_for():
     """The path plan with the delay feature forced to one path (other features as probed)."""
     return lambda path: choose_paths(probe(), {'delay': path})
-
-
-def within(measured, expected, tolerance, what):
-    """Assert with the fidelity message: measured vs expected and the tolerance."""
-    message = f'{what}: measured {measured:.3f}, expected {expected:.3f} +- {tolerance:.3f}'
-    print(message)
-    assert abs(measured - expected) <= tolerance, message

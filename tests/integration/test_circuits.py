@@ -5,9 +5,9 @@ import re
 import subprocess
 import time
 
-from testbed.controlplane import COOKIE_CIRCUIT
-from testbed.measure import udp_probe
-from testbed.net import running
+from testbed.control.flows import COOKIE_CIRCUIT
+from testbed.measure.probes import udp_probe
+from testbed.network.net import running
 from topologies.control import BottleneckTopo
 
 RESERVED = 4e6

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from testbed.net import running
-from testbed.probe import probe
-from testbed.runstate import list_runs, process_state, read_records, run_root
+from testbed.network.net import running
+from testbed.system.probe import probe
+from testbed.system.runstate import list_runs, process_state, read_records, run_root
 from topologies.basic import LinearTopo
 
 FOREIGN_BRIDGE, FOREIGN_NETNS = 'tbforeign0', 'tbforeign'

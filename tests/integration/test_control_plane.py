@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from testbed.measure import traceroute_hops
-from testbed.net import running
-from testbed.tables import named_rows, read_switch
+from testbed.measure.probes import traceroute_hops
+from testbed.network.net import running
+from testbed.control.tables import named_rows, read_switch
 from topologies.control import ChainTopo, MeshTopo, RingTopo, StarTopo
 
 
@@ -125,7 +125,8 @@ def test_controller_restart_keeps_forwarding():
         pinger.join(30)
         tables_after = {s.name: read_switch(s.name) for s in net.switches}
     transmitted, received = pinger.result
-    print(f'controller away (1 s + its restart) and back: {transmitted - received} of {transmitted} pings lost; {status}')
+    print(f'controller away (1 s + its restart) and back: {transmitted - received} of {transmitted} pings lost; '
+          f'{status}')
     assert received == transmitted
     strip = lambda tables: {s: [(p, port) for p, port, _n in rows] for s, rows in tables.items()}  # noqa: E731
     assert strip(tables_after) == strip(tables_before)

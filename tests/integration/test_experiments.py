@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from testbed import experiment
+from testbed.reports import experiment
 
 
 def test_forwarding_table_experiment_writes_a_complete_results_folder(tmp_path):
@@ -33,7 +33,7 @@ def test_packet_delay_matches_transmission_plus_propagation(tmp_path):
 
 
 def test_sixtofour_experiment_within_tolerance(tmp_path):
-    from testbed.sixtofour_demo import ratio_core_rate
+    from testbed.reports.demo6to4 import ratio_core_rate
     bw, _ = ratio_core_rate()  # the fastest core that leaves neither path CPU-bound
     folder, result = experiment.run('sixtofour', {'seconds': 3, 'bw': bw}, results_root=str(tmp_path),
                                     log=lambda message: None)

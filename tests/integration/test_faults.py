@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from testbed.probe import probe
-from testbed.runstate import list_runs, process_state
+from testbed.system.probe import probe
+from testbed.system.runstate import list_runs, process_state
 
 RUNS = int(os.environ.get('TESTBED_FAULT_RUNS', '6'))
 SEED = int(os.environ.get('TESTBED_FAULT_SEED', '1'))

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from testbed import labs
-from testbed.runstate import list_runs
+from testbed.reports import labs
+from testbed.system.runstate import list_runs
 
 STUDENTS = ('alice', 'bob')
 pytestmark = pytest.mark.host_only('grades with live networks several times; the VM stage covers the same '

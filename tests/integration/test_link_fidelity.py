@@ -1,14 +1,14 @@
 """Link fidelity on each delay path: RTT, goodput, loss and jitter against the configured link.
 
 Tolerances: the RTT a link adds (measured against the same topology unshaped) within max(0.3 ms, 2 %) of
-2 x delay per link (plus the measured timer lateness on an emulated CPU, see testbed.fidelity); TCP goodput
+2 x delay per link (plus the measured timer lateness on an emulated CPU, see testbed.measure.fidelity); TCP goodput
 between 93 % and 102 % of the rate; one-way loss within 1 point over 10,000 packets.
 """
 import pytest
 
-from testbed.fidelity import Comparison, compare_rtt, rtt_tolerance
-from testbed.measure import ping_rtts, rtt_summary, tcp_goodput, udp_loss
-from testbed.net import running
+from testbed.measure.fidelity import Comparison, compare_rtt, rtt_tolerance
+from testbed.measure.probes import ping_rtts, rtt_summary, tcp_goodput, udp_loss
+from testbed.network.net import running
 from topologies.basic import LinearTopo, PairTopo
 
 

@@ -13,11 +13,11 @@ import sys
 
 import pytest
 
-from testbed.controller import free_port
-from testbed.fidelity import Comparison, compare_rtt
-from testbed.measure import ping_rtts, rtt_summary, tcp_goodput
-from testbed.net import running
-from testbed.probe import probe
+from testbed.control.ryu import free_port
+from testbed.measure.fidelity import Comparison, compare_rtt
+from testbed.measure.probes import ping_rtts, rtt_summary, tcp_goodput
+from testbed.network.net import running
+from testbed.system.probe import probe
 from topologies.basic import LinearTopo, PairTopo
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

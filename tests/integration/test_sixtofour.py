@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from testbed.capture import capture, decode_6in4
-from testbed.measure import traceroute_hops
-from testbed.net import running
-from testbed.sixtofour import TUNNEL_MTU
+from testbed.network.capture import capture, decode_6in4
+from testbed.measure.probes import traceroute_hops
+from testbed.network.net import running
+from testbed.sixtofour.addressing import TUNNEL_MTU
 from topologies.sixtofour import SixToFourTopo
 
 A, B, C = '2002:c000:201:1::10', '2002:c633:6401:1::10', '2001:db8:c::10'
@@ -91,7 +91,7 @@ def test_rfc3964_drops_and_counts_spoofed_packets(net, kind, reason):
     r1, r2, a = net['r1'], net['r2'], net['a']
     before = counters(r1)['decap'].get(f'drop_{reason}', 0)
     received_before = a.cmd('cat /proc/net/snmp6 | grep Icmp6InEchos').split()
-    output = r2.cmd(f'{sys.executable} -m testbed.spoof6to4 {kind} 20 --source 198.51.100.1 --target 192.0.2.1 '
+    output = r2.cmd(f'{sys.executable} -m testbed.sixtofour.spoof {kind} 20 --source 198.51.100.1 --target 192.0.2.1 '
                     f'--victim {A}')
     sent = json.loads(output.strip().splitlines()[-1])['sent']
     after = counters(r1)['decap'].get(f'drop_{reason}', 0)
@@ -130,10 +130,10 @@ def test_userspace_encapsulator_survives_fuzz(net):
             return int(re.search(r'VmRSS:\s+(\d+)', handle.read()).group(1))
     # sent from inside r1 to its own address (over loopback): nothing between the fuzzer and the encapsulator
     # can drop a datagram, so every one must be accounted for in its counters
-    r1.cmd(f'{sys.executable} -m testbed.spoof6to4 fuzz 2000 --source 198.51.100.1 '
+    r1.cmd(f'{sys.executable} -m testbed.sixtofour.spoof fuzz 2000 --source 198.51.100.1 '
            f'--target 192.0.2.1 --victim {A}')  # warm up allocator pools
     start, rss_start = counters(r1), rss_kb()
-    output = r1.cmd(f'{sys.executable} -m testbed.spoof6to4 fuzz 100000 --rate 20000 --seed 7 '
+    output = r1.cmd(f'{sys.executable} -m testbed.sixtofour.spoof fuzz 100000 --rate 20000 --seed 7 '
                     f'--source 198.51.100.1 --target 192.0.2.1 --victim {A}')
     sent = json.loads(output.strip().splitlines()[-1])['sent']
     end, rss_end = counters(r1, settle=1.0), rss_kb()

@@ -2,7 +2,7 @@
 import re
 import time
 
-from testbed.net import running
+from testbed.network.net import running
 from topologies.sixtofour import SixToFourTopo
 
 C = '2001:db8:c::10'

@@ -1,20 +1,21 @@
 """6to4's cost in goodput: TCP through the tunnel vs IPv4 on the same core path, against theory.
 
-Theory (testbed.sixtofour_demo.goodput_ratio_theory): equal frames on the wire; IPv4 carries 1448 payload bytes
+Theory (testbed.reports.demo6to4.goodput_ratio_theory): equal frames on the wire; IPv4 carries 1448 payload bytes
 per frame, 6to4 1408 (its 20-byte outer header and the 40-byte IPv6 header), so the ratio is 0.9724. Tolerance 2 %.
-The core rate (testbed.sixtofour_demo.ratio_core_rate) is 100 Mb/s on the kernel datapath, 50 on the userspace one
+The core rate (testbed.reports.demo6to4.ratio_core_rate) is 100 Mb/s on the kernel datapath, 50 on the userspace one
 (ovs-vswitchd's forwarding thread saturates near 93 Mb/s across three switches on 2 vCPUs) and 20 under an
 emulated CPU: a CPU-bound path caps both encapsulations alike and hides the 20 bytes, so the IPv4 baseline must
 first reach 97 % of its own theory. Each path's goodput is the best of two alternating runs
-(testbed.measure.best_goodputs). Segmentation offload is off on the measured nodes, so HTB shapes wire-sized frames
+(testbed.measure.probes.best_goodputs). Segmentation offload is off on the measured nodes, so HTB shapes wire-sized
+frames
 on both paths (the kernel's sit passes GSO super-frames through otherwise). Router to router (r1's and r2's 6to4
 addresses) isolates the tunnel; host to host (a -> b) adds an IPv6 forwarding hop at each end, which an emulated
 CPU struggles with, so there it is reported, not asserted.
 """
-from testbed.measure import best_goodputs, wire_sized_frames
-from testbed.net import running
-from testbed.probe import probe
-from testbed.sixtofour_demo import BASELINE_SHARE, goodput_ratio_theory, ipv4_baseline_theory, ratio_core_rate
+from testbed.measure.probes import best_goodputs, wire_sized_frames
+from testbed.network.net import running
+from testbed.system.probe import probe
+from testbed.reports.demo6to4 import BASELINE_SHARE, goodput_ratio_theory, ipv4_baseline_theory, ratio_core_rate
 from topologies.sixtofour import SixToFourDirectTopo, SixToFourSitesTopo
 
 TOLERANCE = 0.02

@@ -3,9 +3,9 @@ import time
 
 import pytest
 
-from testbed.fidelity import compare_rtt
-from testbed.measure import best_goodputs, ping_rtts, rtt_summary
-from testbed.net import running
+from testbed.measure.fidelity import compare_rtt
+from testbed.measure.probes import best_goodputs, ping_rtts, rtt_summary
+from testbed.network.net import running
 from topologies.basic import LinearTopo, SingleSwitchTopo
 
 

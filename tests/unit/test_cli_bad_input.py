@@ -35,7 +35,8 @@ BAD_INPUTS = [
     (['experiment', 'run', 'sixtofour', '--param', 'foo=1'], "experiment 'sixtofour' has no parameter 'foo'"),
     (['experiment', 'compare', '{tmp}', '{tmp}'], 'is not an experiment results folder'),
     (['experiment', 'run', 'pipe', '--param', 'bw=fast'], "parameter bw='fast' must be a number"),
-    (['experiment', 'run', 'circuit-vs-packet', '--param', 'calls=2.5'], 'calls=2.5 must be a whole number from 1 to 10000'),
+    (['experiment', 'run', 'circuit-vs-packet', '--param', 'calls=2.5'],
+     'calls=2.5 must be a whole number from 1 to 10000'),
     (['experiment', 'run', 'statistical-multiplexing', '--param', 'counts=1,99'], 'must list source counts between'),
     (['vm', 'test', '--suite', 'everything'], "invalid choice: 'everything'"),
     (['run', 'ring', '--controller', '--algorithm', 'dijkstra'], "'dijkstra' is not one of link-state"),
@@ -58,7 +59,8 @@ BAD_INPUTS = [
     (['run', '{tmp}/typo.yaml'], "host h1: unknown option 'ipp' (known: ip, mac, defaultRoute)"),
     (['run', 'sixtofour', '--param', 'r2=192.0.2.1'], 'overlaps that of r2 (192.0.2.0/24)'),
     (['run', 'sixtofour-relay', '--param', 'r1=203.0.113.9'], 'overlaps that of the relays'),
-    (['run', 'single', '--remote-controller', 'localhost:http'], "remote controller 'localhost:http' is not HOST[:PORT]"),
+    (['run', 'single', '--remote-controller', 'localhost:http'],
+     "remote controller 'localhost:http' is not HOST[:PORT]"),
     (['run', 'single', '--controller', '--remote-controller', '127.0.0.1'], 'exclude each other'),
     (['experiment', 'run', 'packet-delay', '--param', 'probes=0'], 'probes=0 must be a whole number from 1 to 1000'),
     (['experiment', 'run', 'packet-delay', '--param', 'probes=2.5'], 'probes=2.5 must be a whole number'),
@@ -77,8 +79,8 @@ BAD_INPUTS = [
 ]
 
 PLAIN_MININET = 'from mininet.topo import Topo\nclass T(Topo):\n    def build(self):\n        {}\ntopos = {{"t": T}}\n'
-TESTBED_TOPO = 'import sys\nfrom testbed.topo import TestbedTopo\nclass T(TestbedTopo):\n    def build(self):\n        {}\n' \
-               'topos = {{"t": T}}\n'
+TESTBED_TOPO = ('import sys\nfrom testbed.network.topo import TestbedTopo\n'
+                'class T(TestbedTopo):\n    def build(self):\n        {}\ntopos = {{"t": T}}\n')
 
 
 FILES = {
@@ -90,7 +92,8 @@ FILES = {
     'plain-long-name.py': PLAIN_MININET.format('self.addHost("averyveryverylongname")'),
     'plain-self-loop.py': PLAIN_MININET.format('self.addSwitch("s1"); self.addLink("s1", "s1")'),
     'bad-ip.yaml': 'hosts: {h1: {ip: 300.1.1.1/24}, h2: {}}\nswitches: [s1]\nlinks: [[h1, s1], [h2, s1]]\n',
-    'same-ip.yaml': 'hosts: {h1: {ip: 10.0.0.1/24}, h2: {ip: 10.0.0.1/24}}\nswitches: [s1]\nlinks: [[h1, s1], [h2, s1]]\n',
+    'same-ip.yaml': 'hosts: {h1: {ip: 10.0.0.1/24}, h2: {ip: 10.0.0.1/24}}\nswitches: [s1]\n'
+                    'links: [[h1, s1], [h2, s1]]\n',
     'typo.yaml': 'hosts: {h1: {ipp: 10.0.0.1/24}}\n',
     'broken.py': 'topos = {\n',
     'broken.yaml': 'hosts: [h1\n',

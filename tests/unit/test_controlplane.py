@@ -1,8 +1,8 @@
 """The control plane's plan and flows, without switches: flow specs and reading tables back from dumps."""
-from testbed.controlplane import (COOKIE_PUNT, COOKIE_ROUTE, PRIORITY_ROUTE_BASE, attachments_from_plan,
+from testbed.control.flows import (COOKIE_PUNT, COOKIE_ROUTE, PRIORITY_ROUTE_BASE, attachments_from_plan,
                                   graph_from_plan, parse_dumped_routes, punt_flows, reconvergence_flow_mods,
                                   route_flows, router_ipv4, router_mac)
-from testbed.routing import compute_routes
+from testbed.control.routing import compute_routes
 
 PLAN = {
     'switches': {

@@ -1,7 +1,7 @@
 """The delay line's per-direction logic with a fake socket (no root, no interfaces)."""
 import pytest
 
-from testbed.delayline import MAX_COMPENSATION, MIN_FRAME, VNET_HDR_LEN, Direction, Lateness
+from testbed.link.delayline import MAX_COMPENSATION, MIN_FRAME, VNET_HDR_LEN, Direction, Lateness
 
 
 class FakeSocket:

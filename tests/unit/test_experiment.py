@@ -1,5 +1,5 @@
 """The experiment framework's pure parts: comparison against theory, result diffs, the registry."""
-from testbed.experiment import Quantity, compare_results, evaluate, params_hash, registry
+from testbed.reports.experiment import Quantity, compare_results, evaluate, params_hash, registry
 
 
 def test_evaluate_compares_the_mean_with_the_expected_value():
@@ -57,7 +57,7 @@ def test_packet_delay_theory_has_the_lectures_shape():
 
 
 def test_git_commit_without_git_reads_the_repository(tmp_path, monkeypatch):
-    import testbed.experiment as experiment
+    import testbed.reports.experiment as experiment
     monkeypatch.setattr(experiment, '_output', lambda cmd: '')  # as in the VM guest: no git binary
     (tmp_path / '.git' / 'refs' / 'heads').mkdir(parents=True)
     (tmp_path / '.git' / 'HEAD').write_text('ref: refs/heads/main\n')

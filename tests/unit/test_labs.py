@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from testbed import labs
+from testbed.reports import labs
 from testbed.errors import TestbedError
 
 LABS = labs.registry()

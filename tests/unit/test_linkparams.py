@@ -2,7 +2,7 @@
 import pytest
 
 from testbed.errors import TestbedError
-from testbed.linkparams import (DEFAULT_QUEUE, LinkParams, check_path, delay_line_direction, rate_change_command,
+from testbed.link.params import (DEFAULT_QUEUE, LinkParams, check_path, delay_line_direction, rate_change_command,
                                 tc_commands)
 
 
@@ -121,7 +121,7 @@ def test_describe():
 
 def test_burst_sets_a_one_frame_bucket_and_needs_a_rate():
     from testbed.errors import TestbedError
-    from testbed.linkparams import LinkParams, tc_commands
+    from testbed.link.params import LinkParams, tc_commands
     params = LinkParams.from_options({'bw': 1, 'delay': '1ms', 'burst': '1514'})
     assert params.burst == 1514
     assert 'burst 1514b cburst 1514b' in tc_commands('h1-eth0', params, 'kernel')[1]

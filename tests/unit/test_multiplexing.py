@@ -1,9 +1,9 @@
-"""Statistical multiplexing and Erlang-B models (testbed.multiplexing)."""
+"""Statistical multiplexing and Erlang-B models (testbed.measure.multiplexing)."""
 import math
 
 import pytest
 
-from testbed.multiplexing import (binomial_quantile, call_events, erlang_b, expected_excess, fluid_queue,
+from testbed.measure.multiplexing import (binomial_quantile, call_events, erlang_b, expected_excess, fluid_queue,
                                   loss_system, multiplexing_summary, offered_per_slot, onoff_schedule, percentile,
                                   slot_rates)
 

@@ -3,8 +3,8 @@ import pytest
 from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
-from testbed import ofwire
-from testbed.controlplane import ETH_ARP, ETH_IPV4, ETH_IPV6, FlowSpec, PRIORITY_PUNT
+from testbed.control import ofwire
+from testbed.control.flows import ETH_ARP, ETH_IPV4, ETH_IPV6, FlowSpec, PRIORITY_PUNT
 
 SPECS = [
     FlowSpec(1024, (('eth_type', ETH_IPV4), ('ipv4_dst', ('10.0.3.0', '255.255.255.0'))),

@@ -2,7 +2,7 @@
 import pytest
 
 from testbed.errors import CapabilityError, TestbedError
-from testbed.probe import Capabilities, Check, choose_paths, doctor_report, parse_path_request
+from testbed.system.probe import Capabilities, Check, choose_paths, doctor_report, parse_path_request
 
 
 def caps(netem=False, sit=False, ovs=False):

@@ -6,15 +6,15 @@ import signal
 import pytest
 from mininet.topo import Topo
 
-from testbed import experiment
-from testbed.circuits import AdmissionError, CircuitBook
-from testbed.controller import parse_controller_address
-from testbed.delayline import MIN_FRAME, Direction
+from testbed.reports import experiment
+from testbed.control.circuits import AdmissionError, CircuitBook
+from testbed.control.ryu import parse_controller_address
+from testbed.link.delayline import MIN_FRAME, Direction
 from testbed.errors import TestbedError
-from testbed.interrupts import Stopped, deferred_signals, exit_code, stop_on_signals
-from testbed.linkparams import LinkParams
-from testbed.runstate import Run, list_runs
-from testbed.topo import instantiate, validate
+from testbed.system.interrupts import Stopped, deferred_signals, exit_code, stop_on_signals
+from testbed.link.params import LinkParams
+from testbed.system.runstate import Run, list_runs
+from testbed.network.topo import instantiate, validate
 from topologies.sixtofour import check_routers
 
 

@@ -2,7 +2,7 @@
 import networkx as nx
 import pytest
 
-from testbed.routing import (Attachment, RoutingError, compute_routes, lookup, next_hops, table_diff)
+from testbed.control.routing import (Attachment, RoutingError, compute_routes, lookup, next_hops, table_diff)
 
 
 def link(graph, a, pa, b, pb, delay=0.001, bw=None):

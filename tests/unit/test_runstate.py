@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from testbed.runstate import Run, clean, list_runs, process_start_time, read_records, undo
+from testbed.system.runstate import Run, clean, list_runs, process_start_time, read_records, undo
 
 
 def _dead_owner(run):

@@ -5,7 +5,7 @@ import pytest
 from scapy.layers.inet import IP
 from scapy.layers.inet6 import IPv6, ICMPv6EchoRequest
 
-from testbed.sixtofour import (RELAY_ANYCAST, SixToFourError, decapsulate, embedded_v4, encapsulation_target,
+from testbed.sixtofour.addressing import (RELAY_ANYCAST, SixToFourError, decapsulate, embedded_v4, encapsulation_target,
                                martian_6to4_prefixes, router_6to4_address, site_key, site_prefix, subnet,
                                tunnel_destination)
 
@@ -110,8 +110,8 @@ def test_every_fuzzed_datagram_gets_exactly_one_outcome():
     """The encapsulator's decision never raises: 20,000 seeded fuzz datagrams (truncated, lying lengths, random
     bytes, spoofed, martian) each end up delivered or dropped with a known reason."""
     import random
-    from testbed.sixtofour import DROP_REASONS
-    from testbed.spoof6to4 import crafted
+    from testbed.sixtofour.addressing import DROP_REASONS
+    from testbed.sixtofour.spoof import crafted
     rng = random.Random(3)
     outcomes = {}
     for _ in range(20000):

@@ -2,7 +2,7 @@
 import ipaddress
 import struct
 
-from testbed.tcpcoalesce import GSO_TCPV6, NEEDS_CSUM, PLAIN, VNET_HEADER, VNET_HEADER_LEN, coalesce
+from testbed.sixtofour.coalesce import GSO_TCPV6, NEEDS_CSUM, PLAIN, VNET_HEADER, VNET_HEADER_LEN, coalesce
 
 SRC = ipaddress.IPv6Address('2002:c000:201::10').packed
 DST = ipaddress.IPv6Address('2002:c000:202::10').packed

@@ -4,11 +4,17 @@ import json
 import pytest
 
 from testbed.errors import TestbedError
-from testbed.topo import TestbedTopo, from_spec, load, parse_params, registry
+from testbed.network.topo import TestbedTopo, from_spec, parse_params
+from testbed.network.topo import load as load_any
+from testbed.reports.catalog import known_topologies, topologies
+
+
+def load(spec, params=None):
+    return load_any(spec, params, known_topologies())
 
 
 def test_registry_lists_the_basic_topologies():
-    assert {'pair', 'single', 'linear', 'dumbbell'} <= set(registry())
+    assert {'pair', 'single', 'linear', 'dumbbell'} <= set(topologies())
 
 
 @pytest.mark.parametrize('name, params, hosts, switches, links', [
@@ -63,7 +69,7 @@ def test_name_clash_and_missing_node():
 
 def test_python_file(tmp_path):
     good = tmp_path / 'mine.py'
-    good.write_text('from testbed.topo import TestbedTopo\n'
+    good.write_text('from testbed.network.topo import TestbedTopo\n'
                     'class T(TestbedTopo):\n'
                     '    def build(self, n=2):\n'
                     '        self.addSwitch("s1")\n'

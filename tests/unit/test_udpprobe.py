@@ -1,7 +1,7 @@
 """The one-way UDP probe on loopback: every datagram counted, the end marker seen, delays measured."""
 import threading
 
-from testbed import udpprobe
+from testbed.measure import udpprobe
 
 
 def test_probe_counts_every_datagram_on_loopback():

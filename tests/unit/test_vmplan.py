@@ -1,7 +1,7 @@
 """The VM stage's pure planning: apt mirror, module closure, cache key, kernel command line."""
 import pytest
 
-from testbed.vmplan import (PlanError, apt_mirror, guest_pytest_args, image_key, kernel_cmdline, module_closure,
+from testbed.vm.plan import (PlanError, apt_mirror, guest_pytest_args, image_key, kernel_cmdline, module_closure,
                             parse_modules_dep)
 
 DEB822 = """Types: deb

@@ -1,0 +1,188 @@
+"""A Mininet controller node that runs Ryu (the testbed's router app, or a user's own apps).
+
+Ryu is started through ``testbed.ryu_compat`` (the eventlet workaround), listening on 127.0.0.1 only, with LLDP
+link discovery (``--observe-links``) and its REST API on a free local port. Its PID is recorded in the run, its
+output goes to the run directory (``ryu.log``). ``ready()`` asks the router app whether every table is installed.
+"""
+import ipaddress
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+from mininet.node import Controller, RemoteController
+
+from testbed import REPO
+from testbed.errors import TestbedError
+from testbed.system.probe import probe
+
+ROUTER_APP = os.path.join(REPO, 'controllers', 'router.py')
+START_TIMEOUT_S = 30
+OPENFLOW_PORT = 6653
+REMOTE_WAIT_S = 10  # how long a remote controller may take to listen before the network is refused
+EMULATED_START_TIMEOUT_S = 120  # under QEMU TCG Ryu's imports alone took 20-40 s in the VM stage
+
+
+def start_timeout_s():
+    """How long a controller may take to listen or get ready: longer on an emulated CPU."""
+    return EMULATED_START_TIMEOUT_S if probe().has('cpu_emulated') else START_TIMEOUT_S
+
+
+def _last_line(path):
+    """The last meaningful line of a log (the error a process died of)."""
+    try:
+        with open(path, errors='replace') as handle:
+            lines = [line.strip() for line in handle if line.strip()]
+    except OSError:
+        return 'no log'
+    return lines[-1] if lines else 'empty log'
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 nobody listens on now."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def rest_call(port, method, path, body=None):
+    """One call to a controller's REST API on 127.0.0.1: (HTTP status, decoded JSON)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f'http://127.0.0.1:{port}{path}', data=data, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read() or b'{}')
+
+
+def parse_controller_address(text):
+    """``'HOST[:PORT]'`` (``[IPv6]:PORT`` too) -> (host, port); the OpenFlow port 6653 by default."""
+    text = (text or '').strip()
+    host, port = text, str(OPENFLOW_PORT)
+    if text.startswith('['):
+        host, _, rest = text[1:].partition(']')
+        port = rest[1:] if rest.startswith(':') else port
+    elif text.count(':') == 1:
+        host, port = text.split(':')
+    if ':' in host:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            host = ''
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise TestbedError(f'remote controller {text!r} is not HOST[:PORT] (for example 127.0.0.1:6653)')
+    return host, int(port)
+
+
+def wait_for_controller(host, port, timeout=REMOTE_WAIT_S):
+    """Return (host, port) once something accepts TCP connections there; a TestbedError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return host, port
+        except OSError as exc:
+            if time.monotonic() > deadline:
+                raise TestbedError(f'no OpenFlow controller listens on {host}:{port} ({exc.strerror or exc}); start '
+                                   f'it first, for example: python -m testbed.ryu_compat --ofp-tcp-listen-port '
+                                   f'{port} ryu.app.simple_switch_13') from None
+            time.sleep(0.2)
+
+
+class ExternalController(RemoteController):
+    """A controller the user runs: the testbed points the switches at it and never starts or stops it."""
+
+    def checkListening(self):  # Mininet's check needs telnet; TestbedNet waited for the port already
+        pass
+
+
+class RyuController(Controller):
+    """Ryu as a Mininet controller: ``apps`` are module names or files (default: the testbed router)."""
+
+    def __init__(self, name, run=None, apps=(ROUTER_APP,), env=None, **params):
+        self.run = run
+        self.apps = list(apps)
+        self.env = dict(env or {})
+        self.rest_port = free_port()
+        self.process = None
+        super().__init__(name, ip='127.0.0.1', port=free_port(), **params)
+
+    def start(self):
+        log_path = self.run.path('ryu.log') if self.run else os.devnull
+        cmd = [sys.executable, '-W', 'ignore', '-m', 'testbed.ryu_compat', '--ofp-listen-host', '127.0.0.1',
+               '--ofp-tcp-listen-port', str(self.port), '--wsapi-host', '127.0.0.1', '--wsapi-port',
+               str(self.rest_port), '--observe-links', *self.apps]
+        env = dict(os.environ, **self.env)
+        env['PYTHONPATH'] = REPO + os.pathsep + env.get('PYTHONPATH', '')
+        with open(log_path, 'ab') as log:
+            self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO,
+                                            start_new_session=True)
+        if self.run:
+            self.run.record_process(self.process.pid, f'ryu controller {self.name}')
+            with open(self.run.path('controller.json'), 'w') as handle:
+                json.dump({'name': self.name, 'openflow_port': self.port, 'rest_port': self.rest_port}, handle)
+        timeout = start_timeout_s()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise TestbedError(f'controller {self.name} exited at start: {_last_line(log_path)}')
+            with socket.socket() as sock:
+                if sock.connect_ex(('127.0.0.1', self.port)) == 0:
+                    return
+            time.sleep(0.1)
+        raise TestbedError(f'controller {self.name} did not listen within {timeout} s (see {log_path})')
+
+    def stop_process(self, sig=None):
+        """End the Ryu process (SIGTERM, or ``sig``), leaving the switches on their own (fail-secure)."""
+        if self.process and self.process.poll() is None:
+            if sig is None:
+                self.process.terminate()
+            else:
+                self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def restart(self, sig=None):
+        """Stop Ryu and start it again on the same ports: the switches reconnect to it."""
+        self.stop_process(sig)
+        self.start()
+
+    def stop(self, *args, **kwargs):
+        self.stop_process()
+        super().stop(*args, **kwargs)
+
+    def rest(self, path):
+        """GET a JSON document from the router app's REST API."""
+        return rest_call(self.rest_port, 'GET', path)[1]
+
+    def post(self, path, body):
+        """POST JSON; return (HTTP status, JSON answer)."""
+        return rest_call(self.rest_port, 'POST', path, body)
+
+    def delete(self, path):
+        return rest_call(self.rest_port, 'DELETE', path)
+
+    def wait_ready(self, timeout=None):
+        """Wait until the router app has installed every table (all switches connected, all links discovered)."""
+        timeout = timeout or start_timeout_s()
+        deadline = time.monotonic() + timeout
+        status = {}
+        while time.monotonic() < deadline:
+            try:
+                status = self.rest('/testbed/status')
+                if status.get('ready'):
+                    return status
+                if status.get('error'):
+                    raise TestbedError(f'controller {self.name}: {status["error"]}')
+            except (urllib.error.URLError, OSError, ValueError):
+                pass
+            time.sleep(0.1)
+        raise TestbedError(f'controller {self.name} not ready after {timeout} s: {status or "no answer"}')

@@ -1,0 +1,253 @@
+"""Links with bandwidth, delay, jitter, loss and queue size on either data-plane path.
+
+``ShapedLink`` is a veth pair, like Mininet's Link; its shaping is applied by ``apply_shaping()`` once the
+network is started, with the tc commands of ``testbed.link.params.tc_commands``, and then read back: a link whose
+qdiscs are not what was asked for is an error (Mininet's TCLink would carry on without delay).
+
+``DelayLineLink`` is the userspace path for links that need delay, jitter or loss on a kernel without
+sch_netem: each end is a veth pair into the testbed's delay namespace, where a ``testbed.link.delayline`` process
+joins the two inner ends::
+
+    node1 [intf1] ==veth== [dlNa] (delay line process) [dlNb] ==veth== [intf2] node2
+                           \\______ delay namespace ______/
+
+A link's interfaces in the root namespace (a switch's ports) are recorded in the run with the index they will get
+before they are created, so ``testbed clean`` finds them whenever the run ends. Each direction's shaping can change
+at run time through Mininet's own ``intf.config(bw=..., delay=..., jitter=..., loss=..., max_queue_size=...)``: the
+parameters given change for the traffic leaving that interface, the others stay (``ShapedLink.reshape``).
+"""
+import dataclasses
+import json
+import os
+import signal
+import time
+
+from mininet.link import Intf, Link
+
+from testbed.system import daemon
+from testbed.errors import TestbedError
+from testbed.link.params import SHAPING_KEYS, LinkParams, check_path, delay_line_direction, rate_change_command, \
+    tc_commands
+from testbed.system.runstate import free_ifindex
+
+DELAY_LINE_READY_TIMEOUT_S = 10.0
+RESHAPE_TIMEOUT_S = 5.0
+MININET_ONLY_TC_KEYS = ('speedup', 'use_hfsc', 'use_tbf', 'latency_ms', 'enable_ecn', 'enable_red')
+
+
+class TestbedIntf(Intf):
+    """Mininet's Intf, whose ``config`` also takes the shaping parameters of Mininet's TCIntf and applies them to
+    the direction leaving this interface, with the testbed's semantics, on either data-plane path."""
+
+    __test__ = False
+
+    def config(self, **params):  # Mininet's API name
+        shaping = {key: params.pop(key) for key in SHAPING_KEYS if params.get(key) is not None}
+        unsupported = sorted(key for key in MININET_ONLY_TC_KEYS if params.pop(key, None) not in (None, False))
+        if unsupported:
+            raise TestbedError(f'{self.name}: Mininet\'s tc option {unsupported[0]!r} is not supported by testbed '
+                               f'links (they take: {", ".join(SHAPING_KEYS)})')
+        result = super().config(**params)
+        if shaping:
+            self.link.reshape(self, **shaping)
+        return result
+
+
+class ShapedLink(Link):
+    """A veth link whose two egress directions are shaped with the same ``LinkParams``."""
+
+    delay_path = 'kernel'  # where delay/jitter/loss happen for this link class
+
+    def __init__(self, node1, node2, shaping=None, run=None, delay_plan='kernel', **kwargs):
+        """``run``: where root-namespace interfaces are recorded before they exist; ``delay_plan``: the run's path
+        for delay (a link built without a delay line on the userspace path cannot get a delay later)."""
+        self.shaping = shaping or LinkParams()
+        self.run = run
+        self.delay_plan = delay_plan
+        if kwargs.get('intf') in (None, Intf):  # Mininet.addLink passes its default Intf
+            kwargs['intf'] = TestbedIntf
+        super().__init__(node1, node2, **kwargs)
+        self.egress = {self.intf1.name: self.shaping, self.intf2.name: self.shaping}
+
+    def name(self):
+        return f'{self.intf1.node.name}-{self.intf2.node.name}'
+
+    # -- creating the interfaces ------------------------------------------------------------------------------
+    def makeIntfPair(self, intfname1, intfname2, addr1=None, addr2=None, node1=None, node2=None,
+                     deleteIntfs=True):  # Mininet's hook for how a link's interfaces are made
+        del deleteIntfs  # never delete an interface by name: the names were checked free, and one may be foreign
+        self.make_veth(node1, intfname1, addr1, intfname2, addr2, node2)
+
+    def make_veth(self, node, name, addr, peer, peer_addr, peer_node):
+        """Create veth ``name`` in ``node`` with its peer ``peer`` in ``peer_node``'s namespace. An end in the
+        root namespace is recorded (its name and the index it is created with) before it exists."""
+        ends = [(node, name, addr), (peer_node, peer, peer_addr)]
+        if node.inNamespace and not peer_node.inNamespace:
+            ends.reverse()  # ip honours a peer's index only when the first end has one too: root end first
+        (first_node, *_), (second_node, *_) = ends
+        for attempt in range(3):  # an index can be taken between choosing and creating it; choose again
+            words, chosen = [], []
+            for end_node, end, end_addr in ends:
+                options = [f'name {end}'] + ([f'address {end_addr}'] if end_addr else [])
+                if self.run is not None and not end_node.inNamespace:
+                    index = free_ifindex(chosen)
+                    chosen.append(index)
+                    self.run.record_link(end, index)
+                    options.append(f'index {index}')
+                words.append(' '.join(options))
+            output = first_node.cmd(f'ip link add {words[0]} type veth peer {words[1]} netns {second_node.pid} '
+                                    f'2>&1').strip()
+            if not output:
+                return
+            if 'exists' not in output or attempt == 2 or not chosen:
+                break
+        raise TestbedError(f'link {node.name}-{peer_node.name}: cannot create {name}: {output}')
+
+    # -- shaping ----------------------------------------------------------------------------------------------
+    def apply_shaping(self):
+        """Install the qdiscs of both ends and check that the kernel holds what was asked for."""
+        for intf in (self.intf1, self.intf2):
+            self._install(intf, self.egress[intf.name], replace=False)
+
+    def _install(self, intf, params, replace=True):
+        cmds = tc_commands(intf.name, params, self.delay_path)
+        if not cmds and not replace:
+            return
+        intf.node.cmd(f'tc qdisc del dev {intf.name} root 2>/dev/null')
+        for cmd in cmds:
+            output = intf.node.cmd(cmd + ' 2>&1; echo "exit=$?"').strip().splitlines()
+            if not output or output[-1] != 'exit=0':
+                raise TestbedError(f'link {self.name()}: "{cmd}" failed: {(output or ["?"])[0]}')
+        self._verify(intf, params)
+
+    def _verify(self, intf, params):
+        shown = intf.node.cmd(f'tc qdisc show dev {intf.name}')
+        wanted = []
+        if params.bw:
+            wanted.append('htb')
+        if self.delay_path == 'kernel' and params.needs_delay:
+            wanted.append('netem')
+        missing = [kind for kind in wanted if f'qdisc {kind}' not in shown]
+        if missing:
+            raise TestbedError(f'link {self.name()}: {intf.name} lacks the {"/".join(missing)} qdisc after '
+                               f'configuration; refusing to run with wrong links')
+
+    def reshape(self, intf, **options):
+        """Change the shaping of the direction leaving ``intf`` while the network runs (what Mininet's
+        ``intf.config(bw=..., delay=...)`` does): the options given change, the others stay. Packets queued at
+        that end are dropped, as when Mininet reconfigures a TCIntf."""
+        where = f'link {self.name()}, direction leaving {intf.name}'
+        params = self.egress[intf.name].changed(options, where)
+        check_path(params, self.delay_plan, where)
+        if params.needs_delay and self.delay_plan == 'userspace' and self.delay_path != 'userspace':
+            raise TestbedError(f'{where}: this link has no delay line (it was built without delay, jitter or loss on '
+                               f'a kernel without sch_netem), so delay, jitter, loss and serialisation cannot be added '
+                               f'while it runs; give the link one of them when you build it')
+        self._install(intf, params)
+        self._retime(intf, params)
+        self.egress[intf.name] = params
+        if self.egress[self.intf1.name] == self.egress[self.intf2.name]:
+            self.shaping = params
+
+    def _retime(self, intf, params):
+        """Delay, jitter, loss and serialisation of a direction live in tc on this path: nothing more to do."""
+
+    def describe(self):
+        """The shaping in words: one description, or one per direction once they differ."""
+        first, second = (self.egress[intf.name] for intf in (self.intf1, self.intf2))
+        if first == second:
+            return first.describe()
+        a, b = self.intf1.node.name, self.intf2.node.name
+        return f'{a}->{b}: {first.describe()}; {b}->{a}: {second.describe()}'
+
+    def set_rate(self, bw):
+        """Change the rate of both directions in place (``bw`` bits/s); queues and delay stay as they are."""
+        if self.shaping.serialized:
+            raise TestbedError(f'link {self.name()}: its rate cannot change in place while frames are serialised '
+                               'at the old one (build the link with serialize=False)')
+        for intf in (self.intf1, self.intf2):
+            cmd = rate_change_command(intf.name, self.shaping, bw)
+            output = intf.node.cmd(cmd + ' 2>&1; echo "exit=$?"').strip().splitlines()
+            if not output or output[-1] != 'exit=0':
+                raise TestbedError(f'link {self.name()}: "{cmd}" failed: {(output or ["?"])[0]}')
+        self.shaping = dataclasses.replace(self.shaping, bw=float(bw))
+        self.egress = {name: dataclasses.replace(params, bw=float(bw)) for name, params in self.egress.items()}
+
+    def cut(self):
+        """Fail the link silently, both ways: every frame is lost, yet both ports stay up (a cut fibre that
+        only a missing keepalive, such as LLDP, reveals)."""
+        for intf in (self.intf1, self.intf2):
+            intf.node.cmd(f'tc qdisc replace dev {intf.name} root netem loss 100%')
+
+    def start_data_plane(self, net):
+        """Nothing to start for a kernel link."""
+
+    def stop_data_plane(self):
+        """Nothing to stop for a kernel link; returns its counters (none)."""
+        return None
+
+
+class DelayLineLink(ShapedLink):
+    """A link whose delay, jitter and loss come from a userspace delay line (no sch_netem needed)."""
+
+    delay_path = 'userspace'
+
+    def __init__(self, node1, node2, delay_node, index, **kwargs):
+        self.delay_node = delay_node
+        self.end_a, self.end_b = f'dl{index}a', f'dl{index}b'
+        self.process = None
+        self.stats_path = None
+        super().__init__(node1, node2, **kwargs)
+
+    def makeIntfPair(self, intfname1, intfname2, addr1=None, addr2=None, node1=None, node2=None,
+                     deleteIntfs=True):  # Mininet's hook for how a link's interfaces are made
+        del deleteIntfs
+        for node, intf, addr, end in ((node1, intfname1, addr1, self.end_a), (node2, intfname2, addr2, self.end_b)):
+            self.make_veth(node, intf, addr, end, None, self.delay_node)
+            self.delay_node.cmd(f'ip link set {end} up')
+
+    def start_data_plane(self, net):
+        """Start the delay line process and wait until its sockets are bound."""
+        self.stats_path = net.run.path(f'delayline-{self.end_a[:-1]}.json')
+        seed = net.seed * 1000 + int(self.end_a[2:-1])
+        self.seeds = {self.intf1.name: seed, self.intf2.name: seed + 500}
+        config = {
+            'link': self.name(), 'a': self.end_a, 'b': self.end_b, 'stats': self.stats_path,
+            'early_us': net.early_release_us,
+            'a_to_b': delay_line_direction(self.egress[self.intf1.name], seed),
+            'b_to_a': delay_line_direction(self.egress[self.intf2.name], seed + 500),
+        }
+        self.process = daemon.start(self.delay_node, 'testbed.link.delayline', config, net.run,
+                                    f'delay line {self.name()}', DELAY_LINE_READY_TIMEOUT_S)
+
+    def _retime(self, intf, params):
+        """Hand the delay line the new delay, jitter, loss and rate of one direction and wait until it holds them
+        (it reads the file on SIGUSR1 and deletes it once applied)."""
+        if not self.process or self.process.poll() is not None:
+            raise TestbedError(f'link {self.name()}: its delay line is not running')
+        direction = 'a_to_b' if intf is self.intf1 else 'b_to_a'
+        request = f'{self.stats_path}.retime'
+        daemon.write_json(request, {direction: delay_line_direction(params, self.seeds[intf.name])})
+        self.process.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + RESHAPE_TIMEOUT_S
+        while os.path.exists(request):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise TestbedError(f'link {self.name()}: the delay line did not take the new parameters')
+            time.sleep(0.005)
+
+    def cut(self):
+        """Fail the link silently: stop the delay line, so no frame crosses while both ports stay up."""
+        self.stop_data_plane()
+
+    def stop_data_plane(self):
+        """Stop the delay line; return its counters."""
+        if not self.process:
+            return None
+        daemon.stop(self.process)
+        self.process = None
+        try:
+            with open(self.stats_path) as handle:
+                return json.load(handle)
+        except (OSError, ValueError):
+            return None
+

@@ -1,0 +1,8 @@
+"""Measuring the network and comparing with theory.
+
+- pure (layer 1): ``multiplexing`` (on/off sources: peaks, quantiles, fluid-queue loss);
+- layer 3: ``probes`` (ping, traceroute, iperf3, UDP probes, on/off runs in a running network), ``udpprobe`` and
+  ``onoff`` (the programs those run inside hosts), ``fidelity`` (measured vs expected with the stated tolerance).
+
+May import: layers 0-2.
+"""

@@ -1,0 +1,109 @@
+"""Small helpers shared by the testbed's userspace daemons (delay line, 6to4 encapsulator)."""
+import ctypes
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent=None):
+    """Ask the kernel to SIGTERM this process when its parent (the testbed run) dies; if that parent (``parent``,
+    the PID that started us) died before the request was made, end now."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+    if parent is not None and os.getppid() != parent:
+        sys.exit(1)
+
+
+class LoopSignals:
+    """Signals for a daemon's select loop: SIGTERM and SIGINT ask it to stop, SIGUSR1 to reload. Handlers only
+    take note; a wake-up pipe (``fd``, to select on) makes the loop's select return at once, since Python resumes
+    an interrupted select by itself."""
+
+    def __init__(self):
+        self.stopping = False
+        self.reload = False
+        self.fd, writer = os.pipe()
+        os.set_blocking(self.fd, False)
+        os.set_blocking(writer, False)
+        signal.set_wakeup_fd(writer)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._stop)
+        signal.signal(signal.SIGUSR1, self._reload)
+
+    def _stop(self, *_):
+        self.stopping = True
+
+    def _reload(self, *_):
+        self.reload = True
+
+    def drain(self):
+        """Empty the wake-up pipe (call when ``fd`` was readable)."""
+        try:
+            while os.read(self.fd, 512):
+                pass
+        except BlockingIOError:
+            pass
+
+
+def write_json(path, data):
+    """Write ``data`` as JSON so that a reader never sees a half-written file."""
+    tmp = f'{path}.tmp'
+    with open(tmp, 'w') as handle:
+        json.dump(data, handle)
+    os.replace(tmp, path)
+
+
+def start(node, module, config, run, what, timeout=10.0):
+    """Start ``python -m module CONFIG`` inside ``node``, record its PID in ``run``, wait for its ``ready`` line.
+
+    Raises ``TestbedError`` with the daemon's own error line when it does not come up."""
+    from testbed.errors import TestbedError
+    from testbed.system.interrupts import deferred_signals
+    config = {**config, 'parent': os.getpid()}
+    with deferred_signals():  # recorded before a signal can end the run
+        process = node.popen([sys.executable, '-m', module, json.dumps(config)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        run.record_process(process.pid, what)
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    line = process.stdout.readline().decode().strip() if ready else ''
+    if line != 'ready':
+        process.kill()
+        process.wait()
+        error = process.stderr.read().decode().strip()
+        raise TestbedError(f'{what} did not start: {error.splitlines()[-1] if error else "no answer"}')
+    return process
+
+
+def stop(process, grace=5.0):
+    """Terminate a daemon started by ``start`` and reap it (kill it if it ignores SIGTERM)."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def main(argv, prog, run, label, errors=(OSError,)):
+    """The command line of a daemon: ``python -m PROG CONFIG_JSON``; ``run(config)`` does the work; an error of
+    ``errors`` becomes one line on stderr, prefixed with ``label(config)``, and exit code 1."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print(f'usage: python -m {prog} CONFIG_JSON', file=sys.stderr)
+        return 2
+    config = json.loads(argv[0])
+    try:
+        run(config)
+    except errors as exc:
+        print(f'{label(config)}: {exc}', file=sys.stderr, flush=True)
+        return 1
+    return 0

@@ -1,0 +1,325 @@
+"""The VM stage: the project's integration tests on a stock Debian kernel under QEMU (the kernel path).
+
+Machines like the development and CI ones lack sch_netem, sit and the openvswitch module, so their own kernel can
+only test the userspace fallbacks. This stage builds (once, then from cache) a small Debian image with debootstrap
+from the machine's own apt mirror, takes the kernel from the ``linux-image-amd64`` package, boots it with QEMU
+(KVM when a short timed boot shows it is usable, TCG otherwise), shares this checkout read-only at the same path
+(so the guest runs the very same tests and virtualenv), runs ``pytest tests/integration`` there on the kernel path
+and brings back the exit code, the log and a JUnit file through a second shared folder.
+
+Cache (``.cache/vm`` in the checkout): ``<key>/`` holds ``disk.img`` (ext4, booted with ``snapshot=on`` so it is
+never modified), ``vmlinuz``, ``initramfs.gz``, ``info.json``; the key hashes everything that goes into the image.
+Builds run in private mount namespaces (``unshare -m``), so no mount outlives them; QEMU is recorded by PID in a
+testbed run, so ``testbed clean`` ends it if this process dies.
+"""
+import glob
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+from testbed import REPO
+from testbed.errors import TestbedError
+from testbed.system.runstate import Run
+from testbed.vm.plan import (GUEST_PACKAGES, INITRAMFS_MODULES, PlanError, SUITE, apt_mirror, guest_pytest_args,
+                            image_key, kernel_cmdline, module_closure, parse_modules_dep)
+
+BUSYBOX = '/bin/busybox'
+QEMU = 'qemu-system-x86_64'
+TCG_CPU = 'max'
+VM_MEMORY_MB = 3072
+RUN_TIMEOUT_S = 40 * 60
+PROBE_TIMEOUT_S = 60
+
+
+def log(message):
+    print(f'testbed vm: {message}', file=sys.stderr, flush=True)
+
+
+def cache_dir():
+    return os.environ.get('TESTBED_VM_CACHE', os.path.join(REPO, '.cache', 'vm'))
+
+
+def _run(cmd, what, **kwargs):
+    proc = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+        raise TestbedError(f'{what} failed ({" ".join(cmd[:3])} ...): {" | ".join(tail)}')
+    return proc.stdout
+
+
+# -- what goes into the image ----------------------------------------------------------------------------------------
+
+def host_mirror():
+    sources = {}
+    for path in ['/etc/apt/sources.list'] + sorted(glob.glob('/etc/apt/sources.list.d/*')):
+        if os.path.isfile(path):
+            with open(path) as handle:
+                sources[os.path.basename(path)] = handle.read()
+    try:
+        return apt_mirror(sources)
+    except PlanError as exc:
+        raise TestbedError(str(exc)) from None
+
+
+def kernel_package():
+    """(package, version) of the kernel ``linux-image-amd64`` depends on, from this machine's apt lists."""
+    depends = _run(['apt-cache', 'depends', 'linux-image-amd64'], 'apt-cache depends')
+    names = [line.split(':', 1)[1].strip() for line in depends.splitlines()
+             if line.strip().startswith('Depends:') and 'linux-image-' in line]
+    if not names:
+        raise TestbedError('apt knows no linux-image-amd64 dependency (run apt-get update)')
+    policy = _run(['apt-cache', 'policy', names[0]], 'apt-cache policy')
+    version = next((line.split(':', 1)[1].strip() for line in policy.splitlines()
+                    if line.strip().startswith('Candidate:')), 'unknown')
+    return names[0], version
+
+
+def _file_hash(path):
+    with open(path, 'rb') as handle:
+        return hashlib.sha256(handle.read()).hexdigest()[:12]
+
+
+def current_key(mirror, package, version):
+    init_hash = _file_hash(os.path.join(REPO, 'scripts', 'vm-initramfs-init.sh'))
+    return image_key(mirror, package, version + '+' + init_hash)
+
+
+# -- building ------------------------------------------------------------------------------------------------------
+
+def _fetch_kernel(build, package):
+    """Download and unpack the kernel package; return (kernel dir, release)."""
+    download = os.path.join(build, 'deb')
+    os.makedirs(download)
+    os.chmod(download, 0o777)  # apt-get download drops privileges to _apt
+    _run(['apt-get', 'download', '-q', package], 'downloading the kernel package', cwd=download)
+    kernel_dir = os.path.join(build, 'kernel')
+    deb = glob.glob(os.path.join(download, '*.deb'))[0]
+    _run(['dpkg-deb', '-x', deb, kernel_dir], 'unpacking the kernel package')
+    release = os.listdir(os.path.join(kernel_dir, 'lib', 'modules'))[0]
+    _run(['depmod', '-b', kernel_dir, release], 'depmod')
+    return kernel_dir, release
+
+
+def _in_private_mounts(script, what):
+    """Run a shell script in its own mount namespace: every mount it makes vanishes with it."""
+    return _run(['unshare', '--mount', '--propagation', 'private', 'sh', '-ec', script], what)
+
+
+def _build_rootfs(build, mirror, kernel_dir, release):
+    rootfs = os.path.join(build, 'rootfs')
+    log(f'debootstrap {SUITE} (minbase) from the machine\'s apt mirror')
+    _in_private_mounts(f'debootstrap --variant=minbase {SUITE} {rootfs} {mirror}', 'debootstrap')
+    with open(os.path.join(rootfs, 'usr/sbin/policy-rc.d'), 'w') as handle:
+        handle.write('#!/bin/sh\nexit 101\n')  # no service starts while installing
+    os.chmod(os.path.join(rootfs, 'usr/sbin/policy-rc.d'), 0o755)
+    shutil.copy('/etc/resolv.conf', os.path.join(rootfs, 'etc/resolv.conf'))
+    log(f'installing {len(GUEST_PACKAGES)} packages into the image')
+    packages = ' '.join(GUEST_PACKAGES)
+    _in_private_mounts(
+        f'mount -t proc proc {rootfs}/proc; '
+        f'chroot {rootfs} env DEBIAN_FRONTEND=noninteractive apt-get update -qq; '
+        f'chroot {rootfs} env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends '
+        f'{packages}; chroot {rootfs} apt-get clean', 'installing the guest packages')
+    shutil.copytree(os.path.join(kernel_dir, 'lib', 'modules', release),
+                    os.path.join(rootfs, 'lib', 'modules', release), symlinks=True)
+    with open(os.path.join(rootfs, 'etc/hostname'), 'w') as handle:
+        handle.write('testbed-vm\n')
+    return rootfs
+
+
+def _make_disk(rootfs, path):
+    used_mb = int(_run(['du', '-sm', rootfs], 'du').split()[0])
+    size_mb = used_mb + max(512, used_mb // 2)
+    log(f'ext4 image of {size_mb} MB')
+    _run(['mkfs.ext4', '-q', '-F', '-L', 'tbroot', '-d', rootfs, path, f'{size_mb}M'], 'mkfs.ext4')
+
+
+def _make_initramfs(kernel_dir, release, path):
+    root = os.path.join(os.path.dirname(path), 'initramfs')
+    for folder in ('bin', 'dev', 'proc', 'sys', 'newroot', 'lib/modules'):
+        os.makedirs(os.path.join(root, folder), exist_ok=True)
+    shutil.copy(BUSYBOX, os.path.join(root, 'bin', 'busybox'))
+    shutil.copy(os.path.join(REPO, 'scripts', 'vm-initramfs-init.sh'), os.path.join(root, 'init'))
+    modules_root = os.path.join(kernel_dir, 'lib', 'modules', release)
+    with open(os.path.join(modules_root, 'modules.dep')) as handle:
+        order = module_closure(parse_modules_dep(handle.read()), INITRAMFS_MODULES)
+    for module in order:
+        target = os.path.join(root, 'lib', 'modules', module)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copy(os.path.join(modules_root, module), target)
+    with open(os.path.join(root, 'modules.order'), 'w') as handle:
+        handle.write('\n'.join(order) + '\n')
+    _run(['sh', '-c', f'cd {root} && find . | cpio -o -H newc --quiet | gzip -1 > {path}'], 'cpio')
+    shutil.rmtree(root)
+
+
+def ensure_image():
+    """Return (image dir, info, seconds spent building: 0 when cached)."""
+    mirror = host_mirror()
+    package, version = kernel_package()
+    key = current_key(mirror, package, version)
+    image_dir = os.path.join(cache_dir(), key)
+    if os.path.exists(os.path.join(image_dir, 'info.json')):
+        with open(os.path.join(image_dir, 'info.json')) as handle:
+            return image_dir, json.load(handle), 0.0
+    started = time.monotonic()
+    log(f'no cached image {key}: building (a few minutes, once)')
+    os.makedirs(cache_dir(), exist_ok=True)
+    build = os.path.join(cache_dir(), f'build-{key}-{os.getpid()}')
+    shutil.rmtree(build, ignore_errors=True)
+    os.makedirs(build)
+    try:
+        kernel_dir, release = _fetch_kernel(build, package)
+        rootfs = _build_rootfs(build, mirror, kernel_dir, release)
+        _make_disk(rootfs, os.path.join(build, 'disk.img'))
+        shutil.rmtree(rootfs)
+        _make_initramfs(kernel_dir, release, os.path.join(build, 'initramfs.gz'))
+        shutil.copy(os.path.join(kernel_dir, 'boot', f'vmlinuz-{release}'), os.path.join(build, 'vmlinuz'))
+        shutil.rmtree(kernel_dir)
+        shutil.rmtree(os.path.join(build, 'deb'))
+        info = {'key': key, 'kernel_package': package, 'kernel_version': version, 'release': release,
+                'mirror': mirror, 'packages': list(GUEST_PACKAGES), 'built': time.strftime('%Y-%m-%d %H:%M:%S'),
+                'build_seconds': round(time.monotonic() - started)}
+        with open(os.path.join(build, 'info.json'), 'w') as handle:
+            json.dump(info, handle, indent=2)
+        os.replace(build, image_dir)
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
+    for old in glob.glob(os.path.join(cache_dir(), '*', 'info.json')):  # keep one image: the current one
+        if os.path.dirname(old) != image_dir:
+            shutil.rmtree(os.path.dirname(old), ignore_errors=True)
+    return image_dir, info, time.monotonic() - started
+
+
+# -- booting -------------------------------------------------------------------------------------------------------
+
+def qemu_command(image_dir, accel, cmdline, console, shares=(), memory_mb=VM_MEMORY_MB):
+    tcg_cpu = os.environ.get('TESTBED_VM_CPU', TCG_CPU)
+    accel_opts = ['-accel', 'kvm', '-cpu', 'host'] if accel == 'kvm' else ['-accel', 'tcg,thread=multi',
+                                                                          '-cpu', tcg_cpu]
+    smp = os.environ.get('TESTBED_VM_SMP', str(min(2, os.cpu_count() or 1)))
+    cmd = [QEMU, *accel_opts, '-m', str(memory_mb), '-smp', smp,
+           '-display', 'none', '-monitor', 'none', '-serial', f'file:{console}', '-no-reboot', '-nic', 'none',
+           '-kernel', os.path.join(image_dir, 'vmlinuz'), '-initrd', os.path.join(image_dir, 'initramfs.gz'),
+           '-append', cmdline,
+           '-drive', f'file={os.path.join(image_dir, "disk.img")},if=virtio,format=raw,snapshot=on']
+    for tag, path, readonly in shares:
+        cmd += ['-virtfs', f'local,path={path},mount_tag={tag},security_model=none'
+                           + (',readonly=on' if readonly else '')]
+    return cmd
+
+
+def _boot(cmd, run, timeout, what, watch=None):
+    """Run QEMU until it exits or ``timeout``; record its PID; return (exit code or None, seconds)."""
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    run.record_process(proc.pid, what)
+    try:
+        while proc.poll() is None and time.monotonic() - started < timeout:
+            if watch:
+                watch()
+            time.sleep(0.5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+    seconds = time.monotonic() - started
+    return (None if seconds >= timeout else proc.returncode), seconds
+
+
+def choose_accel(image_dir, run):
+    """KVM if a probe boot with it is faster than with TCG, else TCG; the choice is cached per host kernel."""
+    choice_file = os.path.join(cache_dir(), f'accel-{os.uname().release}.json')
+    if os.path.exists(choice_file):
+        with open(choice_file) as handle:
+            return json.load(handle)
+    timings = {}
+    candidates = ['tcg'] + (['kvm'] if os.access('/dev/kvm', os.R_OK | os.W_OK) else [])
+    timeout = PROBE_TIMEOUT_S
+    for accel in candidates:
+        console = os.path.join(cache_dir(), f'probe-{accel}.log')
+        cmd = qemu_command(image_dir, accel, 'console=ttyS0 panic=1 quiet tb.probe=1', console, memory_mb=512)
+        code, seconds = _boot(cmd, run, timeout, f'qemu probe boot ({accel})')
+        reached = os.path.exists(console) and 'probe boot reached userspace' in open(console).read()
+        timings[accel] = round(seconds, 1) if code is not None and reached else None
+        log(f'probe boot with {accel}: ' + (f'{seconds:.1f} s' if timings[accel] else
+                                              f'no result within {timeout:.0f} s'))
+        if accel == 'tcg' and timings['tcg']:
+            timeout = max(20.0, 3 * timings['tcg'])  # an accelerator slower than that is of no use
+    usable = {accel: t for accel, t in timings.items() if t is not None}
+    if not usable:
+        raise TestbedError(f'QEMU could not boot the VM image with {" or ".join(candidates)} '
+                           f'(see {cache_dir()}/probe-*.log)')
+    best = min(usable, key=usable.get)
+    choice = {'accel': best, 'probe_seconds': timings,
+              'why': f'{best} booted fastest ('
+                     + ', '.join(f'{a} {t} s' if t else f'{a} unusable' for a, t in timings.items()) + ')'}
+    with open(choice_file, 'w') as handle:
+        json.dump(choice, handle)
+    return choice
+
+
+def run_stage(pytest_args=None, timeout=RUN_TIMEOUT_S, suite='smoke'):
+    """Build or reuse the image, boot it, run the tests inside; return the guest's pytest exit code.
+
+    ``suite`` picks the guest's tests (testbed.vm.plan.VM_SUITES) unless ``pytest_args`` gives them explicitly.
+    """
+    try:
+        pytest_args = pytest_args or guest_pytest_args(suite)
+    except PlanError as exc:
+        raise TestbedError(str(exc)) from None
+    for tool in (QEMU, 'debootstrap', 'mkfs.ext4', 'cpio', 'depmod', 'unshare', BUSYBOX):
+        if not shutil.which(tool) and not os.path.exists(tool):
+            raise TestbedError(f'the VM stage needs {tool}: run sudo bash scripts/setup.sh --with-vm')
+    if os.geteuid() != 0:
+        raise TestbedError('the VM stage needs root (run with sudo)')
+    if not os.path.exists(os.path.join(REPO, '.venv', 'bin', 'python')):
+        raise TestbedError('the VM stage shares .venv with the guest: run sudo make setup first')
+    started = time.monotonic()
+    image_dir, info, build_seconds = ensure_image()
+    log(f'image {info["key"]}: Debian {SUITE}, kernel {info["release"]} '
+        + (f'(built in {build_seconds:.0f} s)' if build_seconds else '(cached)'))
+    run = Run('vm')
+    try:
+        accel = choose_accel(image_dir, run)
+        log(f'accelerator: {accel["accel"]} ({accel["why"]})')
+        results = os.path.join(cache_dir(), 'runs', time.strftime('%Y%m%d-%H%M%S'))
+        os.makedirs(results)
+        with open(os.path.join(results, 'pytest-args'), 'w') as handle:
+            handle.write(pytest_args)
+        console = os.path.join(results, 'console.log')
+        cmd = qemu_command(image_dir, accel['accel'],
+                           kernel_cmdline(REPO, results, os.environ.get('TESTBED_VM_APPEND', '')), console,
+                           shares=(('repo', REPO, True), ('results', results, False)))
+        shown = [0]
+
+        def relay_progress():
+            if os.path.exists(console):
+                with open(console, errors='replace') as handle:
+                    lines = [line.rstrip() for line in handle if line.startswith('testbed-vm: ')]
+                for line in lines[shown[0]:]:
+                    log('guest: ' + line[len('testbed-vm: '):])
+                shown[0] = len(lines)
+
+        code, seconds = _boot(cmd, run, timeout, 'qemu VM stage', watch=relay_progress)
+        relay_progress()
+    finally:
+        run.close()
+    rc_file = os.path.join(results, 'rc')
+    if code is None:
+        raise TestbedError(f'the VM did not finish within {timeout} s (console: {console})')
+    if not os.path.exists(rc_file):
+        with open(console, errors='replace') as handle:
+            tail = [line.rstrip() for line in handle if not line.startswith('[')][-12:]
+        print('\n'.join(['--- last lines of the guest console ---'] + tail), file=sys.stderr)
+        raise TestbedError(f'the VM stopped without a test result (console: {console})')
+    rc = int(open(rc_file).read().strip() or 1)
+    log(f'VM stage {"passed" if rc == 0 else "FAILED"} in {time.monotonic() - started:.0f} s '
+        f'(boot and tests {seconds:.0f} s); logs in {results}')
+    with open(os.path.join(results, 'pytest.log'), errors='replace') as handle:
+        print(handle.read(), end='')
+    return rc
