@@ -5,22 +5,16 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
 from testbed.network.net import running
+from tests.integration.commands import start_testbed, wait_for_line
 from testbed.system.probe import probe
 from testbed.system.runstate import list_runs, process_state, read_records, run_root
 from topologies.basic import LinearTopo
 
 FOREIGN_BRIDGE, FOREIGN_NETNS = 'tbforeign0', 'tbforeign'
-RUN_TIMEOUT_S = 60
-
-
-def start_testbed(*args, **kwargs):
-    return subprocess.Popen([sys.executable, '-m', 'testbed', *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kwargs)
 
 
 def bridges():
@@ -54,20 +48,6 @@ def foreign():
         process.wait()
         subprocess.run(['ip', 'netns', 'del', FOREIGN_NETNS])
         subprocess.run(['ovs-vsctl', '--if-exists', 'del-br', FOREIGN_BRIDGE])
-
-
-def wait_for_line(proc, text, timeout=RUN_TIMEOUT_S):
-    deadline = time.monotonic() + timeout
-    seen = []
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        seen.append(line)
-        if text in line:
-            return seen
-    proc.kill()
-    raise AssertionError(f'testbed run never printed {text!r}: {"".join(seen)}')
 
 
 def our_runs():

@@ -18,12 +18,12 @@ import pytest
 
 from testbed.system.probe import probe
 from testbed.system.runstate import list_runs, process_state
+from tests.integration.commands import WAIT_S, wait_for_line
 
 RUNS = int(os.environ.get('TESTBED_FAULT_RUNS', '6'))
 SEED = int(os.environ.get('TESTBED_FAULT_SEED', '1'))
 FOREIGN = {'bridge': 'tbfbr0', 'netns': 'tbfns', 'veth': ('tbfva', 'tbfvb'), 'tap': 'tbftap'}
 IPERF_PORT = 5299
-WAIT_S = 120
 
 # (phase, command, the progress line the moment is measured from, the window after it in seconds)
 PHASES = {
@@ -148,21 +148,6 @@ def assert_foreign_intact(foreign):
         assert process.poll() is None, f'a foreign process ({process.args[-4:]}) was killed'
 
 
-def _wait_for(proc, text, timeout=WAIT_S):
-    """Read the command's stderr until a line holds ``text``; the lines read so far."""
-    seen = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        seen.append(line)
-        if text in line:
-            return seen
-    proc.kill()
-    raise AssertionError(f'never printed {text!r}: {"".join(seen)}')
-
-
 @pytest.mark.host_only('random signals on the userspace paths; the VM stage runs a kernel-path case below')
 @pytest.mark.parametrize('phase, sig, fraction', _cases())
 def test_a_signal_at_a_random_moment_leaves_nothing(foreign, phase, sig, fraction):
@@ -171,7 +156,7 @@ def test_a_signal_at_a_random_moment_leaves_nothing(foreign, phase, sig, fractio
     proc = subprocess.Popen([sys.executable, '-m', 'testbed', *args], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, cwd=os.path.dirname(os.path.dirname(
                                 os.path.dirname(os.path.abspath(__file__)))))
-    _wait_for(proc, mark)
+    wait_for_line(proc, mark)
     if phase == 'stop':  # end the run, then hit it again while it stops
         proc.send_signal(signal.SIGINT)
         window = 0.5
@@ -199,7 +184,7 @@ def test_sigterm_during_a_host_command_on_the_kernel_paths_leaves_nothing(foreig
     proc = subprocess.Popen([sys.executable, '-m', 'testbed', 'run', 'linear', '--param', 'n=4', '--param',
                              'delay=100ms', '--test', 'pingall'], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)
-    _wait_for(proc, ' up in ')
+    wait_for_line(proc, ' up in ')
     time.sleep(1.0)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=WAIT_S) == 128 + signal.SIGTERM
