@@ -1,32 +1,24 @@
 """The lecture's packet delay: transmission (size / rate) + propagation, on Link-1 and Link-2, one way."""
-import math
-
-from testbed.reports.experiment import Experiment, Quantity, axes, save
+from testbed.measure import theory as textbook
 from testbed.measure.fidelity import emulation_allowance_ms
 from testbed.measure.probes import udp_probe
+from testbed.reports.experiment import Experiment, Quantity, axes, save
 from topologies.lecture import LINK_1, LINK_2, LectureLinksTopo
 
 SIZES = (24, 1000, 5000, 10000)      # UDP payload bytes; 24 is the smallest timestamped probe (the lecture's 10 B)
 LINKS = (('Link-1', 'h1', 'h2', LINK_1), ('Link-2', 'h3', 'h4', LINK_2))
-FRAGMENT_DATA, HEADERS = 1480, 20 + 14   # IPv4 fragment payload; IPv4 + Ethernet headers
-
-
-def frames(size):
-    """Frame lengths (bytes on the wire) of one UDP datagram of ``size`` payload bytes, in sending order: the UDP
-    header, then IPv4 fragments of at most 1480 data bytes, each with its IPv4 and Ethernet headers."""
-    payload = size + 8
-    count = math.ceil(payload / FRAGMENT_DATA)
-    return [min(FRAGMENT_DATA, payload - index * FRAGMENT_DATA) + HEADERS for index in range(count)]
 
 
 def wire_bytes(size):
-    return sum(frames(size)), len(frames(size))
+    """(bytes on the wire, frames) of one UDP datagram of ``size`` payload bytes."""
+    frames = textbook.udp_frames(size)
+    return sum(frames), len(frames)
 
 
 def lecture_ms(size, rate_bps, delay_s):
     """The lecture's L/R + d, with L the whole datagram as it crosses the wire: its fragments go back to back, and
     the last one arrives when all of them have been transmitted and it has propagated."""
-    return (wire_bytes(size)[0] * 8 / rate_bps + delay_s) * 1e3
+    return textbook.packet_delay_s(wire_bytes(size)[0], rate_bps, delay_s) * 1e3
 
 
 def _link(shaping):

@@ -4,14 +4,16 @@ import re
 import statistics
 import subprocess
 
-from testbed.reports.demo import TCP_EFFICIENCY
+from testbed.measure import theory as textbook
+from testbed.measure.probes import IPERF_PORT, ping_rtts, rtt_summary, tcp_goodput
 from testbed.reports.experiment import Experiment, Quantity, axes, first_repetition, save
-from testbed.measure.probes import IPERF_PORT, ping_frame_bytes, ping_rtts, rtt_summary, tcp_goodput
 from topologies.basic import PairTopo
 
 WINDOWS = (4, 8, 16, 32, 64, 128)  # kB of socket buffer on both ends (iperf3 -w)
-PING_FRAME = ping_frame_bytes()  # ping's default 56 bytes: 98 on the wire
-DATA_FRAME, ACK_FRAME = 1514, 66  # bytes on the wire: a full segment, its ACK
+PING_FRAME = textbook.ping_frame()  # ping's default 56 bytes: 98 on the wire
+DATA_FRAME = textbook.full_frame()  # bytes on the wire of a full segment: 1514
+ACK_FRAME = textbook.tcp_ack_frame()  # and of its ACK: 66
+MSS = textbook.tcp_mss()  # a full segment's payload: 1448
 
 
 def _rate_rtt(params):
@@ -83,12 +85,12 @@ def measure(net, params, repetition, log):
         windows = [stream.get('snd_wnd') for interval in report.get('intervals', [])
                    for stream in interval.get('streams', []) if stream.get('snd_wnd')]
         snd_wnd = statistics.median(windows) if windows else window * 1024
-        mss = report.get('start', {}).get('tcp_mss_default') or 1448
+        mss = report.get('start', {}).get('tcp_mss_default') or MSS
         ping_rtt = result['RTT (ms)'] / 1e3 if result['RTT (ms)'] else rtt
         # The sender's own buffer (-w sets both ends) can hold less than the receiver's window: what limits the
         # goodput is what is in flight, so that is the window of the model when ss could sample it.
         window_bytes = in_flight * mss if in_flight else usable_window(snd_wnd, mss)
-        expected = min(rate * TCP_EFFICIENCY, window_bytes * 8 / ack_clock_round(ping_rtt, rate))
+        expected = min(textbook.tcp_goodput(rate), window_bytes * 8 / ack_clock_round(ping_rtt, rate))
         result[f'goodput Mb/s, -w {window} kB'] = goodput / 1e6
         result[f'window B, -w {window} kB'] = snd_wnd
         result[f'usable window B, -w {window} kB'] = usable_window(snd_wnd, mss)
@@ -100,7 +102,7 @@ def measure(net, params, repetition, log):
 def notes(result):
     params, first = first_repetition(result)
     rate, rtt = _rate_rtt(params)
-    bdp = rate * rtt / 8
+    bdp = textbook.bdp_bytes(rate, rtt)
     lines = [f'Bandwidth-delay product: {rate / 1e6:g} Mb/s x {rtt * 1e3:g} ms RTT = {bdp:,.0f} bytes (one way: '
              f'{bdp / 2:,.0f}).', '',
              '| -w | window advertised | in whole segments | in flight (mean) | goodput | in flight / ACK round | '
@@ -113,7 +115,7 @@ def notes(result):
         flight = first.get(f'in flight B, -w {window} kB', usable)
         lines.append(f'| {window} kB | {snd:,.0f} B | {usable:,.0f} B | {flight:,.0f} B | '
                      f'{first[f"goodput Mb/s, -w {window} kB"]:.2f} Mb/s | {flight * 8 / round_trip / 1e6:.2f} Mb/s | '
-                     f'{rate * TCP_EFFICIENCY / 1e6:.2f} Mb/s |')
+                     f'{textbook.tcp_goodput(rate) / 1e6:.2f} Mb/s |')
     lines += ['', 'The window of the model is what the sender had in flight (ss: unacked segments, sampled every '
               '0.1 s, mean): at most the receiver\'s advertised window (tcp_info snd_wnd) in whole segments (a '
               'sender does not send a partial segment while it has more data, RFC 1122 4.2.3.4, so a 7.2 kB window '
@@ -136,13 +138,13 @@ def plot(result, folder):
     goodputs = [first[f'goodput Mb/s, -w {w} kB'] for w in WINDOWS]
     figure, axis = axes()
     span = [w * 1.0 for w in range(1000, int(max(windows) * 1.2), 100)]
-    axis.plot([w / 1e3 for w in span], [min(rate * TCP_EFFICIENCY, w * 8 / rtt) / 1e6 for w in span], 'k:',
+    axis.plot([w / 1e3 for w in span], [min(textbook.tcp_goodput(rate), w * 8 / rtt) / 1e6 for w in span], 'k:',
               label='min(rate, window / RTT)')
     round_trip = ack_clock_round(first['RTT (ms)'] / 1e3, rate)
-    axis.plot([w / 1e3 for w in span], [min(rate * TCP_EFFICIENCY, usable_window(w, 1448) * 8 / round_trip) / 1e6
+    axis.plot([w / 1e3 for w in span], [min(textbook.tcp_goodput(rate), usable_window(w, MSS) * 8 / round_trip) / 1e6
                                         for w in span], 'k--', label='whole 1448 B segments, ACK-clock round')
     axis.scatter([w / 1e3 for w in windows], goodputs, color='C0', zorder=3, label='measured')
-    axis.axvline(rate * rtt / 8 / 1e3, color='C1', linestyle=':', label='BDP')
+    axis.axvline(textbook.bdp_bytes(rate, rtt) / 1e3, color='C1', linestyle=':', label='BDP')
     axis.set_xscale('log', base=2)  # the windows double from point to point
     return save(figure, axis, folder, 'pipe.png', 'TCP window advertised to the sender (kB)', 'goodput (Mb/s)')
 

@@ -6,7 +6,7 @@ from testbed.reports.experiment import Experiment, Quantity, hbars
 from testbed.measure.fidelity import rtt_tolerance
 from testbed.measure.probes import ping_rtts, rtt_summary, tcp_goodput, traceroute_hops, wire_sized_frames
 from testbed.sixtofour.addressing import RELAY_ANYCAST, TUNNEL_MTU, router_6to4_address
-from testbed.reports.demo6to4 import goodput_ratio_theory
+from testbed.measure.theory import sixtofour_goodput_ratio
 from topologies.sixtofour import SixToFourTopo
 
 
@@ -15,7 +15,7 @@ ENCAPSULATION_BOUND_MS = 0.5                # what one encapsulation + decapsula
 
 
 def theory(params):
-    ratio, mss6, _ = goodput_ratio_theory()
+    ratio, mss6, _ = sixtofour_goodput_ratio()
     delay = params['relay_delay_ms']
     # a -> c and a -> b cross the same number of switches and encapsulators; only a -> c goes out to the relay
     detour_tolerance, _ = rtt_tolerance([delay])

@@ -21,14 +21,6 @@ ONOFF_PORT = 5302
 _TIME_RE = re.compile(r'time=([0-9.]+) ms')
 
 
-ETHERNET_IPV4_ICMP_HEADERS = 14 + 20 + 8
-
-
-def ping_frame_bytes(payload=56):
-    """The bytes a link transmits for one IPv4 ping of ``payload`` bytes (ping's -s; 56 by default)."""
-    return ETHERNET_IPV4_ICMP_HEADERS + payload
-
-
 def ping_rtts(src, dst_ip, count=100, interval=0.01, size=56, timeout=None, warmup=True):
     """Round-trip times in ms of ``count`` pings from node ``src`` (lost probes are absent).
 

@@ -12,6 +12,7 @@ import sys
 import time
 
 from testbed.errors import TestbedError
+from testbed.measure import theory
 from testbed.measure.probes import ping_rtts, rtt_summary, tcp_goodput, udp_loss
 from testbed.system.probe import choose_paths, probe
 
@@ -54,7 +55,7 @@ def bench_path(path, quick=False, log=lambda message: None):
     for mbps in (1, 10, 100):
         log(f'{path}: TCP goodput at {mbps} Mb/s')
         goodput = _measure(plan, {'bw': mbps, 'delay': '1ms'}, lambda h1, h2: tcp_goodput(h1, h2, seconds)) / 1e6
-        add('TCP goodput', f'bw {mbps} Mb/s, delay 1 ms', mbps * 0.956, goodput, mbps * GOODPUT_RANGE[0],
+        add('TCP goodput', f'bw {mbps} Mb/s, delay 1 ms', theory.tcp_goodput(mbps), goodput, mbps * GOODPUT_RANGE[0],
             mbps * GOODPUT_RANGE[1], 'Mb/s', f'{100 * goodput / mbps:.1f} % of bw')
     packets = 5000 if quick else 20000
     for loss in (1, 10):

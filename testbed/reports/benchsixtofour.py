@@ -15,7 +15,8 @@ import time
 from testbed.reports.bench import format_table
 from testbed.measure.probes import ping_rtts, rtt_summary, tcp_goodput, wire_sized_frames
 from testbed.system.probe import choose_paths, probe
-from testbed.reports.demo6to4 import goodput_ratio_theory, ratio_core_rate
+from testbed.measure.theory import sixtofour_goodput_ratio
+from testbed.reports.demo6to4 import ratio_core_rate
 
 USERSPACE_TARGET_BPS = 500e6
 RATIO_TOLERANCE = 0.02
@@ -26,7 +27,7 @@ def bench_path(path, log=lambda message: None):
     from topologies.sixtofour import SixToFourDirectTopo, SixToFourSitesTopo
     plan = choose_paths(probe(), {'tunnel': path})
     rows = []
-    theory, _, _ = goodput_ratio_theory()
+    theory, _, _ = sixtofour_goodput_ratio()
 
     def add(metric, configured, expected, measured, low, high, unit, note=''):
         rows.append({'path': path, 'metric': metric, 'configured': configured, 'expected': expected,

@@ -12,14 +12,14 @@ import time
 
 from testbed.reports import demo6to4
 
-from testbed.measure.probes import ping_frame_bytes, ping_rtts, rtt_summary, tcp_goodput, wire_sized_frames
+from testbed.measure import theory
+from testbed.measure.probes import ping_rtts, rtt_summary, tcp_goodput, wire_sized_frames
 from testbed.network.net import running
 from testbed.units import format_rate, format_time
 from topologies.lecture import LectureLinksTopo
 
-TCP_EFFICIENCY = 1448 / 1514  # TCP payload per Ethernet frame with timestamps
 PING_PAYLOAD = 16             # the smallest ping that carries its timestamp
-PING_FRAME = ping_frame_bytes(PING_PAYLOAD)
+PING_FRAME = theory.ping_frame(PING_PAYLOAD)
 
 
 def _row(what, expected, measured, tolerance, unit):
@@ -41,21 +41,21 @@ def lecture_links(log=print):
             wire_sized_frames(src, dst)  # HTB must shape the frames the 1448/1514 arithmetic counts, not GSO batches
             rtt = rtt_summary(ping_rtts(src, dst.IP(), count=50, interval=0.02, size=PING_PAYLOAD))['median']
             goodput = tcp_goodput(src, dst, seconds=6) / 1e6
-            transmission = PING_FRAME * 8 / params.bw if params.serialized else 0.0
-            expected_rtt = 2 * (transmission + params.delay) * 1e3
+            frame = PING_FRAME if params.serialized else 0  # an unserialised link does not hold a frame for L/R
+            expected_rtt = 2 * theory.packet_delay_s(frame, params.bw, params.delay) * 1e3
             rate = params.bw / 1e6
             data[name] = {'rtt_ms': rtt, 'goodput_mbps': goodput, 'expected_rtt_ms': expected_rtt,
-                          'expected_goodput_mbps': rate * TCP_EFFICIENCY}
+                          'expected_goodput_mbps': theory.tcp_goodput(rate)}
             for row, ok in (
                 _row(f'{name} RTT, {PING_PAYLOAD}-byte ping ({PING_FRAME} B frames), 2 x (L/R + d)', expected_rtt, rtt,
                      max(0.3, 0.02 * expected_rtt), 'ms'),
-                _row(f'{name} TCP goodput', rate * TCP_EFFICIENCY, goodput, rate * 0.03, 'Mb/s'),
+                _row(f'{name} TCP goodput', theory.tcp_goodput(rate), goodput, rate * 0.03, 'Mb/s'),
             ):
                 lines.append(row)
                 all_ok &= ok
-            bdp_bits = params.bw * params.delay
+            bdp = theory.bdp_bytes(params.bw, params.delay)
             lines.append(f'| {name} bandwidth-delay product ({format_rate(params.bw)} × {format_time(params.delay)})'
-                         f' | {bdp_bits:,.0f} bit = {bdp_bits / 8:,.0f} B | | | theory |')
+                         f' | {bdp * 8:,.0f} bit = {bdp:,.0f} B | | | theory |')
     lines += ['', 'Lecture: a 10-byte packet takes ~10 ms on Link-1 and ~1 ms on Link-2 (propagation dominates); '
               'a 10,000-byte packet takes ~18 ms vs ~81 ms (transmission dominates on the narrow link).']
     return lines, data, all_ok

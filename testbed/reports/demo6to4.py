@@ -12,6 +12,7 @@ import shutil
 import sys
 import time
 
+from testbed.measure import theory
 from testbed.network.capture import capture, decode_6in4
 from testbed.measure.probes import best_goodputs, ping_rtts, rtt_summary, traceroute_hops, wire_sized_frames
 from testbed.network.net import running
@@ -19,8 +20,6 @@ from testbed.system.probe import current_plan, probe
 from testbed.sixtofour.addressing import TUNNEL_MTU
 from topologies.sixtofour import SixToFourTopo
 
-TCP_OPTIONS = 12            # timestamps, on by default in Linux
-ETHERNET_MTU = 1500
 BASELINE_SHARE = 0.97       # IPv4 must reach this share of its theoretical goodput, or the path is CPU-bound
 
 
@@ -34,22 +33,6 @@ def ratio_core_rate():
         return 50, ("ovs-vswitchd's one forwarding thread tops out near 93 Mb/s of full frames across three "
                     "userspace switches on 2 vCPUs (measured), which would cap both paths alike at 100 Mb/s")
     return 100, 'the kernel datapath forwards 100 Mb/s with room to spare'
-
-
-def ipv4_baseline_theory(rate_mbps, mtu=ETHERNET_MTU):
-    """TCP goodput of IPv4 on a link shaped to ``rate_mbps``, counting whole Ethernet frames (Mb/s)."""
-    return rate_mbps * (mtu - 40 - TCP_OPTIONS) / (mtu + 14)
-
-
-def goodput_ratio_theory(mtu=ETHERNET_MTU, tunnel_mtu=TUNNEL_MTU):
-    """TCP goodput of IPv6-in-IPv4 over that of IPv4 on the same link: the payload each full frame carries.
-
-    IPv4: MSS = 1500 - 20 - 20 - 12 = 1448. 6to4: the tunnel MTU is 1480 (the 20-byte IPv4 header), then the
-    40-byte IPv6 header, TCP 20 + 12: MSS 1408. The frames on the wire have the same size, so the ratio is
-    1408 / 1448 = 0.972 (vs native IPv6, MSS 1428: 0.986)."""
-    v4 = mtu - 20 - 20 - TCP_OPTIONS
-    sixtofour = tunnel_mtu - 40 - 20 - TCP_OPTIONS
-    return sixtofour / v4, sixtofour, v4
 
 
 def _names(net):
@@ -120,7 +103,7 @@ def run(run_dir_copy, log=print):
             'alternating 4 s runs each')
         b_address = b.params['ip6'].split('/')[0]
         wire_sized_frames(a, b, r1, r2)
-        too_big = a.cmd(f'ping -6 -n -c 1 -W 2 -M do -s {ETHERNET_MTU - 48} {b_address}')
+        too_big = a.cmd(f'ping -6 -n -c 1 -W 2 -M do -s {theory.ETHERNET_MTU - 48} {b_address}')
         learned = re.findall(r'mtu (\d+)', a.cmd(f'ip -6 route get {b_address}'))
         data['path_mtu'] = {'learned': int(learned[0]) if learned else None,
                             'packet_too_big': ' '.join(re.findall(r'Packet too big[^\r\n]*', too_big)[:1])}
@@ -129,12 +112,12 @@ def run(run_dir_copy, log=print):
         best = best_goodputs({'6to4': (a, b, b_address), 'ipv4': (r1, r2, str(r2.v4.ip))}, seconds=4, rounds=2,
                              reports=True)
         (sixtofour, report6), (ipv4, report4) = best['6to4'], best['ipv4']
-        ratio_theory, mss6, mss4 = goodput_ratio_theory()
+        ratio_theory, mss6, mss4 = theory.sixtofour_goodput_ratio()
         ratio = sixtofour / ipv4
         data['goodput'] = {'sixtofour_bps': sixtofour, 'ipv4_bps': ipv4, 'ratio': ratio, 'ratio_theory': ratio_theory,
                            'mss_sixtofour': report6['start'].get('tcp_mss_default'),
                            'mss_ipv4': report4['start'].get('tcp_mss_default'), 'mss_theory': [mss6, mss4]}
-        baseline = ipv4_baseline_theory(rate)
+        baseline = theory.tcp_goodput(rate)
         check(f'IPv4 baseline reaches {BASELINE_SHARE:.0%} of its theory (the path is not CPU-bound)',
               ipv4 / 1e6 >= BASELINE_SHARE * baseline, f'{ipv4 / 1e6:.2f} vs {baseline:.2f} Mb/s')
         check('goodput ratio 6to4/IPv4 within 2 % of theory', abs(ratio - ratio_theory) <= 0.02 * ratio_theory,

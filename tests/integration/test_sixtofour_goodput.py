@@ -1,6 +1,6 @@
 """6to4's cost in goodput: TCP through the tunnel vs IPv4 on the same core path, against theory.
 
-Theory (testbed.reports.demo6to4.goodput_ratio_theory): equal frames on the wire; IPv4 carries 1448 payload bytes
+Theory (testbed.measure.theory.sixtofour_goodput_ratio): equal frames on the wire; IPv4 carries 1448 payload bytes
 per frame, 6to4 1408 (its 20-byte outer header and the 40-byte IPv6 header), so the ratio is 0.9724. Tolerance 2 %.
 The core rate (testbed.reports.demo6to4.ratio_core_rate) is 100 Mb/s on the kernel datapath, 50 on the userspace one
 (ovs-vswitchd's forwarding thread saturates near 93 Mb/s across three switches on 2 vCPUs) and 20 under an
@@ -15,7 +15,8 @@ CPU struggles with, so there it is reported, not asserted.
 from testbed.measure.probes import best_goodputs, wire_sized_frames
 from testbed.network.net import running
 from testbed.system.probe import probe
-from testbed.reports.demo6to4 import BASELINE_SHARE, goodput_ratio_theory, ipv4_baseline_theory, ratio_core_rate
+from testbed.measure import theory as arithmetic
+from testbed.reports.demo6to4 import BASELINE_SHARE, ratio_core_rate
 from topologies.sixtofour import SixToFourDirectTopo, SixToFourSitesTopo
 
 TOLERANCE = 0.02
@@ -32,8 +33,8 @@ def test_sixtofour_goodput_ratio_matches_the_header_overhead():
         best = best_goodputs({'ipv4': (r1, r2, str(r2.v4.ip)), 'routers': (r1, r2, str(r2.tunnel_address)),
                               'hosts': (a, b, b_address)}, rounds=2)
         ipv4, routers, hosts = best['ipv4'], best['routers'], best['hosts']
-    theory, _, _ = goodput_ratio_theory()
-    baseline = ipv4_baseline_theory(rate)
+    theory, _, _ = arithmetic.sixtofour_goodput_ratio()
+    baseline = arithmetic.tcp_goodput(rate)
     print(f'{net.plan.tunnel} tunnel, core {rate} Mb/s ({why}): IPv4 r1->r2 {ipv4 / 1e6:.2f} Mb/s (theory '
           f'{baseline:.2f}); 6to4 r1->r2 {routers / 1e6:.2f} Mb/s, ratio {routers / ipv4:.4f}; 6to4 a->b '
           f'{hosts / 1e6:.2f} Mb/s, ratio {hosts / ipv4:.4f}; expected {theory:.4f} +- {TOLERANCE:.0%}'
@@ -60,8 +61,8 @@ def test_sixtofour_vs_native_ipv6_on_the_same_link():
         best = best_goodputs({'native': (r1, r2, NATIVE[1]), 'tunnel': (r1, r2, str(r2.tunnel_address))},
                              rounds=2)
         native, tunnel = best['native'], best['tunnel']
-    _, mss6, _ = goodput_ratio_theory()
-    theory = mss6 / (1500 - 40 - 32)
+    _, mss6, _ = arithmetic.sixtofour_goodput_ratio()
+    theory = mss6 / arithmetic.tcp_mss(ip_header=arithmetic.IPV6_HEADER)
     print(f'{net.plan.tunnel} tunnel, link {rate} Mb/s: native IPv6 {native / 1e6:.2f} Mb/s, 6to4 '
           f'{tunnel / 1e6:.2f} Mb/s, ratio {tunnel / native:.4f}; expected {theory:.4f} +- {TOLERANCE:.0%} '
           f'(and >= 0.95)')
