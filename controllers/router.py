@@ -32,6 +32,7 @@ from ryu.topology import event as topo_event
 from webob import Response
 
 from testbed.control import ofwire
+from testbed.control.api import PATHS
 from testbed.control.circuits import AdmissionError, CircuitBook
 from testbed.control.flows import (COOKIE_CIRCUIT, COOKIE_ROUTE, attachment_switch, attachments_from_plan,
                                   circuit_flows, gateway_owner, graph_from_plan, punt_flows, route_flows)
@@ -483,27 +484,27 @@ class RestApi(ControllerBase):
     def _json(value):
         return Response(content_type='application/json', charset='utf-8', body=json.dumps(value, indent=1))
 
-    @route('testbed', '/testbed/status', methods=['GET'])
+    @route('testbed', PATHS['status'], methods=['GET'])
     def get_status(self, req, **_kwargs):
         return self._json(self.app.status())
 
-    @route('testbed', '/testbed/topology', methods=['GET'])
+    @route('testbed', PATHS['topology'], methods=['GET'])
     def get_topology(self, req, **_kwargs):
         return self._json(self.app.topology())
 
-    @route('testbed', '/testbed/tables', methods=['GET'])
+    @route('testbed', PATHS['tables'], methods=['GET'])
     def get_tables(self, req, **_kwargs):
         return self._json(self.app.table_rows())
 
-    @route('testbed', '/testbed/timeline', methods=['GET'])
+    @route('testbed', PATHS['timeline'], methods=['GET'])
     def get_timeline(self, req, **_kwargs):
         return self._json(self.app.timeline)
 
-    @route('testbed', '/testbed/circuits', methods=['GET'])
+    @route('testbed', PATHS['circuits'], methods=['GET'])
     def get_circuits(self, req, **_kwargs):
         return self._json(self.app.circuit_rows())
 
-    @route('testbed', '/testbed/circuits', methods=['POST'])
+    @route('testbed', PATHS['circuits'], methods=['POST'])
     def post_circuit(self, req, **_kwargs):
         try:
             body = json.loads(req.body or b'{}')
@@ -515,7 +516,7 @@ class RestApi(ControllerBase):
         return self._json({'id': circuit.id, 'src': circuit.src, 'dst': circuit.dst, 'rate': circuit.rate,
                            'path': list(circuit.path)})
 
-    @route('testbed', '/testbed/circuits/{circuit_id}', methods=['DELETE'])
+    @route('testbed', PATHS['circuit'], methods=['DELETE'])
     def delete_circuit(self, req, circuit_id, **_kwargs):
         try:
             circuit = self.app.teardown(circuit_id)

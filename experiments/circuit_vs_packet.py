@@ -81,7 +81,7 @@ def blocking(net, params, log):
             if kind == 'arrive':
                 src, dst = pairs[call % 2]
                 started = time.monotonic()
-                status, answer = controller.post('/testbed/circuits', {'src': src, 'dst': dst, 'rate': rate})
+                status, answer = controller.api.reserve(src, dst, rate)
                 latencies.append(time.monotonic() - started)
                 if status == 200:
                     ids[call] = answer['id']
@@ -89,7 +89,7 @@ def blocking(net, params, log):
                     raise TestbedError(f'circuit request failed ({status}): {answer}')
                 admitted[call] = status == 200
             elif call in ids:
-                status, answer = controller.delete(f'/testbed/circuits/{ids.pop(call)}')
+                status, answer = controller.api.teardown(ids.pop(call))
                 if status != 200:
                     raise TestbedError(f'teardown failed ({status}): {answer}')
         blocked = sum(1 for ok in admitted.values() if not ok)
@@ -130,8 +130,7 @@ def efficiency(net, params, log):
     for mode in ('circuit', 'packet'):
         circuit = None
         if mode == 'circuit':
-            status, circuit = controller.post('/testbed/circuits', {'src': 'h1', 'dst': 'h3',
-                                                                     'rate': params['onoff_mbps'] * 1e6})
+            status, circuit = controller.api.reserve('h1', 'h3', params['onoff_mbps'] * 1e6)
             if status != 200:
                 raise TestbedError(f'the circuit for the bursty source was refused: {circuit}')
         log(f'  {mode} switching: bursty {params["onoff_mbps"]} Mb/s source and a {params["flood_mbps"]} Mb/s flood')
@@ -139,7 +138,7 @@ def efficiency(net, params, log):
             stream = _stream(net, params, log)
         finally:
             if circuit:
-                controller.delete(f'/testbed/circuits/{circuit["id"]}')
+                controller.api.teardown(circuit["id"])
         result[f'{mode}: bursty source loss'] = stream['loss']
         result[f'{mode}: bursty source delivered (Mb/s)'] = stream['bursty Mb/s']
         result[f'{mode}: best effort delivered'] = stream['best effort Mb/s']
@@ -152,7 +151,7 @@ def efficiency(net, params, log):
 
 def failure(net, params, log):
     controller = net.controllers[0]
-    status, circuit = controller.post('/testbed/circuits', {'src': 'h1', 'dst': 'h3', 'rate': 2e6})
+    status, circuit = controller.api.reserve('h1', 'h3', 2e6)
     if status != 200:
         raise TestbedError(f'circuit refused: {circuit}')
     count = 300
@@ -163,9 +162,9 @@ def failure(net, params, log):
     net.configLinkStatus('s1', 's2', 'down')
     output, _ = pinger.communicate(timeout=count * PING_INTERVAL_S + 30)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and controller.rest('/testbed/circuits')['circuits']:
+    while time.monotonic() < deadline and controller.api.circuits()['circuits']:
         time.sleep(0.1)
-    timeline = controller.rest('/testbed/timeline')
+    timeline = controller.api.timeline()
     net.configLinkStatus('s1', 's2', 'up')
     match = re.search(r'(\d+) packets transmitted, (\d+) received', output)
     lost = int(match.group(1)) - int(match.group(2)) if match else count

@@ -73,7 +73,7 @@ def _ping_in_background(host, address, count, interval):
 def _wait_for_event(controller, count, timeout=10):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        timeline = controller.rest('/testbed/timeline')
+        timeline = controller.api.timeline()
         if len(timeline) > count and 'acknowledged' in timeline[-1]:
             return timeline[-1]
         time.sleep(0.05)
@@ -85,7 +85,7 @@ def measure(net, params, repetition, log):
     per_switch_ms, points = _per_switch_time(net, params, log)
     h1, h2 = net['h1'], net['h2']
     h1.cmd(f'ping -n -c 3 -q {h2.IP()}')
-    events = len(controller.rest('/testbed/timeline'))
+    events = len(controller.api.timeline())
     thread, ping = _ping_in_background(h1, h2.IP(), 3000, FAILOVER_PING_INTERVAL_S)
     time.sleep(1.0)
     log(f'  cutting {"-".join(CUT)} under a {FAILOVER_PING_INTERVAL_S * 1e3:g} ms ping h1 -> h2')
@@ -93,7 +93,7 @@ def measure(net, params, repetition, log):
     thread.join(60)
     failure = _wait_for_event(controller, events)
     hops = traceroute_hops(h1, h2.IP())
-    events = len(controller.rest('/testbed/timeline'))
+    events = len(controller.api.timeline())
     net.configLinkStatus(*CUT, 'up')
     repair = _wait_for_event(controller, events, timeout=30)  # a link coming back is found again by LLDP
     plan = _plan(net)

@@ -85,10 +85,10 @@ def _live(path, params, log):
                                 f'pingall on a ring of {params["ring"]} lost {loss:.0f} %' +
                                 ('' if loss == 0 else ': some switch forwards toward a wrong port or not at all')))
             controller = net.controllers[0]
-            events = len(controller.rest('/testbed/timeline'))
+            events = len(controller.api.timeline())
             net.configLinkStatus(params['cut_a'], params['cut_b'], 'down')
             deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and len(controller.rest('/testbed/timeline')) <= events:
+            while time.monotonic() < deadline and len(controller.api.timeline()) <= events:
                 time.sleep(0.1)
             time.sleep(0.5)
             loss = _ping_all(net)

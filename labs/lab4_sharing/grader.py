@@ -122,12 +122,12 @@ def _live(path, params, log):
         with running(BottleneckTopo(bw=params['capacity_mbps']), controller='router', admission=path,
                      label='lab4') as net:
             controller = net.controllers[0]
-            answers = [controller.post('/testbed/circuits', {'src': 'h1', 'dst': 'h3', 'rate': rate})
+            answers = [controller.api.reserve('h1', 'h3', rate)
                        for _ in range(circuits + 1)]
             admitted = [answer for status, answer in answers if status == 200]
             last_status, last = answers[-1]
-            freed = controller.delete(f'/testbed/circuits/{admitted[0]["id"]}')[0] if admitted else None
-            again = controller.post('/testbed/circuits', {'src': 'h1', 'dst': 'h3', 'rate': rate})[0]
+            freed = controller.api.teardown(admitted[0]["id"])[0] if admitted else None
+            again = controller.api.reserve('h1', 'h3', rate)[0]
     except TestbedError as exc:
         return Check(name, 3, 0, f'the network with your admission did not come up: {exc}')
     ok = len(admitted) == circuits and last_status == 409 and freed == 200 and again == 200

@@ -1,5 +1,6 @@
 """The controller's REST API seen from another command: ``testbed circuits`` while ``testbed run ... --controller``
 holds the network (the run directory says where the controller listens: ``controller.json``)."""
+from testbed.control.api import ControllerApi
 from testbed.errors import TestbedError
 from testbed.system.runstate import find_run_file
 
@@ -22,32 +23,23 @@ def check_circuit_request(action, src=None, dst=None, rate=None, circuit_id=None
 
 def circuits_command(action, run_id=None, src=None, dst=None, rate=None, circuit_id=None):
     """List, reserve or tear down circuits through the running controller's REST API."""
-    import urllib.error
-    from testbed.control.ryu import rest_call as call
-
-    def rest_call(*args):
-        try:
-            return call(*args)
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise TestbedError(f'the controller of the running network does not answer ({exc})') from None
     from testbed.units import format_rate
     rate = check_circuit_request(action, src, dst, rate, circuit_id)
     _run, info = find_run_file(run_id, 'controller.json')
-    port = info['rest_port']
+    api = ControllerApi(info['rest_port'])
     if action == 'reserve':
-        status, answer = rest_call(port, 'POST', '/testbed/circuits',
-                                   {'src': src, 'dst': dst, 'rate': rate})
+        status, answer = api.reserve(src, dst, rate)
         if status != 200:
             raise TestbedError(f'circuit refused: {answer.get("error", status)}')
         print(f'circuit {answer["id"]}: {answer["src"]} -> {answer["dst"]}, {format_rate(answer["rate"])}, '
               f'via {" - ".join(answer["path"])}')
     elif action == 'teardown':
-        status, answer = rest_call(port, 'DELETE', f'/testbed/circuits/{circuit_id}')
+        status, answer = api.teardown(circuit_id)
         if status != 200:
             raise TestbedError(answer.get('error', f'teardown failed ({status})'))
         print(f'circuit {circuit_id} torn down')
     else:
-        _status, answer = rest_call(port, 'GET', '/testbed/circuits')
+        answer = api.circuits()
         for circuit in answer['circuits']:
             print(f'circuit {circuit["id"]}: {circuit["src"]} -> {circuit["dst"]}, {format_rate(circuit["rate"])}, '
                   f'via {" - ".join(circuit["path"])}')

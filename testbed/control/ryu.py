@@ -11,12 +11,11 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 
 from mininet.node import Controller, RemoteController
 
 from testbed import REPO
+from testbed.control.api import ControllerApi, ControllerUnreachable
 from testbed.errors import TestbedError
 from testbed.system.probe import probe
 
@@ -47,17 +46,6 @@ def free_port():
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
         return sock.getsockname()[1]
-
-
-def rest_call(port, method, path, body=None):
-    """One call to a controller's REST API on 127.0.0.1: (HTTP status, decoded JSON)."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f'http://127.0.0.1:{port}{path}', data=data, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            return answer.status, json.loads(answer.read())
-    except urllib.error.HTTPError as refused:
-        return refused.code, json.loads(refused.read() or b'{}')
 
 
 def parse_controller_address(text):
@@ -109,6 +97,7 @@ class RyuController(Controller):
         self.apps = list(apps)
         self.env = dict(env or {})
         self.rest_port = free_port()
+        self.api = ControllerApi(self.rest_port)
         self.process = None
         super().__init__(name, ip='127.0.0.1', port=free_port(), **params)
 
@@ -159,17 +148,6 @@ class RyuController(Controller):
         self.stop_process()
         super().stop(*args, **kwargs)
 
-    def rest(self, path):
-        """GET a JSON document from the router app's REST API."""
-        return rest_call(self.rest_port, 'GET', path)[1]
-
-    def post(self, path, body):
-        """POST JSON; return (HTTP status, JSON answer)."""
-        return rest_call(self.rest_port, 'POST', path, body)
-
-    def delete(self, path):
-        return rest_call(self.rest_port, 'DELETE', path)
-
     def wait_ready(self, timeout=None):
         """Wait until the router app has installed every table (all switches connected, all links discovered)."""
         timeout = timeout or start_timeout_s()
@@ -177,12 +155,12 @@ class RyuController(Controller):
         status = {}
         while time.monotonic() < deadline:
             try:
-                status = self.rest('/testbed/status')
+                status = self.api.status()
                 if status.get('ready'):
                     return status
                 if status.get('error'):
                     raise TestbedError(f'controller {self.name}: {status["error"]}')
-            except (urllib.error.URLError, OSError, ValueError):
+            except ControllerUnreachable:
                 pass
             time.sleep(0.1)
         raise TestbedError(f'controller {self.name} not ready after {timeout} s: {status or "no answer"}')

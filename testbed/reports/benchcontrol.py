@@ -53,7 +53,7 @@ def live_row(name, topo, far_address, log=lambda message: None):
     log(f'live: building {name} with the Ryu router (this takes a while)')
     with running(topo, controller='router', label='benchcontrol') as net:
         up = time.monotonic() - started
-        initial = net.controllers[0].rest('/testbed/timeline')[0]
+        initial = net.controllers[0].api.timeline()[0]
         lost = net['h1'].cmd(f'ping -c 3 -i 0.2 -q {far_address}')
         switches = len(net.switches)
     compute = initial['computed'] - initial['received']

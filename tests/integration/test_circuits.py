@@ -31,14 +31,14 @@ def test_circuit_holds_its_rate_against_a_flood_and_admission_is_enforced():
         server, client = flood(net, 16)
         try:
             unreserved = udp_probe(net['h1'], net['h3'], packets=RATE_PPS * 4, rate=RATE_PPS, size=PACKET)
-            circuit = controller.post('/testbed/circuits', {'src': 'h1', 'dst': 'h3', 'rate': RESERVED})
-            refused = controller.post('/testbed/circuits', {'src': 'h2', 'dst': 'h4', 'rate': 7e6})
+            circuit = controller.api.reserve('h1', 'h3', RESERVED)
+            refused = controller.api.reserve('h2', 'h4', 7e6)
             reserved = udp_probe(net['h1'], net['h3'], packets=RATE_PPS * 4, rate=RATE_PPS, size=PACKET)
         finally:
             client.wait(30)
             server.wait(30)
-        freed = controller.delete(f'/testbed/circuits/{circuit[1]["id"]}')
-        admitted_after = controller.post('/testbed/circuits', {'src': 'h2', 'dst': 'h4', 'rate': 7e6})
+        freed = controller.api.teardown(circuit[1]["id"])
+        admitted_after = controller.api.reserve('h2', 'h4', 7e6)
     got = 100 - reserved['loss_percent']
     print(f'4 Mb/s stream under a 20 Mb/s best-effort flood of a 10 Mb/s link: {100 - unreserved["loss_percent"]:.1f} %'
           f' delivered without a circuit, {got:.1f} % with a 4 Mb/s circuit (expected >= 95 %); '
@@ -52,13 +52,13 @@ def test_circuit_holds_its_rate_against_a_flood_and_admission_is_enforced():
 def test_link_failure_tears_down_circuits():
     with running(BottleneckTopo(bw=10), controller='router') as net:
         controller = net.controllers[0]
-        circuit = controller.post('/testbed/circuits', {'src': 'h1', 'dst': 'h3', 'rate': RESERVED})
+        circuit = controller.api.reserve('h1', 'h3', RESERVED)
         net.configLinkStatus('s1', 's2', 'down')
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and controller.rest('/testbed/circuits')['circuits']:
+        while time.monotonic() < deadline and controller.api.circuits()['circuits']:
             time.sleep(0.1)
-        left = controller.rest('/testbed/circuits')['circuits']
-        timeline = controller.rest('/testbed/timeline')
+        left = controller.api.circuits()['circuits']
+        timeline = controller.api.timeline()
     torn = [entry for entry in timeline if entry.get('circuits_torn_down')]
     print(f'circuit {circuit[1]["id"]} after the link failed: {left or "torn down"}; timeline: {torn}')
     assert left == [] and torn and torn[-1]['circuits_torn_down'] == [circuit[1]['id']]
@@ -67,14 +67,14 @@ def test_link_failure_tears_down_circuits():
 def test_a_restarted_controller_keeps_the_circuits():
     with running(BottleneckTopo(bw=10), controller='router') as net:
         controller = net.controllers[0]
-        circuit = controller.post('/testbed/circuits', {'src': 'h1', 'dst': 'h3', 'rate': RESERVED})[1]
+        circuit = controller.api.reserve('h1', 'h3', RESERVED)[1]
         controller.stop_process()
         controller.start()
         controller.wait_ready()
-        kept = controller.rest('/testbed/circuits')
-        refused = controller.post('/testbed/circuits', {'src': 'h2', 'dst': 'h4', 'rate': 7e6})
+        kept = controller.api.circuits()
+        refused = controller.api.reserve('h2', 'h4', 7e6)
         held = udp_probe(net['h1'], net['h3'], packets=RATE_PPS * 2, rate=RATE_PPS, size=PACKET)
-        new = controller.post('/testbed/circuits', {'src': 'h2', 'dst': 'h4', 'rate': 1e6})[1]
+        new = controller.api.reserve('h2', 'h4', 1e6)[1]
     print(f'after a restart: {kept["circuits"]}; 7 Mb/s request: {refused}; circuit traffic lost '
           f'{held["loss_percent"]:.1f} %; next id {new["id"]}')
     assert [c['id'] for c in kept['circuits']] == [circuit['id']]
@@ -85,7 +85,7 @@ def test_a_restarted_controller_keeps_the_circuits():
 def test_circuits_carry_ipv6_too():
     with running(BottleneckTopo(bw=10), controller='router') as net:
         controller = net.controllers[0]
-        circuit = controller.post('/testbed/circuits', {'src': 'h1', 'dst': 'h3', 'rate': RESERVED})[1]
+        circuit = controller.api.reserve('h1', 'h3', RESERVED)[1]
         h3_v6 = net['h3'].params['ip6'].split('/')[0]
         net['h1'].cmd(f'ping -6 -n -c 5 -i 0.05 -q {h3_v6}')
         time.sleep(1.2)  # OVS folds datapath counters into flow statistics about once a second

@@ -57,9 +57,9 @@ def test_traceroute_shows_one_hop_per_switch_and_routed_traffic_skips_the_contro
         print('traceroute:', hops4, hops6)
         assert hops4 == ['10.255.0.1', '10.255.0.2', '10.255.0.3', '10.0.2.10']
         assert hops6 == ['fd00:ff::1', 'fd00:ff::2', 'fd00:ff::3', '2001:db8:2::10']
-        before = net.controllers[0].rest('/testbed/status')['packet_ins']
+        before = net.controllers[0].api.status()['packet_ins']
         h1.cmd('ping -c 200 -i 0.005 -q 10.0.2.10; ping -6 -c 200 -i 0.005 -q 2001:db8:2::10')
-        after = net.controllers[0].rest('/testbed/status')['packet_ins']
+        after = net.controllers[0].api.status()['packet_ins']
         print('packet-ins before/after 400 routed pings:', before, after)
         assert after == before
 
@@ -97,7 +97,7 @@ def test_ring_failover_outage_and_timeline():
         time.sleep(1.0)
         net.configLinkStatus('s1', 's2', 'down')  # the link on the path: traffic must go the other way round
         pinger.join(30)
-        timeline = net.controllers[0].rest('/testbed/timeline')
+        timeline = net.controllers[0].api.timeline()
     transmitted, received = pinger.result
     outage_ms = (transmitted - received) * interval * 1000
     event = timeline[-1]
@@ -143,7 +143,7 @@ def test_silent_failure_is_found_by_lldp_timeout():
         deadline = cut + 40
         timeline = []
         while time.monotonic() < deadline:
-            timeline = net.controllers[0].rest('/testbed/timeline')
+            timeline = net.controllers[0].api.timeline()
             if any('LLDP timeout' in entry['event'] for entry in timeline):
                 break
             time.sleep(0.5)

@@ -28,7 +28,7 @@ def test_relay_failover_to_the_other_anycast_relay():
         stats = re.search(r'(\d+) packets transmitted, (\d+) received', output)
         sent, got = int(stats.group(1)), int(stats.group(2))
         outage_ms = (sent - got) * interval * 1000
-        timeline = network.controllers[0].rest('/testbed/timeline')
+        timeline = network.controllers[0].api.timeline()
         events = [entry for entry in timeline if 'attachment' in entry['event'] and entry['received'] >= 0]
         last = delivered(relay), delivered(relay2)
         print(f'relay failover: {sent - got} of {sent} pings lost at {interval * 1000:.0f} ms interval -> outage '
