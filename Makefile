@@ -39,6 +39,7 @@ test-unit:
 # (tests/unit/test_layers.py).
 lint: setup
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 bench: setup
 	$(PY) -m testbed bench links

@@ -11,8 +11,8 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 
 paths=$($PY -c 'from testbed.system.probe import FEATURES, current_plan as p; q = p(); print(" ".join(f"{f}={q.path(f)}" for f in FEATURES))')
-echo "== lint: ruff (pyproject.toml)"
-$PY -m ruff check .
+echo "== lint: ruff and mypy (pyproject.toml)"
+$PY -m ruff check . && $PY -m mypy
 lint=$?
 echo "== stage 1: host suite, paths on this kernel: $paths"
 $PY -m pytest tests "$@"
@@ -39,7 +39,7 @@ fi
 
 verdict() { [ "$1" = 0 ] && echo passed || echo "FAILED (exit $1)"; }
 echo "== summary"
-echo "   lint (ruff): $(verdict $lint)"
+echo "   lint (ruff, mypy): $(verdict $lint)"
 echo "   stage 1 (host: $paths): $(verdict $stage1)"
 echo "   stage 2 ($what): $(verdict $stage2)"
 [ "$lint" = 0 ] && [ "$stage1" = 0 ] && [ "$stage2" = 0 ]

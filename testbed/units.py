@@ -4,6 +4,8 @@ Accepted forms follow tc(8) and Mininet: a bare number is Mb/s for a rate (Minin
 for a time (``delay=10`` is ``'10ms'``) and percent for a loss. Strings carry their unit: ``'10Mbit'``,
 ``'1.5Gbps'``, ``'500kbit'``, ``'10ms'``, ``'250us'``, ``'1s'``, ``'1%'``.
 """
+from typing import Union
+
 import math
 import re
 
@@ -47,17 +49,17 @@ def _parse_with_units(value, units, bare_scale, what, hint):
     return _number(value, what) * bare_scale
 
 
-def parse_rate(value, what='bandwidth'):
+def parse_rate(value: Union[str, float], what: str = 'bandwidth') -> float:
     """Return a rate in bits/s; a bare number means Mb/s (Mininet's ``bw``)."""
     return _parse_with_units(value, _RATE_UNITS, 1e6, what, 'use bit, kbit, Mbit, Gbit')
 
 
-def parse_time(value, what='delay'):
+def parse_time(value: Union[str, float], what: str = 'delay') -> float:
     """Return a duration in seconds; a bare number means milliseconds (netem's habit)."""
     return _parse_with_units(value, _TIME_UNITS, 1e-3, what, 'use s, ms, us')
 
 
-def parse_percent(value, what='loss'):
+def parse_percent(value: Union[str, float], what: str = 'loss') -> float:
     """Return a percentage (0..100 is the caller's check); ``'1%'`` and ``1`` both mean one percent."""
     if isinstance(value, str):
         number, unit = _split(value, what)
@@ -67,7 +69,7 @@ def parse_percent(value, what='loss'):
     return _number(value, what)
 
 
-def format_rate(bps):
+def format_rate(bps: float) -> str:
     """Human form of a rate: ``10 Mb/s``."""
     for unit, scale in (('Gb/s', 1e9), ('Mb/s', 1e6), ('kb/s', 1e3)):
         if bps >= scale:
@@ -75,7 +77,7 @@ def format_rate(bps):
     return f'{bps:g} b/s'
 
 
-def format_time(seconds):
+def format_time(seconds: float) -> str:
     """Human form of a duration: ``10 ms``, ``250 us``."""
     if seconds >= 1:
         return f'{seconds:g} s'

@@ -8,6 +8,7 @@ reservation. The data plane enforces it by policing best effort on each link to 
 """
 import itertools
 from dataclasses import dataclass
+from typing import List, Optional, Union
 
 import networkx as nx
 
@@ -42,19 +43,20 @@ class CircuitBook:
         self._ids = itertools.count(1)
         self.admission = admission
 
-    def reserved(self, a, b):
+    def reserved(self, a: str, b: str) -> float:
         pair = _pair(a, b)
         return sum(c.rate for c in self.circuits.values() if pair in c.links)
 
-    def residual(self, graph, a, b):
+    def residual(self, graph: nx.Graph, a: str, b: str) -> Optional[float]:
         capacity = graph[a][b].get('bw')
         return None if capacity is None else capacity - self.reserved(a, b)
 
-    def best_effort_rate(self, graph, a, b):
+    def best_effort_rate(self, graph: nx.Graph, a: str, b: str) -> Optional[float]:
         """What best effort may use on link a-b: its capacity less the reservations (None: unlimited)."""
         return self.residual(graph, a, b)
 
-    def reserve(self, graph, src_switch, dst_switch, rate, src='', dst=''):
+    def reserve(self, graph: nx.Graph, src_switch: str, dst_switch: str, rate: float, src: str = '',
+                dst: str = '') -> Circuit:
         """Admit a circuit of ``rate`` between two switches, on the fewest hops with enough capacity."""
         if not rate or rate <= 0:
             raise AdmissionError(f'rate {rate!r} must be above 0')
@@ -103,12 +105,12 @@ class CircuitBook:
         self.circuits[circuit.id] = circuit
         return circuit
 
-    def rows(self):
+    def rows(self) -> List[dict]:
         """The circuits in force as plain data (JSON), for a restarted controller's ``restore``."""
         return [{'id': c.id, 'src': c.src, 'dst': c.dst, 'rate': c.rate, 'path': list(c.path),
                  'links': [list(link) for link in c.links]} for c in self.circuits.values()]
 
-    def restore(self, rows):
+    def restore(self, rows: List[dict]) -> List[Circuit]:
         """Take back the circuits of ``rows()``; ids continue after the highest."""
         for row in rows:
             circuit = Circuit(int(row['id']), row['src'], row['dst'], float(row['rate']), tuple(row['path']),
@@ -117,13 +119,13 @@ class CircuitBook:
         self._ids = itertools.count(max(self.circuits, default=0) + 1)
         return list(self.circuits.values())
 
-    def teardown(self, circuit_id):
+    def teardown(self, circuit_id: Union[int, str]) -> Circuit:
         try:
             return self.circuits.pop(int(circuit_id))
         except (KeyError, ValueError):
             raise AdmissionError(f'no circuit {circuit_id!r}') from None
 
-    def link_failed(self, a, b):
+    def link_failed(self, a: str, b: str) -> List[Circuit]:
         """Tear down and return the circuits that crossed link a-b."""
         pair = _pair(a, b)
         gone = [c for c in self.circuits.values() if pair in c.links]

@@ -14,10 +14,12 @@ import functools
 import ipaddress
 import re
 from dataclasses import dataclass
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import networkx as nx
 
-from testbed.control.routing import Attachment, compute_routes, table_diff
+from testbed.control.circuits import Circuit
+from testbed.control.routing import Attachment, Route, compute_routes, table_diff
 
 COOKIE_ROUTE = 0x5442000000000001   # "TB": forwarding-table entries
 COOKIE_PUNT = 0x5442000000000002    # control traffic to the controller
@@ -29,17 +31,17 @@ ETH_IPV4, ETH_IPV6, ETH_ARP = 0x0800, 0x86dd, 0x0806
 ICMPV6, ND_SOLICIT = 58, 135
 
 
-def router_mac(dpid):
+def router_mac(dpid: int) -> str:
     """The MAC a switch uses as a router on every port (locally administered)."""
     return '0a:00:' + ':'.join(f'{(dpid >> shift) & 0xff:02x}' for shift in (24, 16, 8, 0))
 
 
-def router_ipv4(dpid):
+def router_ipv4(dpid: int) -> str:
     """The address a switch answers ICMP errors from (traceroute shows one per switch)."""
     return f'10.255.{(dpid >> 8) & 0xff}.{dpid & 0xff}'
 
 
-def router_ipv6(dpid):
+def router_ipv6(dpid: int) -> str:
     return f'fd00:ff::{dpid:x}'
 
 
@@ -61,9 +63,10 @@ def _gateway(params, key='defaultRoute'):
     return match.group(1) if match else None
 
 
-def build_plan(net, algorithm='link-state', metric='hops'):
+def build_plan(net: Any, algorithm: str = 'link-state', metric: str = 'hops') -> dict:
     """Read a built network into the controller's plan."""
-    plan = {'algorithm': algorithm, 'metric': metric, 'switches': {}, 'attachments': [], 'links': []}
+    plan: Dict[str, Any] = {'algorithm': algorithm, 'metric': metric, 'switches': {}, 'attachments': [],
+                            'links': []}
     switch_names = {switch.name for switch in net.switches}
     for switch in net.switches:
         dpid = int(switch.dpid, 16)
@@ -111,7 +114,7 @@ def build_plan(net, algorithm='link-state', metric='hops'):
     return plan
 
 
-def graph_from_plan(plan, links=None):
+def graph_from_plan(plan: dict, links: Optional[list] = None) -> nx.Graph:
     """The switch graph; ``links`` (discovered ones, same form as the plan's) replaces the plan's when given."""
     graph = nx.Graph()
     graph.add_nodes_from(plan['switches'])
@@ -121,7 +124,8 @@ def graph_from_plan(plan, links=None):
     return graph
 
 
-def reconvergence_flow_mods(plan, before, after, algorithm='link-state', metric='hops'):
+def reconvergence_flow_mods(plan: dict, before: nx.Graph, after: nx.Graph, algorithm: str = 'link-state',
+                            metric: str = 'hops') -> Dict[str, int]:
     """FlowMods a controller that pushes only changed entries sends when the switch graph goes from ``before``
     to ``after`` (added or re-pointed routes, plus deletions), per switch: what an event should cost."""
     attachments = attachments_from_plan(plan)
@@ -137,7 +141,7 @@ def reconvergence_flow_mods(plan, before, after, algorithm='link-state', metric=
     return counts
 
 
-def attachments_from_plan(plan, down_ports=()):
+def attachments_from_plan(plan: dict, down_ports: Iterable = ()) -> List[Attachment]:
     """The plan's attachments, without those behind a switch port that is down ((switch, port) pairs)."""
     return [Attachment(a['prefix'], a['switch'], a['port'], a['name'], a.get('mac', ''))
             for a in plan['attachments'] if (a['switch'], a['port']) not in down_ports]
@@ -153,7 +157,7 @@ def _prefix_match(prefix):
     return (('eth_type', ETH_IPV6), ('ipv6_dst', (str(network.network_address), str(network.netmask))))
 
 
-def route_flows(switch, routes, plan, meters=None):
+def route_flows(switch: str, routes: List[Route], plan: dict, meters: Optional[dict] = None) -> List[FlowSpec]:
     """Flow specs for one switch's forwarding table: decrement TTL, rewrite MACs as a router, output.
 
     ``meters`` maps an output port to the meter that polices best effort leaving by it (while circuits hold
@@ -168,7 +172,7 @@ def route_flows(switch, routes, plan, meters=None):
         else:
             next_mac = plan['switches'][route.neighbour]['mac']
         prefixlen = ipaddress.ip_network(route.prefix, strict=False).prefixlen
-        actions = (('dec_ttl',), ('set_field', 'eth_src', me['mac']), ('set_field', 'eth_dst', next_mac),
+        actions: tuple = (('dec_ttl',), ('set_field', 'eth_src', me['mac']), ('set_field', 'eth_dst', next_mac),
                    ('output', route.port))
         if route.port in meters:
             actions = (('meter', meters[route.port]),) + actions
@@ -176,7 +180,7 @@ def route_flows(switch, routes, plan, meters=None):
     return flows
 
 
-def circuit_flows(circuit, plan, graph):
+def circuit_flows(circuit: Circuit, plan: dict, graph: nx.Graph) -> Dict[str, List[FlowSpec]]:
     """Per-switch flow specs carrying one circuit (source host to destination host, IPv4 and, where both hosts
     have it, IPv6) along its path.
 
@@ -216,7 +220,7 @@ def _attachment(plan, name, version):
     raise KeyError(f'no IPv{version} attachment named {name!r}')
 
 
-def attachment_switch(plan, name):
+def attachment_switch(plan: dict, name: str) -> Optional[str]:
     """The switch an attachment (host) hangs off, or None."""
     for attachment in plan['attachments']:
         if attachment['name'] == name:
@@ -224,7 +228,7 @@ def attachment_switch(plan, name):
     return None
 
 
-def punt_flows(switch, plan):
+def punt_flows(switch: str, plan: dict) -> List[FlowSpec]:
     """Send ARP requests and neighbour solicitations for this switch's gateway addresses to the controller."""
     flows = []
     for attachment in plan['attachments']:
@@ -232,7 +236,7 @@ def punt_flows(switch, plan):
         if attachment['switch'] != switch or not gateway:
             continue
         if ipaddress.ip_address(gateway).version == 4:
-            match = (('eth_type', ETH_ARP), ('arp_op', 1), ('arp_tpa', gateway), ('in_port', attachment['port']))
+            match: tuple = (('eth_type', ETH_ARP), ('arp_op', 1), ('arp_tpa', gateway), ('in_port', attachment['port']))
         else:
             match = (('eth_type', ETH_IPV6), ('ip_proto', ICMPV6), ('icmpv6_type', ND_SOLICIT),
                      ('ipv6_nd_target', gateway), ('in_port', attachment['port']))
@@ -240,7 +244,7 @@ def punt_flows(switch, plan):
     return flows
 
 
-def gateway_owner(plan, switch, address):
+def gateway_owner(plan: dict, switch: str, address: str) -> Optional[dict]:
     """The attachment whose gateway ``address`` is on ``switch``, or None."""
     for attachment in plan['attachments']:
         if attachment['switch'] == switch and attachment.get('gateway') == address:
@@ -254,7 +258,7 @@ _DUMP_RE = re.compile(r'cookie=(0x[0-9a-f]+).*?n_packets=(\d+).*?priority=(\d+),
                       r'.*?actions=(\S+)')
 
 
-def parse_dumped_routes(text):
+def parse_dumped_routes(text: str) -> List[Tuple[str, Optional[int], int]]:
     """(prefix, output port, packets) for each route flow in ``ovs-ofctl -O OpenFlow13 dump-flows`` output."""
     rows = []
     for line in text.splitlines():

@@ -6,9 +6,10 @@ sends a few shapes of FlowMod (``testbed.control.flows.FlowSpec``), so this modu
 ``struct``: byte for byte what Ryu would send (a unit test compares the two), at a few microseconds each, and lets
 the router app hand each switch its whole table as one buffer followed by a barrier.
 """
-import ipaddress
 import functools
+import ipaddress
 import struct
+from typing import Any, Callable, Iterable, List, Tuple
 
 VERSION = 0x04
 OFPT_FLOW_MOD, OFPT_BARRIER_REQUEST = 14, 20
@@ -44,7 +45,7 @@ def _pad8(data):
     return data + bytes(-len(data) % 8)
 
 
-def oxm(name, value):
+def oxm(name: str, value: Any) -> bytes:
     """One OXM TLV; ``value`` may be (value, mask) for a masked field."""
     field, length, pack = OXM[name]
     if isinstance(value, (tuple, list)):
@@ -69,14 +70,14 @@ def _cached(function):
 
 
 @_cached
-def match(fields):
+def match(fields: Iterable[Tuple[str, Any]]) -> bytes:
     """An OXM match (type 1) of ``fields`` ((name, value) pairs), in OXM field order as Ryu sorts them."""
     body = b''.join(oxm(name, value) for name, value in sorted(fields, key=lambda item: OXM[item[0]][0]))
     return _pad8(struct.pack('!HH', 1, 4 + len(body)) + body)
 
 
 @_cached
-def action(spec):
+def action(spec: tuple) -> bytes:
     kind = spec[0]
     if kind == 'dec_ttl':
         return struct.pack('!HH4x', OFPAT_DEC_NW_TTL, 8)
@@ -90,7 +91,7 @@ def action(spec):
     raise ValueError(f'unknown action {kind!r}')
 
 
-def instructions(actions):
+def instructions(actions: Iterable[tuple]) -> bytes:
     """A meter instruction for a ('meter', id) action, then one apply-actions instruction with the rest."""
     meters = [struct.pack('!HHI', OFPIT_METER, 8, a[1]) for a in actions if a[0] == 'meter']
     body = b''.join(action(a) for a in actions if a[0] != 'meter')
@@ -106,13 +107,13 @@ def _flow_mod_body(cookie, priority, fields, actions, delete):
                        0, 0, 0) + match(fields) + instructions(actions)
 
 
-def flow_mod(spec, xid, delete=False):
+def flow_mod(spec: Any, xid: int, delete: bool = False) -> bytes:
     """The FlowMod adding (or strictly deleting) ``spec`` (a ``FlowSpec``) in table 0."""
     body = _flow_mod_body(spec.cookie, spec.priority, spec.match, spec.actions, delete)
     return struct.pack('!BBHI', VERSION, OFPT_FLOW_MOD, 8 + len(body), xid) + body
 
 
-def barrier(xid):
+def barrier(xid: int) -> bytes:
     return struct.pack('!BBHI', VERSION, OFPT_BARRIER_REQUEST, 8, xid)
 
 
@@ -130,17 +131,17 @@ def _experimenter(exp_type, xid, body):
                        exp_type) + body
 
 
-def bundle_control(bundle_id, kind, xid, flags=OFPBF_ATOMIC):
+def bundle_control(bundle_id: int, kind: int, xid: int, flags: int = OFPBF_ATOMIC) -> bytes:
     return _experimenter(ONF_ET_BUNDLE_CONTROL, xid, struct.pack('!IHH', bundle_id, kind, flags))
 
 
-def bundle_add(bundle_id, message, flags=OFPBF_ATOMIC):
+def bundle_add(bundle_id: int, message: bytes, flags: int = OFPBF_ATOMIC) -> bytes:
     """Wrap one packed message; it keeps its own xid, which the bundle-add message must share."""
     xid = struct.unpack_from('!I', message, 4)[0]
     return _experimenter(ONF_ET_BUNDLE_ADD_MESSAGE, xid, struct.pack('!IHH', bundle_id, 0, flags) + message)
 
 
-def bundle(bundle_id, messages, next_xid):
+def bundle(bundle_id: int, messages: List[bytes], next_xid: Callable[[], int]) -> bytes:
     """Open a bundle, add ``messages`` (packed, each with its xid), commit it: one buffer for one switch."""
     return (bundle_control(bundle_id, OFPBCT_OPEN_REQUEST, next_xid())
             + b''.join(bundle_add(bundle_id, message) for message in messages)

@@ -15,8 +15,11 @@ import copy
 import functools
 import ipaddress
 from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Tuple, Union
 
 import networkx as nx
+
+Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
 METRICS = ('hops', 'delay', 'bandwidth')
 ALGORITHMS = ('link-state', 'distance-vector')
@@ -39,7 +42,7 @@ class Attachment:
     next_hop_mac: str = ''  # the host's or router's MAC on that port
 
     @property
-    def network(self):
+    def network(self) -> Network:
         return _network(self.prefix)
 
 
@@ -54,7 +57,7 @@ class Route:
     local: bool = False  # delivered on this switch's own port (no further switch)
 
     @property
-    def network(self):
+    def network(self) -> Network:
         return _network(self.prefix)
 
 
@@ -69,7 +72,7 @@ class RoutingResult:
     distances: dict = field(default_factory=dict)  # switch -> {destination switch: cost}
 
 
-def link_cost(data, metric):
+def link_cost(data: dict, metric: str) -> float:
     """The cost of one link under a metric."""
     if metric == 'hops':
         return 1.0
@@ -139,7 +142,7 @@ def _next_hop(graph, node, dest, distances, metric):
     return best
 
 
-def next_hops(costs, source):
+def next_hops(costs: Dict[str, Dict[str, float]], source: str) -> Dict[str, list]:
     """The routing lab's interface computed the testbed's way (link-state, the same tie rule): from
     ``{switch: {neighbour: link cost}}`` to ``{destination: [cost, first hop]}`` for every other reachable switch."""
     graph = nx.Graph()
@@ -183,7 +186,8 @@ def _module_next_hops(graph, metric, user_next_hops):
     return result
 
 
-def compute_routes(graph, attachments, algorithm='link-state', metric='hops'):
+def compute_routes(graph: nx.Graph, attachments: List[Attachment], algorithm: Union[str, Callable] = 'link-state',
+                   metric: str = 'hops') -> RoutingResult:
     """Forwarding tables for every switch of ``graph`` toward every attachment (unreachable ones are left out).
 
     ``algorithm`` is 'link-state', 'distance-vector' or a user's ``next_hops(graph, source)`` function (loaded from
@@ -253,7 +257,7 @@ def _nearest_per_prefix(routes):
 
 
 @functools.lru_cache(maxsize=65536)
-def _network(prefix):
+def _network(prefix: str) -> Network:
     """Parsed once per prefix: tables of many switches share their prefixes (a 100-switch grid: 20,000 routes,
     200 prefixes), and parsing dominated the computation."""
     return ipaddress.ip_network(prefix, strict=False)
@@ -265,21 +269,21 @@ def _order(prefix):
     return network.version, -network.prefixlen, int(network.network_address)
 
 
-def sort_table(routes):
+def sort_table(routes: List[Route]) -> List[Route]:
     """Longest prefix first; IPv4 before IPv6; then by address, for a stable order."""
     return sorted(routes, key=lambda r: _order(r.prefix))
 
 
-def lookup(table, address):
+def lookup(table: List[Route], address: str) -> Optional[Route]:
     """The route a destination address takes: the longest matching prefix (what the data plane does)."""
-    address = ipaddress.ip_address(address)
+    parsed = ipaddress.ip_address(address)
     for route in table:  # sorted longest prefix first
-        if route.network.version == address.version and address in route.network:
+        if route.network.version == parsed.version and parsed in route.network:
             return route
     return None
 
 
-def table_diff(old, new):
+def table_diff(old: List[Route], new: List[Route]) -> Tuple[List[Route], List[str]]:
     """What changed between two tables of one switch: (added or changed routes, removed prefixes)."""
     old_by_prefix = {route.prefix: route for route in old}
     new_by_prefix = {route.prefix: route for route in new}

@@ -29,7 +29,7 @@ an emulated CPU).
 import dataclasses
 import math
 from dataclasses import dataclass, asdict
-from typing import Optional
+from typing import List, Optional
 
 from testbed.errors import TestbedError
 from testbed.units import parse_percent, parse_rate, parse_time, format_rate, format_time
@@ -58,19 +58,19 @@ class LinkParams:
     serialize: Optional[bool] = None  # frames take size/bw on the wire; None = when bw and a delay are both set
 
     @classmethod
-    def from_options(cls, options, where='link'):
+    def from_options(cls, options: dict, where: str = 'link') -> 'LinkParams':
         """Build from Mininet-style options (``bw=10, delay='5ms', loss=1``); reject anything unknown."""
         params = cls(**_parse_options(options, where))
         params.validate(where)
         return params
 
-    def changed(self, options, where='link'):
+    def changed(self, options: dict, where: str = 'link') -> 'LinkParams':
         """These parameters with the given options changed and the others kept (validated as a whole)."""
         params = dataclasses.replace(self, **_parse_options(options, where))
         params.validate(where)
         return params
 
-    def validate(self, where='link'):
+    def validate(self, where: str = 'link') -> None:
         """Raise TestbedError for values no data-plane path can honour."""
         if self.bw is not None and not 0 < self.bw <= MAX_RATE_BPS:
             raise TestbedError(f'{where}: bandwidth {self.bw / 1e6:g} Mb/s '
@@ -97,29 +97,29 @@ class LinkParams:
             raise TestbedError(f'{where}: max_queue_size {self.max_queue_size} must be 1..1000000 packets')
 
     @property
-    def _serialized_by_default(self):
+    def _serialized_by_default(self) -> bool:
         """A link that already needs netem or a delay line (delay, jitter or loss) serialises unless told not to."""
         return self.delay > 0 or self.jitter > 0 or self.loss > 0
 
     @property
-    def serialized(self):
+    def serialized(self) -> bool:
         """True when each frame takes its transmission time on the wire (see ``serialize``)."""
         if not self.bw:
             return False
         return self._serialized_by_default if self.serialize is None else self.serialize
 
     @property
-    def needs_delay(self):
+    def needs_delay(self) -> bool:
         """True when the link needs netem or a delay line (delay, jitter, loss or serialisation)."""
         return self._serialized_by_default or self.serialized
 
     @property
-    def inflight_limit(self):
+    def inflight_limit(self) -> int:
         """Packets that may be in flight in one direction: rate x (delay + jitter) in minimum-size frames."""
         rate = self.bw or UNSHAPED_RATE_BPS
         return max(1000, math.ceil(rate * (self.delay + self.jitter) / (8 * MIN_FRAME_BYTES)))
 
-    def describe(self):
+    def describe(self) -> str:
         """Short human form: ``10 Mb/s, 5 ms, loss 1%``."""
         parts = [format_rate(self.bw) if self.bw else 'unshaped']
         if self.delay:
@@ -134,7 +134,7 @@ class LinkParams:
             parts.append('serialized' if self.serialize else 'not serialized')
         return ', '.join(parts)
 
-    def as_dict(self):
+    def as_dict(self) -> dict:
         return asdict(self)
 
 
@@ -175,14 +175,14 @@ def _parse_options(options, where):
     return values
 
 
-def check_path(params, delay_path, where='link'):
+def check_path(params: LinkParams, delay_path: str, where: str = 'link') -> None:
     """Raise TestbedError when the chosen delay path cannot honour these parameters."""
     if delay_path == 'userspace' and params.needs_delay and params.bw and params.bw > USERSPACE_MAX_RATE_BPS:
         raise TestbedError(f'{where}: bandwidth {format_rate(params.bw)} with delay/loss exceeds the userspace '
                            f'delay line ceiling ({format_rate(USERSPACE_MAX_RATE_BPS)}); use a kernel with sch_netem')
 
 
-def tc_commands(intf, params, delay_path):
+def tc_commands(intf: str, params: LinkParams, delay_path: str) -> List[str]:
     """The tc commands that shape the egress of ``intf`` (one end of a link) on the given path.
 
     Returns an empty list for a link that needs no qdisc. Kernel path: HTB + netem leaf, as Mininet's TCLink.
@@ -217,7 +217,7 @@ def _htb_bucket(params):
     return f'burst {burst}b cburst {burst}b'
 
 
-def rate_change_command(intf, params, bw):
+def rate_change_command(intf: str, params: LinkParams, bw: float) -> str:
     """The tc command that changes a shaped link end's rate to ``bw`` bits/s in place (queue kept)."""
     if not params.bw:
         raise TestbedError(f'{intf}: the link has no bandwidth set, so there is no rate to change')
@@ -227,7 +227,7 @@ def rate_change_command(intf, params, bw):
             f'quantum {HTB_QUANTUM_BYTES}')
 
 
-def delay_line_direction(params, seed):
+def delay_line_direction(params: LinkParams, seed: int) -> dict:
     """What the delay line does to one direction of a link (JSON-serialisable); ``rate`` 0 = no serialisation."""
     return {'delay': params.delay, 'jitter': params.jitter, 'loss': params.loss / 100.0,
             'limit': params.inflight_limit, 'seed': seed, 'rate': params.bw if params.serialized else 0.0}

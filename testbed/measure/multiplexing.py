@@ -12,15 +12,16 @@ Everything here is deterministic given a seed, and needs neither root nor a netw
 """
 import math
 import random
+from typing import Dict, Iterable, List, Sequence
 
 
-def onoff_schedule(sources, slots, p_on, seed):
+def onoff_schedule(sources: int, slots: int, p_on: float, seed: int) -> List[str]:
     """Each source's on/off pattern over ``slots`` slots: a list of strings of '1' (on) and '0' (off)."""
     rng = random.Random(seed)
     return [''.join('1' if rng.random() < p_on else '0' for _ in range(slots)) for _ in range(sources)]
 
 
-def binomial_quantile(n, p, q):
+def binomial_quantile(n: int, p: float, q: float) -> int:
     """The smallest k with P(Binomial(n, p) <= k) >= q."""
     if not 0 < q <= 1:
         raise ValueError(f'quantile {q} must be in (0, 1]')
@@ -32,13 +33,13 @@ def binomial_quantile(n, p, q):
     return n
 
 
-def expected_excess(n, p, capacity_sources):
+def expected_excess(n: int, p: float, capacity_sources: float) -> float:
     """E[(K - c)+] for K ~ Binomial(n, p): the mean number of sources beyond a capacity of c sources."""
     return sum(math.comb(n, k) * p ** k * (1 - p) ** (n - k) * (k - capacity_sources)
                for k in range(n + 1) if k > capacity_sources)
 
 
-def percentile(values, q):
+def percentile(values: Sequence[float], q: float) -> float:
     """The q-quantile (0..1) of ``values`` by linear interpolation between order statistics."""
     ordered = sorted(values)
     if not ordered:
@@ -49,7 +50,7 @@ def percentile(values, q):
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def offered_per_slot(schedule, peak_bps):
+def offered_per_slot(schedule: List[str], peak_bps: float) -> List[float]:
     """The aggregate offered load of each slot (bits/s) for a schedule of on/off strings."""
     return [peak_bps * sum(pattern[slot] == '1' for pattern in schedule) for slot in range(len(schedule[0]))]
 
@@ -64,7 +65,7 @@ def _mean_clamped(start, slope, bound, duration):
     return (reach * (start + bound) / 2 + (duration - reach) * bound) / duration
 
 
-def fluid_queue(offered_bps, capacity_bps, buffer_bits, slot_s):
+def fluid_queue(offered_bps: List[float], capacity_bps: float, buffer_bits: float, slot_s: float) -> dict:
     """A fluid FIFO of ``buffer_bits`` drained at ``capacity_bps``, fed a constant rate within each slot.
 
     Returns {'lost_fraction', 'offered_bits', 'lost_bits', 'mean_delay_s'}: the share of offered bits the buffer
@@ -87,13 +88,13 @@ def fluid_queue(offered_bps, capacity_bps, buffer_bits, slot_s):
             'lost_bits': lost, 'mean_delay_s': weighted_delay / delivered if delivered else 0.0}
 
 
-def slot_rates(packets, start_s, slot_s, slots):
+def slot_rates(packets: Iterable[tuple], start_s: float, slot_s: float, slots: int) -> Dict[int, List[float]]:
     """Received bits/s per source and slot from (source, slot-stamp seconds, frame bytes) triples.
 
     Packets are put in the slot they were *sent* in (their timestamp), so queueing does not smear them into the
     next one. Returns {source: [bits/s per slot]}.
     """
-    rates = {}
+    rates: Dict[int, List[float]] = {}
     for source, sent_s, size in packets:
         slot = int((sent_s - start_s) // slot_s)
         if 0 <= slot < slots:
@@ -101,7 +102,7 @@ def slot_rates(packets, start_s, slot_s, slots):
     return rates
 
 
-def multiplexing_summary(rates, slots, quantile=0.99):
+def multiplexing_summary(rates: Dict[int, List[float]], slots: int, quantile: float = 0.99) -> dict:
     """Sum of peaks, peak of the aggregate (its ``quantile``) and sum of averages of per-source slot rates."""
     aggregate = [sum(per_slot[slot] for per_slot in rates.values()) for slot in range(slots)]
     return {'sum_of_peaks': sum(max(per_slot) for per_slot in rates.values()),
@@ -109,7 +110,7 @@ def multiplexing_summary(rates, slots, quantile=0.99):
             'sum_of_averages': sum(sum(per_slot) / slots for per_slot in rates.values())}
 
 
-def erlang_b(circuits, erlangs):
+def erlang_b(circuits: int, erlangs: float) -> float:
     """Blocking probability of ``circuits`` servers offered ``erlangs`` of Poisson traffic (Erlang's B formula)."""
     if circuits < 0 or erlangs < 0:
         raise ValueError('circuits and load must be non-negative')
@@ -119,7 +120,7 @@ def erlang_b(circuits, erlangs):
     return blocking
 
 
-def call_events(calls, erlangs, holding_s, seed):
+def call_events(calls: int, erlangs: float, holding_s: float, seed: int) -> List[tuple]:
     """A seeded Poisson call workload: [(time, 'arrive'|'leave', call)] in time order.
 
     Arrivals come at rate erlangs / holding_s; each call holds for an exponential time of mean ``holding_s``.
@@ -133,9 +134,10 @@ def call_events(calls, erlangs, holding_s, seed):
     return sorted(events, key=lambda event: (event[0], event[1] == 'arrive'))
 
 
-def loss_system(events, circuits):
+def loss_system(events: List[tuple], circuits: int) -> tuple:
     """Replay ``events`` against ``circuits`` servers: (blocked, offered, per-call admitted flags)."""
-    busy, admitted = set(), {}
+    busy: set = set()
+    admitted = {}
     for _, kind, call in events:
         if kind == 'arrive':
             admitted[call] = len(busy) < circuits

@@ -17,7 +17,9 @@ because it is what the paper teaches and it shows anycast routing at work.
 """
 import functools
 import ipaddress
+from typing import Iterable, List, Optional, Tuple, Union
 
+AnyV4 = Union[str, ipaddress.IPv4Address]  # an IPv4 address, as text or parsed
 PREFIX_6TO4 = ipaddress.IPv6Network('2002::/16')
 RELAY_ANYCAST = ipaddress.IPv4Address('192.88.99.1')     # RFC 3068
 RELAY_ANYCAST_PREFIX = ipaddress.IPv4Network('192.88.99.0/24')
@@ -41,7 +43,7 @@ class SixToFourError(ValueError):
     """An address that cannot take part in 6to4 (the message says why)."""
 
 
-def martian_reason(v4):
+def martian_reason(v4: AnyV4) -> Optional[str]:
     """Why an IPv4 address cannot be a 6to4 router's, or None if it can."""
     address = ipaddress.IPv4Address(v4)
     names = {'0.0.0.0/8': 'unspecified', '10.0.0.0/8': 'private', '172.16.0.0/12': 'private',
@@ -53,7 +55,7 @@ def martian_reason(v4):
     return None
 
 
-def site_prefix(v4):
+def site_prefix(v4: AnyV4) -> ipaddress.IPv6Network:
     """The /48 a 6to4 router with global IPv4 address ``v4`` owns: 192.0.2.1 -> 2002:c000:201::/48."""
     address = ipaddress.IPv4Address(str(v4).split('/')[0])
     reason = martian_reason(address)
@@ -62,7 +64,7 @@ def site_prefix(v4):
     return ipaddress.IPv6Network(((0x2002 << 112) | (int(address) << 80), 48))
 
 
-def subnet(v4, number):
+def subnet(v4: AnyV4, number: int) -> ipaddress.IPv6Network:
     """The site's /64 number ``number`` (SLA id, 0..65535): subnet('192.0.2.1', 1) -> 2002:c000:201:1::/64."""
     if not 0 <= number <= 0xffff:
         raise SixToFourError(f'subnet id {number} is outside 0..65535 (16 bits of SLA)')
@@ -70,17 +72,17 @@ def subnet(v4, number):
     return ipaddress.IPv6Network((int(prefix.network_address) | (number << 64), 64))
 
 
-def address_in(network, interface_id):
+def address_in(network: ipaddress.IPv6Network, interface_id: int) -> ipaddress.IPv6Address:
     """The address with ``interface_id`` (an int) inside ``network``."""
     return network.network_address + interface_id
 
 
-def router_6to4_address(v4):
+def router_6to4_address(v4: AnyV4) -> ipaddress.IPv6Address:
     """The address of a router's 6to4 interface, 2002:V4::1 (the relay: 2002:c058:6301::1)."""
     return address_in(site_prefix(v4), 1)
 
 
-def embedded_v4(v6):
+def embedded_v4(v6: Union[str, ipaddress.IPv6Address]) -> Optional[ipaddress.IPv4Address]:
     """The IPv4 address inside a 2002::/16 address, or None for other addresses."""
     address = ipaddress.IPv6Address(v6)
     if address not in PREFIX_6TO4:
@@ -88,13 +90,14 @@ def embedded_v4(v6):
     return ipaddress.IPv4Address((int(address) >> 80) & 0xffffffff)
 
 
-def tunnel_destination(v6_dst, relay=RELAY_ANYCAST):
+def tunnel_destination(v6_dst: Union[str, ipaddress.IPv6Address],
+                       relay: ipaddress.IPv4Address = RELAY_ANYCAST) -> ipaddress.IPv4Address:
     """Where a 6to4 router sends an IPv6 packet: the embedded IPv4 address, or the relay for native IPv6."""
     v4 = embedded_v4(v6_dst)
     return v4 if v4 is not None else ipaddress.IPv4Address(relay)
 
 
-def martian_6to4_prefixes():
+def martian_6to4_prefixes() -> List[ipaddress.IPv6Network]:
     """The 2002:V4::/N prefixes that embed a martian IPv4 network (for ip6tables rules on the sit path)."""
     return [ipaddress.IPv6Network(((0x2002 << 112) | (int(net.network_address) << 80), 16 + net.prefixlen))
             for net in MARTIAN_V4]
@@ -115,12 +118,13 @@ def _martian_bytes(v4):
     return any(value & mask == network for mask, network in _MARTIAN_MASKS)
 
 
-def site_key(v4):
+def site_key(v4: AnyV4) -> bytes:
     """The first 6 bytes of a site's addresses (its /48), as ``decapsulate`` compares them."""
     return site_prefix(v4).network_address.packed[:6]
 
 
-def decapsulate(datagram, role, own_sites=(), relays=(RELAY_ANYCAST.packed,)):
+def decapsulate(datagram: bytes, role: str, own_sites: Iterable[bytes] = (),
+                relays: Iterable[bytes] = (RELAY_ANYCAST.packed,)) -> Tuple[Optional[bytes], Optional[str]]:
     """Check one protocol-41 datagram (IPv4 header included, as a raw socket returns it) against RFC 3964.
 
     Returns ``(ipv6_packet, None)`` to deliver, or ``(None, reason)`` with a reason from ``DROP_REASONS``.
@@ -160,7 +164,8 @@ def decapsulate(datagram, role, own_sites=(), relays=(RELAY_ANYCAST.packed,)):
     return inner, None
 
 
-def encapsulation_target(inner, role, relay=RELAY_ANYCAST.packed):
+def encapsulation_target(inner: bytes, role: str,
+                         relay: bytes = RELAY_ANYCAST.packed) -> Tuple[Optional[bytes], Optional[str]]:
     """Where to tunnel an IPv6 packet read from the 6to4 interface: (packed IPv4 destination, None) or
     (None, reason). 6to4 destinations go to the IPv4 address they embed; native ones to the relay (routers only)."""
     if len(inner) < 40 or inner[0] >> 4 != 6:

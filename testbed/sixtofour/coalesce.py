@@ -11,6 +11,7 @@ it over a link. Everything else is written as it came, behind an empty header.
 Pure logic: ``coalesce(packets)`` returns the frames to write, each with how many packets it carries.
 """
 import struct
+from typing import List, Tuple
 
 VNET_HEADER = struct.Struct('=BBHHHH')  # flags, gso_type, hdr_len, gso_size, csum_start, csum_offset (host order)
 VNET_HEADER_LEN = VNET_HEADER.size
@@ -61,14 +62,14 @@ def _merge(run):
     return vnet + header + data
 
 
-def coalesce(packets):
+def coalesce(packets: List[bytes]) -> List[Tuple[bytes, int]]:
     """Frames to write to an ``IFF_VNET_HDR`` TUN device for these IPv6 packets, in order: [(frame, count), ...].
 
     A run grows while the next packet is the same flow's next segment (same key, sequence number right after the
     run's end), the run's last segment was full size (the first one's) and carried no PSH, and the merged payload
     fits an IPv6 packet: the rules Linux's GRO applies to TCP."""
     frames = []
-    run = []
+    run: list = []
     next_sequence = run_bytes = 0
     for packet in packets:
         info = _mergeable(packet)

@@ -7,6 +7,7 @@ neither root nor network, so it is unit-tested.
 import hashlib
 import json
 import re
+from typing import Dict, Iterable, List, Tuple
 
 VM_FORMAT = 1  # bump when the image layout or the build recipe changes: it invalidates cached images
 SUITE = 'bookworm'
@@ -30,7 +31,7 @@ GUEST_SELECTION = '-k "not userspace" -m "{marker}not host_only"'
 VM_SUITES = {'smoke': 'smoke and ', 'full': ''}
 
 
-def guest_pytest_args(suite):
+def guest_pytest_args(suite: str) -> str:
     """The pytest arguments the guest runs for a VM suite ('smoke' or 'full')."""
     if suite not in VM_SUITES:
         raise PlanError(f'unknown VM suite {suite!r} (choose {" or ".join(VM_SUITES)})')
@@ -58,7 +59,7 @@ def _deb822_stanzas(text):
         yield stanza
 
 
-def apt_mirror(sources, suite=SUITE):
+def apt_mirror(sources: Dict[str, str], suite: str = SUITE) -> str:
     """The archive URI this machine installs ``suite`` from, read from its own apt configuration.
 
     ``sources`` maps a file name to its text: ``*.sources`` files are deb822, others one-line ``deb URI SUITE``.
@@ -76,9 +77,9 @@ def apt_mirror(sources, suite=SUITE):
                     candidates.append((uri, suites, components))
         else:
             for line in text.splitlines():
-                line = re.sub(r'\[[^]]*\]', '', line.split('#', 1)[0]).split()
-                if len(line) >= 3 and line[0] == 'deb':
-                    candidates.append((line[1], [line[2]], line[3:]))
+                words = re.sub(r'\[[^]]*\]', '', line.split('#', 1)[0]).split()
+                if len(words) >= 3 and words[0] == 'deb':
+                    candidates.append((words[1], [words[2]], words[3:]))
     for uri, suites, components in candidates:
         if suite in suites and 'main' in components:
             return uri.rstrip('/')
@@ -86,7 +87,7 @@ def apt_mirror(sources, suite=SUITE):
                     f'(/etc/apt/sources.list, /etc/apt/sources.list.d/)')
 
 
-def parse_modules_dep(text):
+def parse_modules_dep(text: str) -> Dict[str, Tuple[str, List[str]]]:
     """{module name: (path, [dependency paths])} from a modules.dep file."""
     modules = {}
     for line in text.splitlines():
@@ -97,14 +98,14 @@ def parse_modules_dep(text):
     return modules
 
 
-def module_name(path):
+def module_name(path: str) -> str:
     """``kernel/fs/ext4/ext4.ko`` -> ``ext4`` (dashes and underscores are the same to the kernel)."""
     base = path.strip().rsplit('/', 1)[-1]
     base = re.sub(r'\.ko(\.(xz|zst|gz))?$', '', base)
     return base.replace('-', '_')
 
 
-def module_closure(modules, wanted):
+def module_closure(modules: Dict[str, Tuple[str, List[str]]], wanted: Iterable[str]) -> List[str]:
     """Paths of ``wanted`` modules and their dependencies, each after what it needs (insmod order)."""
     by_path = {path: deps for path, deps in modules.values()}
     order, seen = [], set()
@@ -127,14 +128,15 @@ def module_closure(modules, wanted):
     return order
 
 
-def image_key(mirror, kernel_package, kernel_version, packages=GUEST_PACKAGES, suite=SUITE):
+def image_key(mirror: str, kernel_package: str, kernel_version: str, packages: Iterable[str] = GUEST_PACKAGES,
+              suite: str = SUITE) -> str:
     """A short hash naming a cached image: it changes when anything that goes into the image changes."""
     material = json.dumps({'format': VM_FORMAT, 'mirror': mirror, 'suite': suite, 'packages': sorted(packages),
                            'kernel': [kernel_package, kernel_version]}, sort_keys=True)
     return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
-def kernel_cmdline(repo, results, extra=''):
+def kernel_cmdline(repo: str, results: str, extra: str = '') -> str:
     """The guest kernel command line: serial console, no reboot loop, where to mount the shared folders."""
     for path in (repo, results):
         if not path.startswith('/') or re.search(r'\s', path):

@@ -101,6 +101,14 @@ def test_the_check_catches_a_violation(tmp_path):
     assert len(violations('testbed.control.routing', str(bad))) == 2
 
 
+def test_the_type_checked_files_are_the_pure_modules():
+    import tomllib
+    with open(os.path.join(REPO, 'pyproject.toml'), 'rb') as handle:
+        checked = tomllib.load(handle)['tool']['mypy']['files']
+    pure = {name for name in MODULES if layer(name) <= 1 and name != 'testbed'}
+    assert {path[:-3].replace('/', '.') for path in checked} == pure
+
+
 def test_package_folders_say_what_they_hold_and_may_import():
     for name, path in MODULES.items():
         if path.endswith('__init__.py') and name != 'testbed':
