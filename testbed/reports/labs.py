@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from testbed import REPO
 from testbed.errors import TestbedError
+from testbed.reports.studentcode import MARKER
 
 LABS_DIR = os.path.join(REPO, 'labs')
 DEFAULT_SECRET = 'testbed-self-study'   # for self-study; a course sets TESTBED_COURSE_SECRET
@@ -137,47 +138,18 @@ def resolve(number):
 
 # -- running student code ----------------------------------------------------------------------------------------
 
-# The child program: imports the student's file, then either calls a function with JSON arguments ('call') or
-# reads a module-level value ('value'), and writes the result as JSON after a marker (the student may print).
-_CHILD = """
-import importlib.util, json, sys, traceback
-mode, path, name = sys.argv[1:4]
-spec = importlib.util.spec_from_file_location('student', path)
-module = importlib.util.module_from_spec(spec)
-if mode == 'value':
-    spec.loader.exec_module(module)  # an import error ends the program: the parent reports its last line
-    out = {'value': getattr(module, name, None)}
-else:
-    try:
-        spec.loader.exec_module(module)
-        out = {'value': getattr(module, name)(*json.loads(sys.stdin.read()))}
-    except Exception as exc:
-        tb = traceback.extract_tb(exc.__traceback__)
-        where = next((f'line {f.lineno}' for f in reversed(tb) if f.filename == path), '')
-        if isinstance(exc, NotImplementedError):
-            out = {'error': f'{name}() is not written yet (it raises NotImplementedError, {where})'}
-        else:
-            out = {'error': f'{name}() raised {type(exc).__name__}: {exc}' + (f' ({where})' if where else '')}
-try:
-    text = json.dumps(out)
-except (TypeError, ValueError):
-    text = json.dumps({'error': f"returned {type(out.get('value')).__name__}, not plain data"})
-sys.stdout.write('\\n@@RESULT@@' + text)
-"""
-_MARKER = '@@RESULT@@'
-
-
 def _run_child(mode, path, name, args, timeout):
     """Run the child program on the student's file; (result dict, None) or (None, 'timeout' | stderr's last line)."""
     try:
-        done = subprocess.run([sys.executable, '-c', _CHILD, mode, path, name], input=json.dumps(args),
+        done = subprocess.run([sys.executable, '-m', 'testbed.reports.studentcode', mode, path, name],
+                              input=json.dumps(args),
                               capture_output=True, text=True, timeout=timeout, cwd=os.path.dirname(path))
     except subprocess.TimeoutExpired:
         return None, 'timeout'
-    marker = done.stdout.rfind(_MARKER)
+    marker = done.stdout.rfind(MARKER)
     if marker < 0:
         return None, (done.stderr.strip().splitlines() or ['no output'])[-1]
-    return json.loads(done.stdout[marker + len(_MARKER):]), None
+    return json.loads(done.stdout[marker + len(MARKER):]), None
 
 
 def call_student(path, function, *args, timeout=STUDENT_TIMEOUT_S):
