@@ -59,6 +59,7 @@ class Lab:
     grade: object                     # callable(workdir, params, log) -> [Check]
     folder: str = ''
     extra_files: tuple = field(default_factory=tuple)
+    module: object = None             # the grader module itself (its helpers: a test measures as a student would)
 
 
 # -- pure: parameters, scoring -----------------------------------------------------------------------------------
@@ -124,6 +125,7 @@ def registry():
         spec.loader.exec_module(module)
         lab = module.LAB
         lab.folder = os.path.join(LABS_DIR, entry)
+        lab.module = module
         found[lab.number] = lab
     return found
 

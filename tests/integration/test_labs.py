@@ -30,8 +30,7 @@ def _workdir(tmp_path, number, student, which):
 
 def _fill_lab1_measurements(folder, params):
     """What a student does for task 3: measure both links on the testbed and write the numbers down."""
-    grader = labs.resolve(1).grade.__globals__
-    rtt, goodput = grader['measure_links'](params, lambda message: None)
+    rtt, goodput = labs.resolve(1).module.measure_links(params, lambda message: None)
     path = os.path.join(folder, 'answers.py')
     text = open(path).read()
     text = re.sub(r"'link_a_rtt_ms': None", f"'link_a_rtt_ms': {rtt:.3f}", text)
