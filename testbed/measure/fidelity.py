@@ -16,31 +16,11 @@ after an idle spell must wake ovs-vswitchd, which in the unshaped reference was 
 per traversal on this 2-vCPU VM). There the tolerance adds, per traversal, the wake-up latency the probe measures
 for a process idle as long as the link's delay (testbed.system.probe.wakeup_latency_us), and says so.
 """
-from dataclasses import dataclass
-
+from testbed.measure.compare import Comparison
 from testbed.system.probe import current_plan, probe, timer_lateness_us, wakeup_latency_us
 
 BASE_TOLERANCE_MS = 0.3
 RELATIVE_TOLERANCE = 0.02
-
-
-@dataclass(frozen=True)
-class Comparison:
-    what: str
-    measured: float
-    expected: float
-    tolerance: float
-    unit: str = ''
-    note: str = ''
-
-    @property
-    def ok(self):
-        return abs(self.measured - self.expected) <= self.tolerance
-
-    def __str__(self):
-        text = (f'{self.what}: measured {self.measured:.3f}, expected {self.expected:.3f} '
-                f'+- {self.tolerance:.3f} {self.unit} ({"ok" if self.ok else "OFF"})')
-        return text + (f' [{self.note}]' if self.note else '')
 
 
 def emulation_allowance_ms(delay_ms=None):
@@ -91,4 +71,4 @@ def rtt_tolerance(link_delays_ms, between_switches=False):
 def compare_rtt(what, measured_ms, link_delays_ms, between_switches=False):
     """Compare a measured added RTT with 2 x the sum of the links' one-way delays."""
     tolerance, note = rtt_tolerance(link_delays_ms, between_switches)
-    return Comparison(what, measured_ms, 2 * sum(link_delays_ms), tolerance, 'ms', note)
+    return Comparison.within(what, measured_ms, 2 * sum(link_delays_ms), tolerance, 'ms', note)

@@ -13,10 +13,11 @@ import time
 
 from testbed.errors import TestbedError
 from testbed.measure import theory
+from testbed.measure.compare import Comparison
+from testbed.measure.fidelity import rtt_tolerance
 from testbed.measure.probes import ping_rtts, rtt_summary, tcp_goodput, udp_loss
 from testbed.system.probe import choose_paths, probe
 
-RTT_TOLERANCE_MS, RTT_TOLERANCE_REL = 0.3, 0.02
 GOODPUT_RANGE = (0.93, 1.02)
 LOSS_TOLERANCE_POINTS = 1.0
 CEILING_TARGET_BPS = {'userspace': 500e6}
@@ -37,9 +38,7 @@ def bench_path(path, quick=False, log=lambda message: None):
     rows = []
 
     def add(metric, configured, expected, measured, low, high, unit, note=''):
-        ok = low <= measured <= high
-        rows.append({'path': path, 'metric': metric, 'configured': configured, 'expected': expected,
-                     'measured': measured, 'low': low, 'high': high, 'unit': unit, 'pass': ok, 'note': note})
+        rows.append(bench_row(path, configured, Comparison(metric, measured, expected, low, high, unit, note)))
 
     pings = 50 if quick else 300
     for delay_ms in (1, 10, 50):
@@ -47,7 +46,7 @@ def bench_path(path, quick=False, log=lambda message: None):
         summary = _measure(plan, {'delay': f'{delay_ms}ms'},
                            lambda h1, h2: rtt_summary(ping_rtts(h1, h2.IP(), pings, 0.01)))
         expected = 2 * delay_ms
-        tolerance = max(RTT_TOLERANCE_MS, RTT_TOLERANCE_REL * expected)
+        tolerance, _ = rtt_tolerance([delay_ms])
         add('RTT (median)', f'delay {delay_ms} ms', expected, summary.get('median', float('nan')),
             expected - tolerance, expected + tolerance, 'ms',
             f'p95 {summary.get("p95", 0):.2f} ms, n={summary["count"]}')
@@ -70,6 +69,13 @@ def bench_path(path, quick=False, log=lambda message: None):
     add('TCP ceiling', 'unshaped, delay 10 ms', target, ceiling, target, float('inf'), 'Mb/s',
         'highest rate (single stream)')
     return rows
+
+
+def bench_row(path, configured, comparison):
+    """One row of a bench's table and JSON: the path, what was configured, and the comparison."""
+    return {'path': path, 'metric': comparison.what, 'configured': configured, 'expected': comparison.expected,
+            'measured': comparison.measured, 'low': comparison.low, 'high': comparison.high,
+            'unit': comparison.unit, 'pass': comparison.ok, 'note': comparison.why}
 
 
 def format_table(rows):

@@ -12,7 +12,8 @@ import json
 import sys
 import time
 
-from testbed.reports.bench import format_table
+from testbed.measure.compare import Comparison
+from testbed.reports.bench import bench_row, format_table
 from testbed.measure.probes import ping_rtts, rtt_summary, tcp_goodput, wire_sized_frames
 from testbed.system.probe import choose_paths, probe
 from testbed.measure.theory import sixtofour_goodput_ratio
@@ -30,9 +31,7 @@ def bench_path(path, log=lambda message: None):
     theory, _, _ = sixtofour_goodput_ratio()
 
     def add(metric, configured, expected, measured, low, high, unit, note=''):
-        rows.append({'path': path, 'metric': metric, 'configured': configured, 'expected': expected,
-                     'measured': measured, 'low': low, 'high': high, 'unit': unit, 'pass': low <= measured <= high,
-                     'note': note})
+        rows.append(bench_row(path, configured, Comparison(metric, measured, expected, low, high, unit, note)))
 
     cases = ((SixToFourDirectTopo, 1000, 'routers on one link', None),
              (SixToFourSitesTopo, ratio_core_rate()[0], '3-switch core', 'router'))

@@ -13,6 +13,8 @@ import time
 from testbed.reports import demo6to4
 
 from testbed.measure import theory
+from testbed.measure.compare import Comparison
+from testbed.measure.fidelity import rtt_tolerance
 from testbed.measure.probes import ping_rtts, rtt_summary, tcp_goodput, wire_sized_frames
 from testbed.network.net import running
 from testbed.units import format_rate, format_time
@@ -22,10 +24,12 @@ PING_PAYLOAD = 16             # the smallest ping that carries its timestamp
 PING_FRAME = theory.ping_frame(PING_PAYLOAD)
 
 
-def _row(what, expected, measured, tolerance, unit):
-    ok = abs(measured - expected) <= tolerance
-    verdict = 'ok' if ok else 'OFF'
-    return f'| {what} | {expected:.2f} {unit} | {measured:.2f} {unit} | ± {tolerance:.2f} | {verdict} |', ok
+def _row(comparison):
+    """A comparison as a row of the report's table, and whether it passed."""
+    c = comparison
+    verdict = 'ok' if c.ok else 'OFF'
+    row = f'| {c.what} | {c.expected:.2f} {c.unit} | {c.measured:.2f} {c.unit} | ± {c.tolerance:.2f} | {verdict} |'
+    return row, c.ok
 
 
 def lecture_links(log=print):
@@ -47,9 +51,9 @@ def lecture_links(log=print):
             data[name] = {'rtt_ms': rtt, 'goodput_mbps': goodput, 'expected_rtt_ms': expected_rtt,
                           'expected_goodput_mbps': theory.tcp_goodput(rate)}
             for row, ok in (
-                _row(f'{name} RTT, {PING_PAYLOAD}-byte ping ({PING_FRAME} B frames), 2 x (L/R + d)', expected_rtt, rtt,
-                     max(0.3, 0.02 * expected_rtt), 'ms'),
-                _row(f'{name} TCP goodput', theory.tcp_goodput(rate), goodput, rate * 0.03, 'Mb/s'),
+                _row(Comparison.within(f'{name} RTT, {PING_PAYLOAD}-byte ping ({PING_FRAME} B frames), 2 x (L/R + d)',
+                                       rtt, expected_rtt, rtt_tolerance([expected_rtt / 2])[0], 'ms')),
+                _row(Comparison.within(f'{name} TCP goodput', goodput, theory.tcp_goodput(rate), rate * 0.03, 'Mb/s')),
             ):
                 lines.append(row)
                 all_ok &= ok

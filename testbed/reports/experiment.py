@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from testbed import REPO
 from testbed.errors import TestbedError
+from testbed.measure.compare import Comparison
 from testbed.system.probe import FEATURES
 
 LOAD_TEST_LIMIT_S = 600  # no experiment's traffic may be asked to run longer than this
@@ -53,12 +54,16 @@ class Quantity:
     def tolerance(self):
         return max(self.absolute, self.relative * abs(self.expected))
 
-    def accepts(self, value):
+    def compare(self, value):
+        """The measured ``value`` (None: no data) against this quantity, as the one comparison type."""
         if self.bound == 'max':
-            return value <= self.expected + self.tolerance
+            return Comparison.at_most(self.name, value, self.expected, self.tolerance, self.unit)
         if self.bound == 'min':
-            return value >= self.expected - self.tolerance
-        return abs(value - self.expected) <= self.tolerance
+            return Comparison.at_least(self.name, value, self.expected, self.tolerance, self.unit)
+        return Comparison.within(self.name, value, self.expected, self.tolerance, self.unit)
+
+    def accepts(self, value):
+        return self.compare(value).ok
 
 
 @dataclass
@@ -85,15 +90,11 @@ def evaluate(quantities, repetitions):
     rows = []
     for quantity in quantities:
         values = [rep[quantity.name] for rep in repetitions if rep.get(quantity.name) is not None]
-        if not values:
-            rows.append({'quantity': quantity.name, 'expected': quantity.expected, 'measured': None, 'stdev': None,
-                         'n': 0, 'tolerance': quantity.tolerance, 'unit': quantity.unit, 'bound': quantity.bound,
-                         'pass': False})
-            continue
-        mean = statistics.fmean(values)
-        rows.append({'quantity': quantity.name, 'expected': quantity.expected, 'measured': mean,
-                     'stdev': statistics.pstdev(values), 'n': len(values), 'tolerance': quantity.tolerance,
-                     'unit': quantity.unit, 'bound': quantity.bound, 'pass': quantity.accepts(mean)})
+        comparison = quantity.compare(statistics.fmean(values) if values else None)
+        rows.append({'quantity': quantity.name, 'expected': quantity.expected, 'measured': comparison.measured,
+                     'stdev': statistics.pstdev(values) if values else None, 'n': len(values),
+                     'tolerance': quantity.tolerance, 'unit': quantity.unit, 'bound': quantity.bound,
+                     'pass': comparison.ok})
     return rows
 
 

@@ -6,7 +6,8 @@ between 93 % and 102 % of the rate; one-way loss within 1 point over 10,000 pack
 """
 import pytest
 
-from testbed.measure.fidelity import Comparison, compare_rtt, rtt_tolerance
+from testbed.measure.compare import Comparison
+from testbed.measure.fidelity import compare_rtt, rtt_tolerance
 from testbed.measure.probes import ping_rtts, rtt_summary, tcp_goodput, udp_loss
 from testbed.network.net import running
 from topologies.basic import LinearTopo, PairTopo
@@ -37,7 +38,8 @@ def test_goodput_follows_the_rate(delay_path, plan_for):
     with running(PairTopo(bw=10, delay='5ms'), plan=plan_for(delay_path)) as net:
         h1, h2 = net.hosts
         goodput = tcp_goodput(h1, h2, seconds=8) / 1e6
-    check(Comparison(f'{delay_path} TCP goodput at 10 Mb/s', goodput, 9.75, 0.45, 'Mb/s', 'range 93..102 % of bw'))
+    check(Comparison.within(f'{delay_path} TCP goodput at 10 Mb/s', goodput, 9.75, 0.45, 'Mb/s',
+                            'range 93..102 % of bw'))
 
 
 @pytest.mark.smoke
@@ -46,7 +48,7 @@ def test_one_way_loss(delay_path, plan_for):
         h1, h2 = net.hosts
         lost, sent = udp_loss(h1, h2, packets=10000)
     assert sent >= 10000
-    check(Comparison(f'{delay_path} one-way loss over {sent} packets', lost, 10.0, 1.0, '%'))
+    check(Comparison.within(f'{delay_path} one-way loss over {sent} packets', lost, 10.0, 1.0, '%'))
 
 
 def test_jitter_spreads_rtts_within_bounds(delay_path, plan_for):
@@ -67,7 +69,7 @@ def test_jitter_spreads_rtts_within_bounds(delay_path, plan_for):
           f'stdev 1.63 ms for two uniform +-2 ms draws')
     assert 16.0 - slack <= p5 and p95 <= 24.0 + slack
     check(compare_rtt(f'{delay_path} median RTT added with jitter', summary['median'], [10]))
-    check(Comparison(f'{delay_path} RTT stdev with jitter', summary['stdev'], 1.63, 0.6, 'ms'))
+    check(Comparison.within(f'{delay_path} RTT stdev with jitter', summary['stdev'], 1.63, 0.6, 'ms'))
 
 
 def test_switch_to_switch_delays_add_up(delay_path, plan_for):

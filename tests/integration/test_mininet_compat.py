@@ -14,7 +14,8 @@ import sys
 import pytest
 
 from testbed.control.ryu import free_port
-from testbed.measure.fidelity import Comparison, compare_rtt
+from testbed.measure.compare import Comparison
+from testbed.measure.fidelity import compare_rtt
 from testbed.measure.probes import ping_rtts, rtt_summary, tcp_goodput
 from testbed.network.net import running
 from testbed.system.probe import probe
@@ -57,7 +58,7 @@ def test_a_remote_controller_of_the_users_switches_the_network(simple_switch):
     assert shown.returncode == 0 and 'pingall: 0% dropped' in shown.stdout
     with running(LinearTopo(n=3, bw=10), remote_controller=simple_switch) as net:
         goodput = tcp_goodput(net['h1'], net['h3'], seconds=5) / 1e6
-    check(Comparison('TCP goodput h1->h3 through simple_switch_13 at 10 Mb/s', goodput, 9.75, 0.45, 'Mb/s',
+    check(Comparison.within('TCP goodput h1->h3 through simple_switch_13 at 10 Mb/s', goodput, 9.75, 0.45, 'Mb/s',
                      'range 93..102 % of bw'))
 
 
@@ -83,9 +84,9 @@ def test_intf_config_reshapes_one_direction(delay_path, plan_for):
         h2.intf().config(bw=4)
         back, forth = tcp_goodput(h2, h1, seconds=4) / 1e6, tcp_goodput(h1, h2, seconds=4) / 1e6
         assert 'h1->h2: 10 Mb/s, 20 ms; h2->h1: 4 Mb/s, 5 ms' == link.describe()
-    check(Comparison(f'{delay_path} TCP goodput h2->h1 after config(bw=4)', back, 3.9, 0.18, 'Mb/s',
+    check(Comparison.within(f'{delay_path} TCP goodput h2->h1 after config(bw=4)', back, 3.9, 0.18, 'Mb/s',
                      'range 93..102 % of bw'))
-    check(Comparison(f'{delay_path} TCP goodput h1->h2 untouched at 10 Mb/s', forth, 9.75, 0.45, 'Mb/s',
+    check(Comparison.within(f'{delay_path} TCP goodput h1->h2 untouched at 10 Mb/s', forth, 9.75, 0.45, 'Mb/s',
                      'range 93..102 % of bw'))
 
 
