@@ -34,7 +34,7 @@ FEATURE_FALLBACK = {
 
 
 @dataclass
-class Check:
+class Finding:
     """One probed capability."""
 
     name: str
@@ -49,7 +49,7 @@ class Capabilities:
     root: bool
     kernel: str
     cpus: int
-    checks: dict = field(default_factory=dict)          # name -> Check
+    checks: dict = field(default_factory=dict)          # name -> Finding
     timer_late_us: dict = field(default_factory=dict)   # median/p99 lateness of a 1 ms select()
 
     def has(self, name):
@@ -119,66 +119,66 @@ def _static_module_check(module, config_symbol):
     """Without root: is the module built in, or loadable?"""
     config = _kernel_config()
     if f'{config_symbol}=y' in config:
-        return Check(module, True, 'built into the kernel (config)')
+        return Finding(module, True, 'built into the kernel (config)')
     if f'{config_symbol}=m' in config:
         if os.path.exists('/sys/module/module') or os.path.exists(f'/lib/modules/{platform.release()}'):
-            return Check(module, True, 'loadable module (config); not tried without root')
-        return Check(module, False, 'a module, but this kernel cannot load modules')
+            return Finding(module, True, 'loadable module (config); not tried without root')
+        return Finding(module, False, 'a module, but this kernel cannot load modules')
     if config:
-        return Check(module, False, f'{config_symbol} is not set in the kernel config')
-    return Check(module, False, 'unknown without root (no kernel config to read)')
+        return Finding(module, False, f'{config_symbol} is not set in the kernel config')
+    return Finding(module, False, 'unknown without root (no kernel config to read)')
 
 
 def probe_netem():
     code, out = _in_throwaway_netns('tc qdisc add dev lo root netem delay 1ms')
     if code == 0:
-        return Check('sch_netem', True, 'tc netem qdisc accepted')
-    return Check('sch_netem', False, f'tc netem failed: {_first_line(out)}')
+        return Finding('sch_netem', True, 'tc netem qdisc accepted')
+    return Finding('sch_netem', False, f'tc netem failed: {_first_line(out)}')
 
 
 def probe_htb():
     code, out = _in_throwaway_netns('tc qdisc add dev lo root handle 5: htb default 1 && '
                                     'tc class add dev lo parent 5: classid 5:1 htb rate 10mbit')
     if code == 0:
-        return Check('sch_htb', True, 'tc htb qdisc accepted')
-    return Check('sch_htb', False, f'tc htb failed: {_first_line(out)}')
+        return Finding('sch_htb', True, 'tc htb qdisc accepted')
+    return Finding('sch_htb', False, f'tc htb failed: {_first_line(out)}')
 
 
 def probe_sit():
     code, out = _in_throwaway_netns('ip tunnel add tbprobe mode sit remote any local 192.0.2.1 ttl 64')
     if code == 0:
-        return Check('sit', True, 'sit tunnel (mode sit remote any) created')
-    return Check('sit', False, f'sit tunnel failed: {_first_line(out) or "no sit support"}')
+        return Finding('sit', True, 'sit tunnel (mode sit remote any) created')
+    return Finding('sit', False, f'sit tunnel failed: {_first_line(out) or "no sit support"}')
 
 
 def probe_ovs_kernel():
     if not shutil.which('ovs-dpctl'):
-        return Check('openvswitch', False, 'Open vSwitch is not installed (run make setup)')
+        return Finding('openvswitch', False, 'Open vSwitch is not installed (run make setup)')
     if shutil.which('modprobe') and not os.path.exists('/sys/module/openvswitch'):
         _run(['modprobe', '-q', 'openvswitch'])
     code, out = _run(['ovs-dpctl', 'dump-dps'])
     if code == 0:
-        return Check('openvswitch', True, 'OVS kernel datapath available (genetlink family present)')
-    return Check('openvswitch', False, f'no OVS kernel datapath: {_first_line(out)}')
+        return Finding('openvswitch', True, 'OVS kernel datapath available (genetlink family present)')
+    return Finding('openvswitch', False, f'no OVS kernel datapath: {_first_line(out)}')
 
 
 def probe_tun():
     if not os.path.exists('/dev/net/tun'):
-        return Check('tun', False, '/dev/net/tun does not exist')
+        return Finding('tun', False, '/dev/net/tun does not exist')
     code, out = _in_throwaway_netns('ip tuntap add dev tbprobe mode tun')
     if code == 0:
-        return Check('tun', True, 'TUN device created')
-    return Check('tun', False, f'TUN failed: {_first_line(out)}')
+        return Finding('tun', True, 'TUN device created')
+    return Finding('tun', False, f'TUN failed: {_first_line(out)}')
 
 
 def probe_veth_offload():
     code, out = _in_throwaway_netns('ip link add tbpa type veth peer name tbpb && ethtool -k tbpa')
     if code != 0:
-        return Check('veth_tx_offload', False, f'could not read veth offloads: {_first_line(out)}')
+        return Finding('veth_tx_offload', False, f'could not read veth offloads: {_first_line(out)}')
     settings = dict(line.strip().split(': ', 1) for line in out.splitlines() if ': ' in line)
     tx = settings.get('tx-checksumming', '?')
     gso = settings.get('generic-segmentation-offload', '?')
-    return Check('veth_tx_offload', tx.startswith('on'),
+    return Finding('veth_tx_offload', tx.startswith('on'),
                  f'veth defaults: tx-checksumming {tx}, gso {gso} (turned off on node interfaces when the '
                  f'OVS datapath is userspace)')
 
@@ -190,11 +190,11 @@ def probe_ipv6():
         with open('/proc/sys/net/ipv6/conf/default/disable_ipv6') as handle:
             disabled_default = handle.read().strip() == '1'
     except OSError:
-        return Check('ipv6', False, 'no IPv6 in this kernel (/proc/sys/net/ipv6 missing)')
+        return Finding('ipv6', False, 'no IPv6 in this kernel (/proc/sys/net/ipv6 missing)')
     if disabled_all or disabled_default:
-        return Check('ipv6', False, 'IPv6 disabled by sysctl net.ipv6.conf.{all,default}.disable_ipv6 '
+        return Finding('ipv6', False, 'IPv6 disabled by sysctl net.ipv6.conf.{all,default}.disable_ipv6 '
                      '(namespaces inherit it)')
-    return Check('ipv6', True, 'IPv6 enabled (sysctls)')
+    return Finding('ipv6', True, 'IPv6 enabled (sysctls)')
 
 
 def probe_cpu_emulation():
@@ -206,7 +206,7 @@ def probe_cpu_emulation():
         models = set()
     emulated = any('TCG' in model for model in models)
     detail = ', '.join(sorted(models)) or 'unknown CPU'
-    return Check('cpu_emulated', emulated, f'{detail}' + (' (emulated: timers run late)' if emulated else ''))
+    return Finding('cpu_emulated', emulated, f'{detail}' + (' (emulated: timers run late)' if emulated else ''))
 
 
 def measure_timer(samples=200, sleep_s=0.001):
@@ -261,13 +261,13 @@ def _tool_checks():
     checks = {}
     for tool in ('ovs-vsctl', 'iperf3', 'ethtool', 'tcpdump', 'tc', 'ip'):
         path = shutil.which(tool)
-        checks[tool] = Check(tool, bool(path), path or 'not found (run make setup)')
+        checks[tool] = Finding(tool, bool(path), path or 'not found (run make setup)')
     for module in ('mininet', 'ryu', 'scapy', 'networkx'):
         found = importlib.util.find_spec(module) is not None
-        checks[module] = Check(module, found, 'importable' if found else 'not importable (run make setup)')
+        checks[module] = Finding(module, found, 'importable' if found else 'not importable (run make setup)')
     if shutil.which('ovs-vsctl'):
         code, out = _run(['ovs-vsctl', '--timeout=2', 'show'], timeout=5)
-        checks['ovs_running'] = Check('ovs_running', code == 0,
+        checks['ovs_running'] = Finding('ovs_running', code == 0,
                                       'ovsdb-server and ovs-vswitchd answer' if code == 0
                                       else f'Open vSwitch not running: {_first_line(out)}')
     return checks

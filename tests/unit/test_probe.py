@@ -2,13 +2,13 @@
 import pytest
 
 from testbed.errors import CapabilityError, TestbedError
-from testbed.system.probe import Capabilities, Check, choose_paths, doctor_report, parse_path_request
+from testbed.system.probe import Capabilities, Finding, choose_paths, doctor_report, parse_path_request
 
 
 def caps(netem=False, sit=False, ovs=False):
     found = {'sch_netem': netem, 'sit': sit, 'openvswitch': ovs}
     result = Capabilities(root=True, kernel='test', cpus=2, timer_late_us={'median': 100.0, 'p99': 200.0})
-    result.checks = {name: Check(name, value, 'found' if value else 'missing') for name, value in found.items()}
+    result.checks = {name: Finding(name, value, 'found' if value else 'missing') for name, value in found.items()}
     return result
 
 
