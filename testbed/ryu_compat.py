@@ -6,6 +6,7 @@ it before ``ryu.cmd.manager`` is imported is enough for Ryu to run with eventlet
 ``python -m testbed.ryu_compat [ryu-manager arguments]`` is ``ryu-manager`` with that fix, and is how the testbed
 (and a user with their own Ryu app) starts a controller.
 """
+import os
 import sys
 
 
@@ -17,6 +18,10 @@ def patch_eventlet():
 
 
 def main(argv=None):
+    parent = os.environ.get('TESTBED_PARENT_PID')
+    if parent:  # started by a testbed run: end with it, also when it is killed
+        from testbed.system.daemon import die_with_parent
+        die_with_parent(int(parent))
     patch_eventlet()
     from ryu.cmd.manager import main as ryu_main
     sys.argv = ['ryu-manager'] + list(sys.argv[1:] if argv is None else argv)

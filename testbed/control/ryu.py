@@ -17,6 +17,7 @@ from mininet.node import Controller, RemoteController
 from testbed import REPO
 from testbed.control.api import ControllerApi, ControllerUnreachable
 from testbed.errors import TestbedError
+from testbed.system.interrupts import deferred_signals
 from testbed.system.probe import probe
 
 ROUTER_APP = os.path.join(REPO, 'controllers', 'router.py')
@@ -108,11 +109,12 @@ class RyuController(Controller):
                str(self.rest_port), '--observe-links', *self.apps]
         env = dict(os.environ, **self.env)
         env['PYTHONPATH'] = REPO + os.pathsep + env.get('PYTHONPATH', '')
-        with open(log_path, 'ab') as log:
+        env['TESTBED_PARENT_PID'] = str(os.getpid())  # Ryu ends with the run (testbed.ryu_compat)
+        with open(log_path, 'ab') as log, deferred_signals():  # recorded before a signal can end the run
             self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO,
                                             start_new_session=True)
-        if self.run:
-            self.run.record_process(self.process.pid, f'ryu controller {self.name}')
+            if self.run:
+                self.run.record_process(self.process.pid, f'ryu controller {self.name}')
             with open(self.run.path('controller.json'), 'w') as handle:
                 json.dump({'name': self.name, 'openflow_port': self.port, 'rest_port': self.rest_port}, handle)
         timeout = start_timeout_s()

@@ -29,7 +29,7 @@ def check(comparison):
     assert comparison.ok, str(comparison)
 
 
-def testbed(*args, stdin=None, timeout=300):
+def run_testbed(*args, stdin=None, timeout=300):
     return subprocess.run([sys.executable, '-m', 'testbed', *args], input=stdin, capture_output=True, text=True,
                           timeout=timeout, cwd=REPO)
 
@@ -53,7 +53,7 @@ def simple_switch():
 
 
 def test_a_remote_controller_of_the_users_switches_the_network(simple_switch):
-    shown = testbed('run', 'linear', '--param', 'n=3', '--remote-controller', simple_switch, '--test', 'pingall')
+    shown = run_testbed('run', 'linear', '--param', 'n=3', '--remote-controller', simple_switch, '--test', 'pingall')
     print(shown.stdout, shown.stderr)
     assert shown.returncode == 0 and 'pingall: 0% dropped' in shown.stdout
     with running(LinearTopo(n=3, bw=10), remote_controller=simple_switch) as net:
@@ -64,7 +64,7 @@ def test_a_remote_controller_of_the_users_switches_the_network(simple_switch):
 
 def test_a_remote_controller_that_does_not_listen_is_one_error():
     port = free_port()
-    shown = testbed('run', 'single', '--remote-controller', f'127.0.0.1:{port}', '--test', 'none', timeout=60)
+    shown = run_testbed('run', 'single', '--remote-controller', f'127.0.0.1:{port}', '--test', 'none', timeout=60)
     errors = [line for line in shown.stderr.splitlines() if line.startswith('testbed: error: ')]
     assert shown.returncode == 2 and errors == [errors[-1]], shown.stderr
     assert f'no OpenFlow controller listens on 127.0.0.1:{port}' in errors[0]
@@ -109,8 +109,8 @@ def test_plain_mininet_still_works_after_the_testbed():
 @pytest.mark.host_only('the sixtofour network with the controller takes minutes to start under emulation')
 def test_the_readmes_cli_instructions_work():
     """README: `testbed run topologies/basic.py:linear --cli`, and `a ping6 -c 3 c` in the 6to4 network's CLI."""
-    shown = testbed('run', 'topologies/basic.py:linear', '--cli', stdin='h1 ping -c 3 h2\nexit\n')
+    shown = run_testbed('run', 'topologies/basic.py:linear', '--cli', stdin='h1 ping -c 3 h2\nexit\n')
     assert shown.returncode == 0 and ' 0% packet loss' in shown.stderr, shown.stdout + shown.stderr  # Mininet: stderr
-    shown = testbed('run', 'sixtofour', '--controller', '--cli', stdin='a ping6 -c 3 c\nb ping6 -c 3 a\nexit\n')
+    shown = run_testbed('run', 'sixtofour', '--controller', '--cli', stdin='a ping6 -c 3 c\nb ping6 -c 3 a\nexit\n')
     print(shown.stderr)
     assert shown.returncode == 0 and shown.stderr.count(' 0% packet loss') == 2, shown.stdout + shown.stderr
