@@ -296,10 +296,11 @@ class TestbedNet(Mininet):
             if self._delay_node is not None:
                 attempt('delay namespace', self._delay_node.terminate)
                 self._delay_node = None
+            if not self._own_run:
+                return  # a run passed in may hold other networks' objects: its owner sweeps and closes it
             left = []
             attempt('cleanup', lambda: left.extend(self.run.sweep()))
-            if self._own_run:
-                self.run.close(remove=not left and not any(p.startswith('cleanup') for p in problems))
+            self.run.close(remove=not left and not any(p.startswith('cleanup') for p in problems))
             if left:
                 print(f'testbed: warning: run {self.run.id} left {", ".join(left)}; remove it with: '
                       f'testbed clean --run {self.run.id}', file=sys.stderr)
