@@ -141,6 +141,7 @@ class TestbedNet(Mininet):
         self._own_run = run is None
         self._delay_node = None
         self._delay_links = 0
+        self._namespaces = []  # this network's namespace records (a run passed in may hold others')
         self.link_stats = {}
         self._stopped = False
         self.router_status = None
@@ -175,7 +176,7 @@ class TestbedNet(Mininet):
             host = super().addHost(name, cls=cls, **params)
             self.run.record_process(host.pid, f'host {name}')
             if host.inNamespace:
-                self.run.record_netns(host.pid, name, f'namespace of {name}')
+                self._namespaces.append(self.run.record_netns(host.pid, name, f'namespace of {name}'))
         return host
 
     def addSwitch(self, name, cls=None, **params):  # Mininet's API name
@@ -200,7 +201,8 @@ class TestbedNet(Mininet):
             with deferred_signals():
                 self._delay_node = DelayNamespace(DELAY_NODE_NAME, inNamespace=True)
                 self.run.record_process(self._delay_node.pid, 'delay namespace')
-                self.run.record_netns(self._delay_node.pid, DELAY_NODE_NAME, 'delay namespace')
+                self._namespaces.append(self.run.record_netns(self._delay_node.pid, DELAY_NODE_NAME,
+                                                              'delay namespace'))
             # No IPv6 link-local chatter (RS, MLD, DAD) may leak from the inner ends into the links.
             self._delay_node.cmd('sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1')
             self._delay_node.cmd('ip link set lo up')
@@ -290,7 +292,7 @@ class TestbedNet(Mininet):
                 if isinstance(link, ShapedLink):
                     attempt(f'link {link.name()}', self._stop_data_plane, link)
             shells = {node.pid for node in nodes if node.pid}
-            attempt('processes left in the nodes', end_namespace_processes, self.run.records(), shells)
+            attempt('processes left in the nodes', end_namespace_processes, self._namespaces, shells)
             if hasattr(self, 'controllers'):  # Mininet's own __init__ completed
                 attempt('Mininet', super().stop)
             if self._delay_node is not None:
