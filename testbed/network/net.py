@@ -142,6 +142,7 @@ class TestbedNet(Mininet):
         self._own_run = run is None
         self._delay_node = None
         self._delay_links = 0
+        self._namespaces = []  # this network's namespace records (a run passed in may hold others')
         self.link_stats = {}
         self._stopped = False
         self.router_status = None
@@ -176,7 +177,7 @@ class TestbedNet(Mininet):
             host = super().addHost(name, cls=cls, **params)
             self.run.record_process(host.pid, f'host {name}')
             if host.inNamespace:
-                self.run.record_netns(host.pid, name, f'namespace of {name}')
+                self._namespaces.append(self.run.record_netns(host.pid, name, f'namespace of {name}'))
         return host
 
     def addSwitch(self, name, cls=None, **params):  # Mininet's API name
@@ -201,7 +202,8 @@ class TestbedNet(Mininet):
             with deferred_signals():
                 self._delay_node = DelayNamespace(DELAY_NODE_NAME, inNamespace=True)
                 self.run.record_process(self._delay_node.pid, 'delay namespace')
-                self.run.record_netns(self._delay_node.pid, DELAY_NODE_NAME, 'delay namespace')
+                self._namespaces.append(self.run.record_netns(self._delay_node.pid, DELAY_NODE_NAME,
+                                                              'delay namespace'))
             # No IPv6 link-local chatter (RS, MLD, DAD) may leak from the inner ends into the links.
             self._delay_node.cmd('sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1')
             self._delay_node.cmd('ip link set lo up')
@@ -291,16 +293,17 @@ class TestbedNet(Mininet):
                 if isinstance(link, ShapedLink):
                     attempt(f'link {link.name()}', self._stop_data_plane, link)
             shells = {node.pid for node in nodes if node.pid}
-            attempt('processes left in the nodes', end_namespace_processes, self.run.records(), shells)
+            attempt('processes left in the nodes', end_namespace_processes, self._namespaces, shells)
             if hasattr(self, 'controllers'):  # Mininet's own __init__ completed
                 attempt('Mininet', super().stop)
             if self._delay_node is not None:
                 attempt('delay namespace', self._delay_node.terminate)
                 self._delay_node = None
+            if not self._own_run:
+                return  # a run passed in may hold other networks' objects: its owner sweeps and closes it
             left = []
             attempt('cleanup', lambda: left.extend(self.run.sweep()))
-            if self._own_run:
-                self.run.close(remove=not left and not any(p.startswith('cleanup') for p in problems))
+            self.run.close(remove=not left and not any(p.startswith('cleanup') for p in problems))
             if left:
                 print(f'testbed: warning: run {self.run.id} left {", ".join(left)}; remove it with: '
                       f'testbed clean --run {self.run.id}', file=sys.stderr)

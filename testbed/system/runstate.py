@@ -131,13 +131,18 @@ class Run:
         self.record('process', pid=pid, start=process_start_time(pid), what=what)
 
     def record_netns(self, pid, name, what):
-        """Pin the network namespace of ``pid`` (a node's shell) with a bind mount at ``netns-<name>``."""
+        """Pin the network namespace of ``pid`` (a node's shell) with a bind mount at ``netns-<name>``; return the
+        record."""
         path = self.path(f'netns-{name}')
+        if os.path.exists(path):
+            raise TestbedError(f'run {self.id} pins a namespace called {name} already')
+        record = {'kind': 'netns', 'path': path, 'what': what}
         self.record('netns', path=path, what=what)
         open(path, 'w').close()
         mounted = _quiet(['mount', '--bind', f'/proc/{pid}/ns/net', path])
         if mounted.returncode != 0:
             raise TestbedError(f'cannot pin the namespace of {what}: {mounted.stderr.strip()}')
+        return record
 
     def record_bridge(self, name):
         self.record('bridge', name=name)
