@@ -26,13 +26,13 @@ from ryu.app.wsgi import ControllerBase, WSGIApplication, route
 from ryu.base import app_manager
 from ryu.controller import ofp_event
 from ryu.controller.handler import CONFIG_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
-from ryu.lib.packet import arp, ethernet, icmp, icmpv6, ipv4, ipv6, packet
-from ryu.ofproto import ether, ofproto_v1_3
+from ryu.ofproto import ofproto_v1_3
 from ryu.topology import event as topo_event
 from webob import Response
 
 from testbed.control import ofwire
 from testbed.control.api import PATHS
+from testbed.control.packets import answer
 from testbed.control.circuits import AdmissionError, CircuitBook
 from testbed.control.flows import (COOKIE_CIRCUIT, COOKIE_ROUTE, attachment_switch, attachments_from_plan,
                                   circuit_flows, gateway_owner, graph_from_plan, punt_flows, route_flows)
@@ -377,81 +377,21 @@ class TestbedRouter(app_manager.RyuApp):
     # -- packet-ins: gateways and expired packets ----------------------------------------------------------------
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     def packet_in(self, ev):
-        msg = ev.msg
-        datapath = msg.datapath
-        ofp = datapath.ofproto
+        """ARP and neighbour solicitations for gateways, and expired packets: answered as the router would."""
+        msg, datapath = ev.msg, ev.msg.datapath
         name = self.name_of.get(datapath.id)
-        in_port = msg.match['in_port']
-        pkt = packet.Packet(msg.data)
-        eth = pkt.get_protocol(ethernet.ethernet)
-        if name is None or eth is None:
+        if name is None:
             return
-        if eth.ethertype == ether.ETH_TYPE_LLDP:
-            return  # ryu.topology's business
-        if msg.reason == ofp.OFPR_INVALID_TTL:
-            self.packet_ins['ttl_expired'] += 1
-            self._time_exceeded(datapath, name, in_port, pkt, eth)
-            return
-        request = pkt.get_protocol(arp.arp)
-        if request is not None and request.opcode == arp.ARP_REQUEST:
-            self.packet_ins['arp'] += 1
-            self._arp_reply(datapath, name, in_port, eth, request)
-            return
-        solicit = pkt.get_protocol(icmpv6.icmpv6)
-        if solicit is not None and solicit.type_ == icmpv6.ND_NEIGHBOR_SOLICIT:
-            self.packet_ins['neighbour_solicitation'] += 1
-            self._neighbour_advert(datapath, name, in_port, eth, pkt.get_protocol(ipv6.ipv6), solicit)
-            return
-        self.packet_ins['other'] += 1
-
-    def _packet_out(self, datapath, port, pkt):
-        pkt.serialize()
-        parser, ofp = datapath.ofproto_parser, datapath.ofproto
-        datapath.send_msg(parser.OFPPacketOut(datapath=datapath, buffer_id=ofp.OFP_NO_BUFFER,
-                                              in_port=ofp.OFPP_CONTROLLER, actions=[parser.OFPActionOutput(port)],
-                                              data=pkt.data))
-
-    def _arp_reply(self, datapath, name, port, eth, request):
-        if gateway_owner(self.plan, name, request.dst_ip) is None:
-            return
-        mac = self.plan['switches'][name]['mac']
-        reply = packet.Packet()
-        reply.add_protocol(ethernet.ethernet(ethertype=ether.ETH_TYPE_ARP, dst=eth.src, src=mac))
-        reply.add_protocol(arp.arp(opcode=arp.ARP_REPLY, src_mac=mac, src_ip=request.dst_ip,
-                                   dst_mac=request.src_mac, dst_ip=request.src_ip))
-        self._packet_out(datapath, port, reply)
-
-    def _neighbour_advert(self, datapath, name, port, eth, ip6, solicit):
-        target = solicit.data.dst
-        if ip6 is None or gateway_owner(self.plan, name, target) is None:
-            return
-        mac = self.plan['switches'][name]['mac']
-        advert = packet.Packet()
-        advert.add_protocol(ethernet.ethernet(ethertype=ether.ETH_TYPE_IPV6, dst=eth.src, src=mac))
-        advert.add_protocol(ipv6.ipv6(src=target, dst=ip6.src, nxt=58, hop_limit=255))
-        advert.add_protocol(icmpv6.icmpv6(type_=icmpv6.ND_NEIGHBOR_ADVERT, data=icmpv6.nd_neighbor(
-            res=0b111, dst=target, option=icmpv6.nd_option_tla(hw_src=mac))))
-        self._packet_out(datapath, port, advert)
-
-    def _time_exceeded(self, datapath, name, port, pkt, eth):
-        me = self.plan['switches'][name]
-        original = pkt.get_protocol(ipv4.ipv4)
-        reply = packet.Packet()
-        if original is not None:
-            quoted = bytes(pkt.data[14:14 + original.header_length * 4 + 8])
-            reply.add_protocol(ethernet.ethernet(ethertype=ether.ETH_TYPE_IP, dst=eth.src, src=me['mac']))
-            reply.add_protocol(ipv4.ipv4(src=me['ipv4'], dst=original.src, proto=1, ttl=64))
-            reply.add_protocol(icmp.icmp(type_=icmp.ICMP_TIME_EXCEEDED, code=0,
-                                         data=icmp.TimeExceeded(data=quoted)))
-        else:
-            original6 = pkt.get_protocol(ipv6.ipv6)
-            if original6 is None:
-                return
-            quoted = bytes(4) + bytes(pkt.data[14:14 + 1232])
-            reply.add_protocol(ethernet.ethernet(ethertype=ether.ETH_TYPE_IPV6, dst=eth.src, src=me['mac']))
-            reply.add_protocol(ipv6.ipv6(src=me['ipv6'], dst=original6.src, nxt=58, hop_limit=64))
-            reply.add_protocol(icmpv6.icmpv6(type_=icmpv6.ICMPV6_TIME_EXCEEDED, code=0, data=quoted))
-        self._packet_out(datapath, port, reply)
+        expired = msg.reason == datapath.ofproto.OFPR_INVALID_TTL
+        kind, reply = answer(bytes(msg.data), self.plan['switches'][name], expired,
+                             lambda address: gateway_owner(self.plan, name, address) is not None)
+        if kind != 'lldp':  # link discovery's own packets are ryu.topology's business
+            self.packet_ins[kind] += 1
+        if reply:
+            parser, ofp = datapath.ofproto_parser, datapath.ofproto
+            datapath.send_msg(parser.OFPPacketOut(datapath=datapath, buffer_id=ofp.OFP_NO_BUFFER,
+                                                  in_port=ofp.OFPP_CONTROLLER,
+                                                  actions=[parser.OFPActionOutput(msg.match['in_port'])], data=reply))
 
     # -- REST ----------------------------------------------------------------------------------------------------
     def status(self):

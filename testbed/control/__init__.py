@@ -2,7 +2,7 @@
 
 - pure (layer 1): ``routing`` (link-state and distance-vector tables, IPv4 and IPv6), ``flows`` (the address plan
   and tables as OpenFlow 1.3 flow specs), ``ofwire`` (packing FlowMods byte for byte), ``circuits`` (admission
-  control for reservations);
+  control for reservations), ``packets`` (the ARP, neighbour and time-exceeded answers as bytes);
 - layer 3: ``ryu`` (Ryu as a Mininet controller node, and a controller the user runs), ``client`` (the REST API
   from another command), ``tables`` (``testbed tables``).
 

@@ -12,8 +12,9 @@ from testbed import REPO
 PACKAGE = os.path.join(REPO, 'testbed')
 BASE = {'testbed', 'testbed.errors', 'testbed.units'}
 PURE = {'testbed.link.params', 'testbed.control.routing', 'testbed.control.flows', 'testbed.control.ofwire',
-        'testbed.control.circuits', 'testbed.sixtofour.addressing', 'testbed.sixtofour.coalesce',
-        'testbed.measure.multiplexing', 'testbed.measure.theory', 'testbed.measure.compare', 'testbed.vm.plan'}
+        'testbed.control.circuits', 'testbed.control.packets', 'testbed.sixtofour.addressing',
+        'testbed.sixtofour.coalesce', 'testbed.measure.multiplexing', 'testbed.measure.theory',
+        'testbed.measure.compare', 'testbed.vm.plan'}
 LAYER_OF_PACKAGE = {'system': 2, 'link': 3, 'network': 3, 'control': 3, 'sixtofour': 3, 'measure': 3,
                     'reports': 4, 'vm': 4}
 TOP = {'testbed.cli': 5, 'testbed.__main__': 5, 'testbed.ryu_compat': 3}
