@@ -2,9 +2,12 @@
 
 - pure (layer 1): ``routing`` (link-state and distance-vector tables, IPv4 and IPv6), ``flows`` (the address plan
   and tables as OpenFlow 1.3 flow specs), ``ofwire`` (packing FlowMods byte for byte), ``circuits`` (admission
-  control for reservations), ``packets`` (the ARP, neighbour and time-exceeded answers as bytes);
-- layer 3: ``ryu`` (Ryu as a Mininet controller node, and a controller the user runs), ``client`` (the REST API
-  from another command), ``tables`` (``testbed tables``).
+  control for reservations), ``packets`` (the ARP, neighbour and time-exceeded answers as bytes), ``core`` (the
+  controller's state and every decision: events and the time in, commands out);
+- layer 3: ``openflow`` (the core's commands as OpenFlow messages to a Ryu datapath), ``ryu`` (Ryu as a Mininet
+  controller node, and a controller the user runs), ``api`` (the REST API's paths and its one client),
+  ``client`` (``testbed circuits``), ``tables`` (``testbed tables``).
 
-The Ryu application itself is ``controllers/router.py``. Pure modules import only layer 0 and each other.
+The Ryu application itself is ``controllers/router.py``, a shim over ``core``. Pure modules import only layer 0
+and each other.
 """

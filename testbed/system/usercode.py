@@ -2,8 +2,9 @@
 the file is missing, does not load or lacks the function."""
 import importlib.util
 import os
-from typing import Callable
+from typing import Callable, Union
 
+from testbed.control.routing import MODULE_ALGORITHM, RoutingError
 from testbed.errors import TestbedError
 
 
@@ -25,3 +26,17 @@ def load_function(path: str, name: str, what: str) -> Callable:
     if not callable(function):
         raise UserCodeError(f'{what} {path} has no {name}() function')
     return function
+
+
+def routing_algorithm(name: str) -> Union[str, Callable[[], Callable]]:
+    """A built-in algorithm's name as it is, or for 'module:FILE' a loader of the file's ``next_hops`` (called for
+    every computation: a lab's file may change); a file that cannot give it is a RoutingError then."""
+    if not name.startswith(MODULE_ALGORITHM):
+        return name
+
+    def load() -> Callable:
+        try:
+            return load_function(name[len(MODULE_ALGORITHM):], 'next_hops', 'routing module')
+        except UserCodeError as exc:
+            raise RoutingError(str(exc)) from None
+    return load

@@ -12,7 +12,8 @@ from testbed import REPO
 PACKAGE = os.path.join(REPO, 'testbed')
 BASE = {'testbed', 'testbed.errors', 'testbed.units'}
 PURE = {'testbed.link.params', 'testbed.control.routing', 'testbed.control.flows', 'testbed.control.ofwire',
-        'testbed.control.circuits', 'testbed.control.packets', 'testbed.sixtofour.addressing',
+        'testbed.control.circuits', 'testbed.control.packets', 'testbed.control.core',
+        'testbed.sixtofour.addressing',
         'testbed.sixtofour.coalesce', 'testbed.measure.multiplexing', 'testbed.measure.theory',
         'testbed.measure.compare', 'testbed.vm.plan'}
 LAYER_OF_PACKAGE = {'system': 2, 'link': 3, 'network': 3, 'control': 3, 'sixtofour': 3, 'measure': 3,
