@@ -204,7 +204,7 @@ class RouterCore:
     def sent(self, entry: dict) -> None:
         """The app sent an entry's bundles (``acknowledged`` at once if there was nothing to send)."""
         entry['sent'] = self.clock()
-        if not entry.get('waiting'):
+        if not entry.get('waiting') and 'acknowledged' not in entry:  # (a barrier can come back first)
             entry['acknowledged'] = entry['sent']
 
     def acknowledged(self, entry: dict) -> None:
