@@ -2,6 +2,7 @@
 import math
 
 from testbed.errors import TestbedError
+from testbed.measure.theory import full_frame
 from testbed.reports.experiment import Experiment, Quantity, axes, check_duration, first_repetition, save
 from testbed.measure.probes import onoff_run
 from testbed.measure.multiplexing import (binomial_quantile, fluid_queue, multiplexing_summary, offered_per_slot,
@@ -173,7 +174,7 @@ EXPERIMENT = Experiment(
           'lower (the number of sources on is Binomial(N, p)), and the long-run load is only the sum of averages '
           '(N x p x P). A link of capacity C with a buffer loses what overflows a fluid queue fed the aggregate.',
     topology=lambda params: FanInTopo(n=params['sources'], bw=params['sources'] * params['peak_mbps'],
-                                      max_queue_size=params['queue'], burst=1514),
+                                      max_queue_size=params['queue'], burst=full_frame()),
     theory=theory, measure=measure, repetitions=1, plot=plot, notes=notes, check=check,
     params={'sources': 16, 'counts': '1,2,4,8,16', 'peak_mbps': 1, 'p_on': 0.25, 'slot_ms': 50, 'slots': 160,
             'queue': 20, 'seed': 1},

@@ -32,6 +32,7 @@ from dataclasses import dataclass, asdict
 from typing import List, Optional
 
 from testbed.errors import TestbedError
+from testbed.measure.theory import full_frame
 from testbed.units import parse_percent, parse_rate, parse_time, format_rate, format_time
 
 SHAPING_KEYS = ('bw', 'delay', 'jitter', 'loss', 'max_queue_size', 'burst', 'serialize')
@@ -87,9 +88,9 @@ class LinkParams:
                                f'{format_time(self.delay)} (a packet cannot arrive before it is sent)')
         if not 0 <= self.loss <= 100:
             raise TestbedError(f'{where}: loss {self.loss:g}% must be between 0 and 100%')
-        if self.burst is not None and (self.bw is None or not 1514 <= self.burst <= 10_000_000):
-            raise TestbedError(f'{where}: burst {self.burst} B needs a bandwidth (bw) and must be 1514..10000000 '
-                               f'bytes (at least one full frame)')
+        if self.burst is not None and (self.bw is None or not full_frame() <= self.burst <= 10_000_000):
+            raise TestbedError(f'{where}: burst {self.burst} B needs a bandwidth (bw) and must be '
+                               f'{full_frame()}..10000000 bytes (at least one full frame)')
         if self.serialize and self.bw is None:
             raise TestbedError(f'{where}: serialize needs a bandwidth (bw): a frame\'s transmission time is its '
                                'size / bw')

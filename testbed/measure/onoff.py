@@ -14,12 +14,13 @@ import struct
 import sys
 import time
 
+from testbed.measure.theory import UDP_FRAME_HEADERS
 from testbed.measure.udpprobe import receiver_socket
 
 HEADER = struct.Struct('!HHIIQ')   # source id, flags, sequence, datagrams this source sends, send time (ns)
 FLAG_END = 1
 FRAME = 1000                       # bytes on the wire per datagram: Ethernet 14 + IPv4 20 + UDP 8 + payload
-PAYLOAD = FRAME - 42
+PAYLOAD = FRAME - UDP_FRAME_HEADERS
 
 
 def frames_per_slot(peak_bps, slot_s):

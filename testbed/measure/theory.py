@@ -15,6 +15,7 @@ IPV4_HEADER, IPV6_HEADER = 20, 40
 TCP_HEADER, TCP_TIMESTAMPS = 20, 12      # timestamps: on by default in Linux
 UDP_HEADER, ICMP_HEADER = 8, 8
 PING_PAYLOAD = 56                        # ping's default -s
+UDP_FRAME_HEADERS = ETHERNET_HEADER + IPV4_HEADER + UDP_HEADER  # 42 bytes around a UDP payload on the wire
 
 
 def tcp_mss(mtu: int = ETHERNET_MTU, ip_header: int = IPV4_HEADER) -> int:
