@@ -121,9 +121,11 @@ class RouterCore:
         torn = self.book.link_failed(link['a'], link['b'])
         commands = [Command('delete_cookie', switch, cookie=COOKIE_CIRCUIT + circuit.id)
                     for circuit in torn for switch in circuit.path if switch in self.connected]
+        entries = len(self.timeline)
         commands += self.reconverge(why, received)
         if torn:
-            self.timeline[-1]['circuits_torn_down'] = [circuit.id for circuit in torn]
+            if len(self.timeline) > entries:  # (no entry when the computation failed)
+                self.timeline[-1]['circuits_torn_down'] = [circuit.id for circuit in torn]
             commands += self.police()
         return commands
 

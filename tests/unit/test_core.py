@@ -138,3 +138,11 @@ def test_a_failing_routing_module_is_reported_not_raised():
     core, commands = started(algorithm=broken, label='module:lab.py')
     assert not [c for c in commands if c.kind == 'bundle']
     assert 'does not load' in core.status()['error'] and core.status()['algorithm'] == 'module:lab.py'
+
+
+def test_a_failed_link_ends_the_circuits_across_it():
+    core, _ = started()
+    circuit, _ = core.reserve('h1', 'h3', 4e6)
+    commands = core.link_down(link_key('s1', 3, 's3', 3), 'LLDP timeout', received=300.0)
+    assert ('delete_cookie', 's1', COOKIE_CIRCUIT + circuit.id) in [(c.kind, c.switch, c.cookie) for c in commands]
+    assert core.timeline[-1]['circuits_torn_down'] == [circuit.id] and not core.book.circuits
