@@ -3,6 +3,10 @@
 Tests that need a capability this machine lacks are skipped with the reason (for example the kernel delay path
 on a kernel without sch_netem: the VM stage runs them there). ``delay_path`` parametrises a test over both link
 paths: ``kernel`` (netem) where the probe finds sch_netem, and ``userspace`` (the delay line), forced, always.
+
+``@pytest.mark.remeasure(reason)``: a measurement that a busy neighbour on a shared machine can move (a median over
+a few probes, a best-of-three goodput) is measured afresh once if it fails (pytest-rerunfailures); the tolerance
+stays, both attempts print their figures, and the summary lists the rerun (R). A real fault fails both.
 """
 import os
 import shutil
@@ -17,6 +21,8 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if '/integration/' in str(item.fspath):
             item.add_marker(pytest.mark.root)
+        if item.get_closest_marker('remeasure'):
+            item.add_marker(pytest.mark.flaky(reruns=1, reruns_delay=2))
 
 
 @pytest.fixture(scope='session', autouse=True)

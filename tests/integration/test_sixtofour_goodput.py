@@ -12,6 +12,8 @@ on both paths (the kernel's sit passes GSO super-frames through otherwise). Rout
 addresses) isolates the tunnel; host to host (a -> b) adds an IPv6 forwarding hop at each end, which an emulated
 CPU struggles with, so there it is reported, not asserted.
 """
+import pytest
+
 from testbed.measure.probes import best_goodputs, wire_sized_frames
 from testbed.network.net import running
 from testbed.system.probe import probe
@@ -22,6 +24,7 @@ from topologies.sixtofour import SixToFourDirectTopo, SixToFourSitesTopo
 TOLERANCE = 0.02
 
 
+@pytest.mark.remeasure('the IPv4 baseline must reach 97 % of theory: a busy CPU holds it back')
 def test_sixtofour_goodput_ratio_matches_the_header_overhead():
     emulated = probe().has('cpu_emulated')
     rate, why = ratio_core_rate()
