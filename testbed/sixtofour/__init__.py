@@ -2,9 +2,9 @@
 
 - pure (layer 1): ``addressing`` (2002:V4ADDR::/48, RFC 3964 checks), ``coalesce`` (receive offload: segments of
   one flow merged into a GSO packet);
-- layer 3: ``nodes`` (6to4 routers, relays, the IPv6 router and DNS server as Mininet nodes), ``encapsulator``
-  (the userspace 6to4 interface where the kernel has no sit), ``spoof`` (crafted protocol-41 datagrams for the
-  RFC 3964 tests), ``status`` (``testbed sixtofour``).
+- layer 3: ``nodes`` (6to4 routers, relays, the IPv6 router and DNS server as Mininet nodes; where the kernel has
+  no sit, their 6to4 interface is ``testbed.transition.encapsulator`` in mode 6to4, started by module name),
+  ``spoof`` (crafted protocol-41 datagrams for the RFC 3964 tests), ``status`` (``testbed sixtofour``).
 
 May import: layers 0-2, ``network``.
 """

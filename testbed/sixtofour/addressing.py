@@ -111,7 +111,7 @@ _PREFIX_BYTES = b'\x20\x02'
 
 
 @functools.lru_cache(maxsize=4096)
-def _martian_bytes(v4):
+def martian_bytes(v4: bytes) -> bool:
     """Whether a packed IPv4 address is martian; remembered per address, since a tunnel sees few of them and this
     runs twice per packet in the userspace encapsulator (it was a fifth of its time)."""
     value = int.from_bytes(v4, 'big')
@@ -121,6 +121,21 @@ def _martian_bytes(v4):
 def site_key(v4: AnyV4) -> bytes:
     """The first 6 bytes of a site's addresses (its /48), as ``decapsulate`` compares them."""
     return site_prefix(v4).network_address.packed[:6]
+
+
+def split_datagram(datagram: bytes) -> Optional[Tuple[bytes, bytes]]:
+    """(packed outer IPv4 source, inner IPv6 packet) of a well-formed protocol-41 datagram (IPv4 header included,
+    lengths consistent), else None: every tunnel mode's first check (testbed.transition.tunnels)."""
+    if len(datagram) < 20:
+        return None
+    header = (datagram[0] & 0x0f) * 4
+    if datagram[0] >> 4 != 4 or header < 20 or datagram[9] != PROTO_IPV6_IN_IPV4 \
+            or int.from_bytes(datagram[2:4], 'big') != len(datagram):
+        return None
+    inner = datagram[header:]
+    if len(inner) < 40 or inner[0] >> 4 != 6 or int.from_bytes(inner[4:6], 'big') + 40 != len(inner):
+        return None
+    return datagram[12:16], inner
 
 
 def decapsulate(datagram: bytes, role: str, own_sites: Iterable[bytes] = (),
@@ -134,21 +149,15 @@ def decapsulate(datagram: bytes, role: str, own_sites: Iterable[bytes] = (),
     the relay's own 6to4 site (``own_sites``: packets for the relay itself, as the kernel delivers them to it).
     Every role: a 6to4 inner source must embed the outer IPv4 source (checked first, as sit does), and no 6to4
     address may embed a martian."""
-    if len(datagram) < 20:
+    parts = split_datagram(datagram)
+    if parts is None:
         return None, 'malformed'
-    version_ihl = datagram[0]
-    header = (version_ihl & 0x0f) * 4
-    if version_ihl >> 4 != 4 or header < 20 or datagram[9] != PROTO_IPV6_IN_IPV4 \
-            or int.from_bytes(datagram[2:4], 'big') != len(datagram):
-        return None, 'malformed'
-    inner = datagram[header:]
-    if len(inner) < 40 or inner[0] >> 4 != 6 or int.from_bytes(inner[4:6], 'big') + 40 != len(inner):
-        return None, 'malformed'
+    outer_src, inner = parts
     src, dst = inner[8:24], inner[24:40]
     src_6to4, dst_6to4 = src[:2] == _PREFIX_BYTES, dst[:2] == _PREFIX_BYTES
-    if src_6to4 and src[2:6] != datagram[12:16]:  # checked first, as the kernel's sit device does
+    if src_6to4 and src[2:6] != outer_src:  # checked first, as the kernel's sit device does
         return None, 'spoofed'
-    if (src_6to4 and _martian_bytes(src[2:6])) or (dst_6to4 and _martian_bytes(dst[2:6])) \
+    if (src_6to4 and martian_bytes(src[2:6])) or (dst_6to4 and martian_bytes(dst[2:6])) \
             or src[0] == 0xff or src == bytes(16) or src == bytes(15) + b'\x01' or src[:2] == b'\xfe\x80':
         return None, 'martian'
     if role == 'relay':
@@ -157,7 +166,7 @@ def decapsulate(datagram: bytes, role: str, own_sites: Iterable[bytes] = (),
         if dst_6to4 and dst[:6] not in own_sites:
             return None, 'wrong_destination'
         return inner, None
-    if not src_6to4 and datagram[12:16] not in relays:
+    if not src_6to4 and outer_src not in relays:
         return None, 'not_from_relay'
     if dst[:6] not in own_sites:
         return None, 'wrong_destination'
@@ -179,6 +188,6 @@ def encapsulation_target(inner: bytes, role: str,
         return None, 'wrong_destination'  # the relay's tunnel only carries traffic toward 6to4 sites
     else:
         target = relay
-    if _martian_bytes(target):
+    if martian_bytes(target):
         return None, 'martian'
     return target, None

@@ -16,11 +16,10 @@ inside it in ``start_services(net)``, called by ``TestbedNet.start`` after the s
 - ``DnsServer``: dnsmasq with an AAAA record for every host that has an IPv6 address; hosts given ``dns=`` use it.
 
 The 6to4 interface is the kernel's sit device where the probe found one (``TESTBED_PATH=tunnel=...``), else the
-userspace encapsulator ``testbed.sixtofour.encapsulator`` on a TUN device of the same name: same addresses, routes,
-MTU and
-on-wire headers. RFC 3964 filtering: the encapsulator checks every packet; on sit, the kernel checks the 6to4
-source against the outer IPv4 source and ip6tables/iptables rules (``rfc3964_rules``) drop the rest, each rule
-tagged with the reason it counts.
+userspace encapsulator ``testbed.transition.encapsulator`` (mode 6to4) on a TUN device of the same name: same
+addresses, routes, MTU and on-wire headers. RFC 3964 filtering: the encapsulator checks every packet; on sit, the
+kernel checks the 6to4 source against the outer IPv4 source and ip6tables/iptables rules (``rfc3964_rules``) drop
+the rest, each rule tagged with the reason it counts.
 """
 import ipaddress
 import json
@@ -99,8 +98,8 @@ class SixToFourRouter(CoreAttached, Node):
         return self.v4.ip
 
     def encapsulator_config(self, net):
-        return {'name': self.name, 'role': self.role, 'local': str(self.tunnel_local()), 'relay': str(self.relay),
-                'relays': [str(self.relay)], 'sites': [str(self.v4.ip)], 'mtu': TUNNEL_MTU,
+        return {'mode': '6to4', 'name': self.name, 'role': self.role, 'local': str(self.tunnel_local()),
+                'relay': str(self.relay), 'relays': [str(self.relay)], 'sites': [str(self.v4.ip)], 'mtu': TUNNEL_MTU,
                 'stats': net.run.path(f'encap6to4-{self.name}.json')}
 
     def start_services(self, net):
@@ -113,8 +112,8 @@ class SixToFourRouter(CoreAttached, Node):
                 _sh(self, cmd)
         else:
             self.stats_path = net.run.path(f'encap6to4-{self.name}.json')
-            self.tunnel_process = daemon.start(self, 'testbed.sixtofour.encapsulator', self.encapsulator_config(net),
-                                               net.run,
+            self.tunnel_process = daemon.start(self, 'testbed.transition.encapsulator',
+                                               self.encapsulator_config(net), net.run,
                                                f'6to4 encapsulator {self.name}')
         _sh(self, f'ip -6 addr add {self.tunnel_address}/16 dev {TUNNEL_DEVICE} nodad')  # 2002::/16 on-link
         self.tunnel_routes()

@@ -14,9 +14,10 @@ BASE = {'testbed', 'testbed.errors', 'testbed.units'}
 PURE = {'testbed.link.params', 'testbed.control.routing', 'testbed.control.flows', 'testbed.control.ofwire',
         'testbed.control.circuits', 'testbed.control.packets', 'testbed.control.core',
         'testbed.sixtofour.addressing',
-        'testbed.sixtofour.coalesce', 'testbed.measure.multiplexing', 'testbed.measure.theory',
+        'testbed.sixtofour.coalesce', 'testbed.transition.tunnels', 'testbed.transition.nat64',
+        'testbed.measure.multiplexing', 'testbed.measure.theory',
         'testbed.measure.compare', 'testbed.vm.plan'}
-LAYER_OF_PACKAGE = {'system': 2, 'link': 3, 'network': 3, 'control': 3, 'sixtofour': 3, 'measure': 3,
+LAYER_OF_PACKAGE = {'system': 2, 'link': 3, 'network': 3, 'control': 3, 'sixtofour': 3, 'transition': 3, 'measure': 3,
                     'reports': 4, 'vm': 4}
 TOP = {'testbed.cli': 5, 'testbed.__main__': 5, 'testbed.ryu_compat': 3}
 CONTENT = ('topologies', 'experiments', 'labs', 'controllers')  # built on the testbed: layer 4 and up may use them

@@ -1,26 +1,26 @@
-"""Userspace 6to4 encapsulator: the fallback for the kernel's sit device on kernels without it.
+"""The userspace tunnel encapsulator: the fallback for the kernel's sit device, one program for every mode.
 
-One process per 6to4 router or relay, run inside that node's network namespace. It owns a TUN device (named like
-the sit device, ``tun6to4``, MTU 1480) that the node's IPv6 routes point at, and a raw IPv4 socket for protocol 41:
+One process per tunnel endpoint, run inside that node's network namespace. It owns a TUN device (named like the
+kernel's device would be, e.g. ``tun6to4``) that the node's IPv6 routes point at, and a raw IPv4 socket for
+protocol 41. The mode (``testbed.transition.tunnels``: manual, v4compat, 6to4, 6rd, isatap) is a pure mapping that
+decides both directions:
 
-- IPv6 packets the kernel routes into the TUN device are wrapped in an IPv4 header toward the IPv4 address
-  embedded in their 2002::/16 destination, or toward the relay for native destinations (routers only), from the
-  node's 6to4 IPv4 address, TTL 64, DF set: the same outer header as the kernel's sit device writes. The header
-  is written here and sent on an IPPROTO_RAW socket, which never receives (measured: ~25 % more goodput than
-  letting a protocol-41 socket build it).
-- Protocol-41 datagrams arriving for the node are checked (RFC 3964, ``testbed.sixtofour.addressing.decapsulate``)
-  and the
-  inner IPv6 packet is written to the TUN device, where the kernel forwards it like a packet from sit.
+- IPv6 packets the kernel routes into the TUN device are wrapped in an IPv4 header toward the mode's target, from
+  the node's tunnel IPv4 address, TTL 64, DF set: the same outer header as the kernel's sit device writes. The
+  header is written here and sent on an IPPROTO_RAW socket, which never receives (measured: ~25 % more goodput
+  than letting a protocol-41 socket build it).
+- Protocol-41 datagrams arriving for the node are checked by the mode (RFC 3964 for 6to4, RFC 4213, 5969, 5214
+  for the others) and the inner IPv6 packet is written to the TUN device, where the kernel forwards it like a
+  packet from sit.
 
 Everything that arrives is counted once: delivered, or dropped with its reason; counters go to a JSON file
 (``stats`` in the config) within a quarter second of the last packet and on exit, with the kernel's own drop count
 for the raw socket. The kernel keeps doing what it does on the sit path: hop-limit decrement, Packet Too Big for
 packets larger than the tunnel MTU, neighbour discovery on the LAN.
 
-Run as ``python -m testbed.sixtofour.encapsulator CONFIG_JSON``; prints ``ready`` once the TUN device is up.
+Run as ``python -m testbed.transition.encapsulator CONFIG_JSON``; prints ``ready`` once the TUN device is up.
 """
 import fcntl
-import ipaddress
 import os
 import select
 import socket
@@ -31,9 +31,9 @@ import time
 
 from testbed.system.daemon import LoopSignals, die_with_parent, write_json
 from testbed.system.daemon import main as daemon_main
-from testbed.sixtofour.addressing import (DROP_REASONS, PROTO_IPV6_IN_IPV4, TUNNEL_MTU, TUNNEL_TTL, decapsulate,
-                               encapsulation_target, site_key)
+from testbed.sixtofour.addressing import PROTO_IPV6_IN_IPV4, TUNNEL_MTU, TUNNEL_TTL
 from testbed.sixtofour.coalesce import VNET_HEADER_LEN, coalesce
+from testbed.transition.tunnels import DROP_REASONS, TunnelConfigError, mode_from_config
 
 TUNSETIFF = 0x400454ca
 IFF_TUN, IFF_NO_PI, IFF_VNET_HDR = 0x0001, 0x1000, 0x4000
@@ -80,15 +80,11 @@ def kernel_drops(sock):
 
 
 class Encapsulator:
-    """The two directions of one 6to4 interface and their counters."""
+    """The two directions of one tunnel interface and their counters."""
 
     def __init__(self, config):
-        self.role = config.get('role', 'router')
-        self.local = ipaddress.IPv4Address(config['local']).packed
-        self.relay = ipaddress.IPv4Address(config.get('relay', '192.88.99.1')).packed
-        self.relays = {ipaddress.IPv4Address(r).packed for r in config.get('relays', [config.get('relay',
-                                                                                                  '192.88.99.1')])}
-        self.sites = {site_key(v4) for v4 in config.get('sites', [config['local']])}
+        self.mode = mode_from_config(config)
+        self.local = self.mode.local
         self.tun = open_tun(config.get('device', 'tun6to4'), config.get('mtu', TUNNEL_MTU),
                            config.get('txqueuelen', 5000))
         self.sock = open_raw(config.get('socket_buffer', 8 << 20))
@@ -107,8 +103,7 @@ class Encapsulator:
         back-to-back TCP segments of one flow as one GSO packet (``testbed.sixtofour.coalesce``), as GRO does behind
         sit."""
         counters = self.counters['decap']
-        recv = self.sock.recv
-        role, sites, relays = self.role, self.sites, self.relays
+        recv, accept = self.sock.recv, self.mode.accept
         accepted = []
         received = size = 0
         try:
@@ -119,7 +114,7 @@ class Encapsulator:
                     break
                 received += 1
                 size += len(datagram)
-                inner, reason = decapsulate(datagram, role, sites, relays)
+                inner, reason = accept(datagram)
                 if reason:
                     counters[f'drop_{reason}'] += 1
                     continue
@@ -148,7 +143,7 @@ class Encapsulator:
     def from_tun(self):
         """Read IPv6 packets the kernel routed into the tunnel, wrap them in IPv4, send them."""
         counters = self.counters['encap']
-        read, tun, role, relay = os.read, self.tun, self.role, self.relay
+        read, tun, target_of = os.read, self.tun, self.mode.target
         send = self._send
         received = size = sent = 0
         try:
@@ -159,7 +154,7 @@ class Encapsulator:
                     return
                 received += 1
                 size += len(inner)
-                target, reason = encapsulation_target(inner, role, relay)
+                target, reason = target_of(inner)
                 if reason:
                     counters[f'drop_{reason}'] += 1
                     continue
@@ -175,7 +170,7 @@ class Encapsulator:
 
     def _send(self, inner, target):
         """Send with our own IPv4 header (IPPROTO_RAW implies IP_HDRINCL; the kernel fills in the total length and
-        the checksum): the source is the node's 6to4 address (the anycast one on a relay), the identification a
+        the checksum): the source is the node's tunnel address (the anycast one on a 6to4 relay), the identification a
         running counter as sit's is, and this socket never receives, so incoming datagrams are not copied to it."""
         parts = self.headers.get(target)
         if parts is None:
@@ -214,7 +209,7 @@ def run(config):
             except Exception as exc:  # a bug must not take the tunnel down: count it, say it once
                 encapsulator.counters['internal_errors'] = encapsulator.counters.get('internal_errors', 0) + 1
                 if encapsulator.counters['internal_errors'] == 1:
-                    print(f'6to4 encapsulator: {type(exc).__name__}: {exc}', file=sys.stderr, flush=True)
+                    print(f'tunnel encapsulator: {type(exc).__name__}: {exc}', file=sys.stderr, flush=True)
         dirty = dirty or bool(ready)
         now = time.monotonic()
         if stats and dirty and (not ready or now - written > STATS_INTERVAL):
@@ -226,9 +221,9 @@ def run(config):
 
 
 def main(argv=None):
-    return daemon_main(argv, 'testbed.sixtofour.encapsulator', run,
-                       lambda config: f'6to4 encapsulator {config.get("name", "")}',
-                       errors=(OSError, subprocess.CalledProcessError, ValueError))
+    return daemon_main(argv, 'testbed.transition.encapsulator', run,
+                       lambda config: f'{config.get("mode", "6to4")} encapsulator {config.get("name", "")}',
+                       errors=(OSError, subprocess.CalledProcessError, ValueError, TunnelConfigError))
 
 
 if __name__ == '__main__':

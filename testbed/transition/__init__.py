@@ -1,0 +1,12 @@
+"""IPv6 transition techniques: the paper's survey (dual stack, tunnels, translation) and today's mechanisms.
+
+- pure (layer 1): ``tunnels`` (every tunnel mode as a mapping on raw packets: manual 6in4, IPv4-compatible,
+  6to4, 6rd, ISATAP; their address derivations and RFC checks), ``nat64`` (RFC 6052 address synthesis),
+  ``survey`` (what each mechanism needs, what breaks it and its status today, with the RFC);
+- layer 3: ``encapsulator`` (the one userspace encapsulator, any mode, where the kernel lacks sit),
+  ``nodes`` (tunnel endpoints as Mininet nodes, kernel sit or the encapsulator).
+
+6to4 itself, the paper's implementation, keeps its own folder (``testbed.sixtofour``); here it is one mode.
+
+May import: layers 0-2, ``network``, ``sixtofour``.
+"""

@@ -1,0 +1,181 @@
+"""The survey's tunnel modes (testbed.transition.tunnels) against their RFCs' rules and examples, and RFC 6052's
+address synthesis (testbed.transition.nat64) against the RFC's own table, on packets built with scapy."""
+import ipaddress
+
+import pytest
+from scapy.layers.inet import IP
+from scapy.layers.inet6 import IPv6, ICMPv6EchoRequest
+
+from testbed.transition import nat64
+from testbed.transition.tunnels import (DROP_REASONS, TunnelConfigError, isatap_address, isatap_interface_id,
+                                        mode_from_config, sixrd_domain, v4compat_address)
+
+
+def datagram(outer_src, outer_dst, inner_src, inner_dst):
+    return bytes(IP(src=outer_src, dst=outer_dst, proto=41) / IPv6(src=inner_src, dst=inner_dst) / ICMPv6EchoRequest())
+
+
+def packet(src, dst):
+    return bytes(IPv6(src=src, dst=dst) / ICMPv6EchoRequest())
+
+
+def v4(packed):
+    return None if packed is None else str(ipaddress.IPv4Address(packed))
+
+
+# -- RFC 6052: the table of section 2.4, 192.0.2.33 under 2001:db8:122:344::/n ----------------------------------
+@pytest.mark.parametrize('prefix, expected', [
+    ('2001:db8::/32', '2001:db8:c000:221::'),
+    ('2001:db8:100::/40', '2001:db8:1c0:2:21::'),
+    ('2001:db8:122::/48', '2001:db8:122:c000:2:2100::'),
+    ('2001:db8:122:300::/56', '2001:db8:122:3c0:0:221::'),
+    ('2001:db8:122:344::/64', '2001:db8:122:344:c0:2:2100:0'),
+    ('2001:db8:122:344::/96', '2001:db8:122:344::192.0.2.33'),
+    ('64:ff9b::/96', '64:ff9b::192.0.2.33'),
+])
+def test_rfc6052_synthesis_and_extraction_match_the_rfc_table(prefix, expected):
+    assert nat64.synthesize(prefix, '192.0.2.33') == ipaddress.IPv6Address(expected)
+    assert nat64.extract(prefix, expected) == ipaddress.IPv4Address('192.0.2.33')
+
+
+@pytest.mark.parametrize('prefix, why', [('64:ff9b::/64', None), ('2001:db8::/33', 'allows /32'),
+                                         ('64:ff9b::/120', 'allows'), ('2001:db8:0:0:100::/96', 'bits 64-71'),
+                                         ('not-a-prefix', 'not an IPv6 prefix')])
+def test_rfc6052_refuses_prefixes_it_does_not_allow(prefix, why):
+    if why is None:
+        assert nat64.nat64_prefix(prefix).prefixlen == 64
+        return
+    with pytest.raises(nat64.Nat64PrefixError, match=why):
+        nat64.nat64_prefix(prefix)
+
+
+# -- manual 6in4 (RFC 4213) ----------------------------------------------------------------------------------------
+def test_manual_tunnel_sends_everything_to_its_peer_and_accepts_only_it():
+    mode = mode_from_config({'mode': 'manual', 'local': '192.0.2.1', 'remote': '198.51.100.1'})
+    assert v4(mode.target(packet('2001:db8:1::1', '2001:db8:99::1'))[0]) == '198.51.100.1'
+    ok = datagram('198.51.100.1', '192.0.2.1', '2001:db8:2::1', '2001:db8:1::1')
+    assert mode.accept(ok)[1] is None
+    assert mode.accept(datagram('203.0.113.9', '192.0.2.1', '2001:db8:2::1', '2001:db8:1::1')) == (None, 'not_peer')
+    assert mode.accept(datagram('198.51.100.1', '192.0.2.1', 'ff02::1', '2001:db8:1::1')) == (None, 'martian')
+    assert mode.accept(ok[:30]) == (None, 'malformed')
+
+
+# -- IPv4-compatible automatic tunnels (RFC 2893, historic) --------------------------------------------------------
+def test_v4compat_reaches_only_other_v4compat_hosts():
+    assert str(v4compat_address('192.0.2.1')) == '::c000:201'
+    mode = mode_from_config({'mode': 'v4compat', 'local': '192.0.2.1'})
+    assert v4(mode.target(packet('::192.0.2.1', '::198.51.100.1'))[0]) == '198.51.100.1'
+    assert mode.target(packet('::192.0.2.1', '2001:db8::1')) == (None, 'no_mapping')  # why it was dropped
+    assert mode.accept(datagram('198.51.100.1', '192.0.2.1', '::198.51.100.1', '::192.0.2.1'))[1] is None
+    assert mode.accept(datagram('203.0.113.9', '192.0.2.1', '::198.51.100.1', '::192.0.2.1')) == (None, 'spoofed')
+
+
+# -- 6rd (RFC 5969) ------------------------------------------------------------------------------------------------
+def test_6rd_delegated_prefix_with_a_whole_ipv4_address():
+    domain = sixrd_domain('2001:db8::/32', 0, '203.0.113.1')
+    assert str(domain.delegated_prefix('192.0.2.1')) == '2001:db8:c000:201::/64'
+    # a /30 6rd prefix: the IPv4 address's first two bits land in the prefix's last two (as ipv6calc computes it)
+    assert str(sixrd_domain('2a01:79c::/30', 0, '213.167.115.92').delegated_prefix('81.167.4.214')) == \
+        '2a01:79d:469c:1358::/62'
+
+
+def test_6rd_with_a_common_ipv4_prefix_left_out():
+    domain = sixrd_domain('2001:db8::/32', 8, '10.0.0.1', v4_prefix='10.0.0.0/8')
+    assert str(domain.delegated_prefix('10.100.100.1')) == '2001:db8:6464:100::/56'
+    assert v4(domain.embedded_v4(ipaddress.IPv6Address('2001:db8:6464:1ff::1').packed)) == '10.100.100.1'
+    with pytest.raises(TunnelConfigError, match='outside the domain'):
+        domain.delegated_prefix('192.0.2.1')
+
+
+@pytest.mark.parametrize('args, why', [(('2001:db8::/40', 0), 'must fit in 64 bits'),
+                                       (('2001:db8::/32', 8), 'needs the common IPv4 prefix'),
+                                       (('2001:db8::/32', 33), '0..32'), (('zz', 0), 'not an IPv6 prefix')])
+def test_6rd_parameters_that_cannot_work_are_refused(args, why):
+    with pytest.raises(TunnelConfigError, match=why):
+        sixrd_domain(*args, relay='203.0.113.1')
+
+
+def test_6rd_ce_and_border_relay_decisions():
+    common = {'mode': '6rd', 'prefix': '2001:db8::/32', 'relay': '203.0.113.1'}
+    ce = mode_from_config({**common, 'local': '192.0.2.1'})
+    br = mode_from_config({**common, 'local': '203.0.113.1', 'role': 'br'})
+    other_ce, native = '2001:db8:c633:6401::10', '2001:470:1::1'
+    own = '2001:db8:c000:201::10'
+    assert v4(ce.target(packet(own, other_ce))[0]) == '198.51.100.1'      # straight to the other CE
+    assert v4(ce.target(packet(own, native))[0]) == '203.0.113.1'         # the rest through the BR
+    assert v4(br.target(packet(native, own))[0]) == '192.0.2.1'
+    assert br.target(packet(own, native)) == (None, 'wrong_destination')
+    assert ce.accept(datagram('198.51.100.1', '192.0.2.1', other_ce, own))[1] is None
+    assert ce.accept(datagram('203.0.113.1', '192.0.2.1', native, own))[1] is None
+    assert ce.accept(datagram('198.51.100.7', '192.0.2.1', other_ce, own)) == (None, 'spoofed')
+    assert ce.accept(datagram('198.51.100.1', '192.0.2.1', native, own)) == (None, 'not_from_relay')
+    assert ce.accept(datagram('198.51.100.1', '192.0.2.1', other_ce, '2001:db8:c000:202::1')) == \
+        (None, 'wrong_destination')
+    assert br.accept(datagram('192.0.2.1', '203.0.113.1', own, native))[1] is None
+    assert br.accept(datagram('192.0.2.1', '203.0.113.1', native, own)) == (None, 'spoofed')
+
+
+# -- ISATAP (RFC 5214) ---------------------------------------------------------------------------------------------
+def test_isatap_interface_identifiers():
+    assert str(isatap_address('fe80::/64', '192.168.1.5')) == 'fe80::5efe:c0a8:105'      # private: u bit 0
+    assert str(isatap_address('2001:db8:1::/64', '192.0.2.143')) == '2001:db8:1::5efe:c000:28f'  # documentation
+    assert isatap_interface_id('198.51.100.1', global_v4=True) >> 32 == 0x02005efe
+    with pytest.raises(TunnelConfigError, match='/64'):
+        isatap_address('2001:db8::/48', '10.0.0.1')
+
+
+def test_isatap_host_behind_a_private_address():
+    host = mode_from_config({'mode': 'isatap', 'local': '10.0.0.2', 'routers': ['10.0.0.1'],
+                             'prefixes': ['2001:db8:1::/64']})
+    me, peer = str(isatap_address('2001:db8:1::/64', '10.0.0.2')), str(isatap_address('2001:db8:1::/64', '10.0.0.3'))
+    router_ll = str(isatap_address('fe80::/64', '10.0.0.1'))
+    assert v4(host.target(packet(me, peer))[0]) == '10.0.0.3'           # on-link: straight to the peer
+    assert v4(host.target(packet(me, '2001:db8:99::1'))[0]) == '10.0.0.1'  # off-link: the PRL's router
+    assert v4(host.target(packet('fe80::5efe:a00:2', router_ll))[0]) == '10.0.0.1'
+    assert host.target(packet(me, 'ff02::2')) == (None, 'link_scope')
+    assert host.accept(datagram('10.0.0.3', '10.0.0.2', peer, me))[1] is None
+    assert host.accept(datagram('10.0.0.1', '10.0.0.2', '2001:db8:99::1', me))[1] is None   # forwarded by the router
+    assert host.accept(datagram('10.0.0.9', '10.0.0.2', peer, me)) == (None, 'spoofed')
+    assert host.accept(datagram('10.0.0.9', '10.0.0.2', '2001:db8:99::1', me)) == (None, 'spoofed')
+
+
+def test_isatap_needs_a_router_list_and_64_bit_prefixes():
+    with pytest.raises(TunnelConfigError, match='potential router list'):
+        mode_from_config({'mode': 'isatap', 'local': '10.0.0.2'})
+    with pytest.raises(TunnelConfigError, match='/64'):
+        mode_from_config({'mode': 'isatap', 'local': '10.0.0.1', 'role': 'router', 'prefixes': ['2001:db8::/48']})
+
+
+def test_unknown_mode_and_bad_addresses_are_one_error_each():
+    with pytest.raises(TunnelConfigError, match='unknown tunnel mode'):
+        mode_from_config({'mode': 'gre', 'local': '192.0.2.1'})
+    with pytest.raises(TunnelConfigError, match='not an IPv4 address'):
+        mode_from_config({'mode': 'manual', 'local': '192.0.2.1', 'remote': '300.1.1.1'})
+
+
+def test_6to4_is_one_mode_among_them():
+    mode = mode_from_config({'mode': '6to4', 'local': '192.0.2.1'})
+    assert v4(mode.target(packet('2002:c000:201:1::10', '2002:c633:6401:1::10'))[0]) == '198.51.100.1'
+    assert mode.accept(datagram('198.51.100.2', '192.0.2.1', '2002:c633:6401:1::10', '2002:c000:201:1::10')) == \
+        (None, 'spoofed')
+
+
+@pytest.mark.parametrize('config', [
+    {'mode': 'manual', 'local': '192.0.2.1', 'remote': '198.51.100.1'},
+    {'mode': 'v4compat', 'local': '192.0.2.1'},
+    {'mode': '6rd', 'local': '192.0.2.1', 'prefix': '2001:db8::/32', 'relay': '203.0.113.1'},
+    {'mode': 'isatap', 'local': '10.0.0.2', 'routers': ['10.0.0.1']},
+    {'mode': '6to4', 'local': '192.0.2.1'}])
+def test_every_mode_survives_garbage(config):
+    """Every mode decides on any bytes without raising, and counts what it refuses under a known reason: every
+    truncation of a good datagram is malformed, and so are random bytes."""
+    import random
+    mode = mode_from_config(config)
+    good = datagram('198.51.100.1', '192.0.2.1', '2001:db8::1', '2001:db8::2')
+    assert all(mode.accept(good[:n]) == (None, 'malformed') for n in range(len(good)))
+    generator = random.Random(7)
+    for _ in range(2000):
+        sample = generator.randbytes(generator.randrange(0, 120))
+        assert mode.accept(sample) == (None, 'malformed')
+        _, reason = mode.target(sample)
+        assert reason is None or reason in DROP_REASONS
