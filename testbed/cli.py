@@ -43,6 +43,7 @@ def cmd_doctor(args):
 
 def cmd_list(args):
     from testbed.reports.catalog import describe, topologies
+    from testbed.transition.survey import SURVEY
     topos = topologies()
     if args.json:
         print(json.dumps({'topologies': {name: {'module': module, 'description': describe(factory)}
@@ -51,6 +52,10 @@ def cmd_list(args):
     print('topologies (testbed run NAME [--param k=v ...]):')
     for name, (factory, _module) in sorted(topos.items()):
         print(f'  {name:<14} {describe(factory)}')
+    print('\nIPv6 transition mechanisms (the paper\'s survey and today\'s; README "Transition techniques"):')
+    for mechanism in SURVEY:
+        where = f'testbed run {mechanism.topology}' if mechanism.topology else 'not built yet'
+        print(f'  {mechanism.name:<44} {where}\n      {mechanism.rfc}; {mechanism.status}')
     return 0
 
 

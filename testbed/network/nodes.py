@@ -9,7 +9,16 @@ through the testbed's DNS server while the machine's own resolver configuration 
 """
 from mininet.node import Host
 
+from testbed.errors import TestbedError
+
 DNS_DOMAIN = 'sixtofour.test'   # RFC 6761 reserves .test
+
+
+def configure(node, cmd: str) -> None:
+    """Run a configuration command in ``node``; raise with its output if it fails."""
+    output = node.cmd(f'{cmd} 2>&1; echo "exit=$?"').strip().splitlines()
+    if not output or output[-1] != 'exit=0':
+        raise TestbedError(f'{node.name}: "{cmd}" failed: {" ".join(output[:-1]) or "?"}')
 
 
 class RoutedHost(Host):

@@ -30,16 +30,10 @@ from mininet.node import Node
 
 from testbed.system import daemon
 from testbed.errors import TestbedError
-from testbed.network.nodes import DNS_DOMAIN, RoutedHost
+from testbed.network.nodes import DNS_DOMAIN, RoutedHost, configure
 from testbed.sixtofour.addressing import (PREFIX_6TO4, RELAY_ANYCAST, RELAY_ANYCAST_PREFIX, TUNNEL_DEVICE, TUNNEL_MTU,
                                TUNNEL_TTL, address_in, martian_6to4_prefixes, router_6to4_address, site_prefix,
                                subnet)
-
-def _sh(node, cmd):
-    """Run a configuration command in ``node``; raise with its output if it fails."""
-    output = node.cmd(f'{cmd} 2>&1; echo "exit=$?"').strip().splitlines()
-    if not output or output[-1] != 'exit=0':
-        raise TestbedError(f'{node.name}: "{cmd}" failed: {" ".join(output[:-1]) or "?"}')
 
 
 def _iface(interface):
@@ -76,16 +70,16 @@ class SixToFourRouter(CoreAttached, Node):
         self.tunnel_address = router_6to4_address(self.v4.ip)
         self.tunnel_process = None
         self.wan, self.lan_intf = self.intfList()[:2]
-        _sh(self, 'sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv4.ip_forward=0')
-        _sh(self, f'ip addr flush dev {self.wan}')
-        _sh(self, f'ip addr add {self.v4} dev {self.wan}')
+        configure(self, 'sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv4.ip_forward=0')
+        configure(self, f'ip addr flush dev {self.wan}')
+        configure(self, f'ip addr add {self.v4} dev {self.wan}')
         if v4_gateway == 'onlink':  # a WAN link straight to the other router (no IPv4 core in between)
-            _sh(self, f'ip route add default dev {self.wan}')
+            configure(self, f'ip route add default dev {self.wan}')
         elif v4_gateway:
-            _sh(self, f'ip route add default via {v4_gateway} dev {self.wan}')
+            configure(self, f'ip route add default via {v4_gateway} dev {self.wan}')
         for intf, lan in zip(self.intfList()[1:], self.lans):  # interface k+1 carries subnet lan_subnets[k]
-            _sh(self, f'ip -6 addr add {address_in(lan, 1)}/64 dev {intf} nodad')
-        _sh(self, f'ip -6 route add unreachable {self.prefix}')
+            configure(self, f'ip -6 addr add {address_in(lan, 1)}/64 dev {intf} nodad')
+        configure(self, f'ip -6 route add unreachable {self.prefix}')
         return result
 
     def core_attachments(self, intf):
@@ -105,21 +99,21 @@ class SixToFourRouter(CoreAttached, Node):
     def start_services(self, net):
         self.tunnel_path = net.plan.tunnel
         if self.tunnel_path == 'kernel':
-            _sh(self, f'ip tunnel add {TUNNEL_DEVICE} mode sit remote any local {self.tunnel_local()} '
+            configure(self, f'ip tunnel add {TUNNEL_DEVICE} mode sit remote any local {self.tunnel_local()} '
                       f'ttl {TUNNEL_TTL}')
-            _sh(self, f'ip link set {TUNNEL_DEVICE} mtu {TUNNEL_MTU} up')
+            configure(self, f'ip link set {TUNNEL_DEVICE} mtu {TUNNEL_MTU} up')
             for cmd in rfc3964_rules(self):
-                _sh(self, cmd)
+                configure(self, cmd)
         else:
             self.stats_path = net.run.path(f'encap6to4-{self.name}.json')
             self.tunnel_process = daemon.start(self, 'testbed.transition.encapsulator',
                                                self.encapsulator_config(net), net.run,
                                                f'6to4 encapsulator {self.name}')
-        _sh(self, f'ip -6 addr add {self.tunnel_address}/16 dev {TUNNEL_DEVICE} nodad')  # 2002::/16 on-link
+        configure(self, f'ip -6 addr add {self.tunnel_address}/16 dev {TUNNEL_DEVICE} nodad')  # 2002::/16 on-link
         self.tunnel_routes()
 
     def tunnel_routes(self):
-        _sh(self, f'ip -6 route add default via ::{self.relay} dev {TUNNEL_DEVICE} onlink')
+        configure(self, f'ip -6 route add default via ::{self.relay} dev {TUNNEL_DEVICE} onlink')
 
     def stop_services(self):
         daemon.stop(getattr(self, 'tunnel_process', None))
@@ -154,15 +148,15 @@ class SixToFourRelay(SixToFourRouter):
         self.v4_gateway, self.gateway6 = v4_gateway, gateway6
         self.tunnel_process = None
         self.wan, self.native = self.intfList()[:2]
-        _sh(self, 'sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv4.ip_forward=0')
-        _sh(self, f'ip addr flush dev {self.wan}')
-        _sh(self, f'ip addr add {self.v4} dev {self.wan}')
-        _sh(self, f'ip addr add {self.anycast}/32 dev {self.wan}')
+        configure(self, 'sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv4.ip_forward=0')
+        configure(self, f'ip addr flush dev {self.wan}')
+        configure(self, f'ip addr add {self.v4} dev {self.wan}')
+        configure(self, f'ip addr add {self.anycast}/32 dev {self.wan}')
         if v4_gateway:
-            _sh(self, f'ip route add default via {v4_gateway} dev {self.wan}')
-        _sh(self, f'ip -6 addr add {self.ip6} dev {self.native} nodad')
+            configure(self, f'ip route add default via {v4_gateway} dev {self.wan}')
+        configure(self, f'ip -6 addr add {self.ip6} dev {self.native} nodad')
         if gateway6:
-            _sh(self, f'ip -6 route add default via {gateway6} dev {self.native}')
+            configure(self, f'ip -6 route add default via {gateway6} dev {self.native}')
         return result
 
     def core_attachments(self, intf):
@@ -194,11 +188,11 @@ class IPv6Router(CoreAttached, Node):
         result = super().config(**params)
         self.addresses = [_iface(a) for a in addresses]
         self.core_index, self.gateway6, self.announced = core, gateway6, list(announce)
-        _sh(self, 'sysctl -qw net.ipv6.conf.all.forwarding=1')
+        configure(self, 'sysctl -qw net.ipv6.conf.all.forwarding=1')
         for intf, address in zip(self.intfList(), self.addresses):
-            _sh(self, f'ip -6 addr add {address} dev {intf} nodad')
+            configure(self, f'ip -6 addr add {address} dev {intf} nodad')
         for route in routes6:
-            _sh(self, f'ip -6 route add {route}')
+            configure(self, f'ip -6 route add {route}')
         return result
 
     def core_attachments(self, intf):
@@ -278,7 +272,7 @@ def rfc3964_rules(node):
     return rules
 
 
-def tunnel_counters(path, stats_path, run_cmd):
+def tunnel_counters(path, stats_path, run_cmd, device=TUNNEL_DEVICE):
     """{'path', 'decap': {...}, 'encap': {...}}: from the encapsulator's file (userspace) or from the kernel's
     counters (sit device statistics and the tagged filter rules, read with ``run_cmd`` inside the node)."""
     if path != 'kernel':
@@ -287,7 +281,7 @@ def tunnel_counters(path, stats_path, run_cmd):
                 return {'path': 'userspace', **json.load(handle)}
         except (TypeError, OSError, ValueError):
             return {'path': path or 'userspace'}
-    link = json.loads(run_cmd(f'ip -s -j link show {TUNNEL_DEVICE}') or '[{}]')[0].get('stats64', {})
+    link = json.loads(run_cmd(f'ip -s -j link show {device}') or '[{}]')[0].get('stats64', {})
     rx, tx = link.get('rx', {}), link.get('tx', {})
     decap = {'received': rx.get('packets', 0) + rx.get('errors', 0), 'delivered': rx.get('packets', 0),
              'drop_spoofed': rx.get('errors', 0)}  # sit counts what fails its 6to4 source check as rx errors

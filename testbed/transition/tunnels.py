@@ -25,7 +25,7 @@ Linux only does on its fallback device ``sit0``):
 """
 import ipaddress
 from dataclasses import dataclass
-from typing import Dict, FrozenSet, Optional, Tuple, Union
+from typing import Dict, FrozenSet, List, Optional, Tuple, Union
 
 from testbed.errors import TestbedError
 import testbed.sixtofour.addressing as sixtofour
@@ -35,6 +35,8 @@ AnyV4 = Union[str, ipaddress.IPv4Address]
 
 DROP_REASONS = sixtofour.DROP_REASONS + ('not_peer', 'no_mapping')
 MODES = ('manual', 'v4compat', '6to4', '6rd', 'isatap')
+DEVICES = {'manual': 'tun6in4', 'v4compat': 'tunv4compat', '6to4': sixtofour.TUNNEL_DEVICE, '6rd': 'tun6rd',
+           'isatap': 'isatap0'}   # the tunnel interface's name in each mode, on both paths
 ISATAP_IID = b'\x00\x00\x5e\xfe'          # RFC 5214 section 6.1, private (or unknown) IPv4 address
 ISATAP_IID_GLOBAL = b'\x02\x00\x5e\xfe'   # the same with the universal/local bit set: a global IPv4 address
 LINK_LOCAL_64 = b'\xfe\x80' + bytes(6)
@@ -323,3 +325,20 @@ def mode_from_config(config: Dict) -> Mode:
         return Isatap(local, frozenset(prefixes), routers, role)
     raise TunnelConfigError(f'unknown tunnel mode {name!r} (one of {", ".join(MODES)})')
 
+
+
+def kernel_commands(config: Dict, device: str) -> List[str]:
+    """The ``ip`` commands that make the kernel's sit device behave as ``config``'s mode (checked first)."""
+    mode_from_config(config)
+    name, local = config.get('mode', '6to4'), config['local']
+    kind = 'isatap' if name == 'isatap' else 'sit'
+    remote = config['remote'] if name == 'manual' else 'any'
+    commands = [f'ip tunnel add {device} mode {kind} local {local} ttl {sixtofour.TUNNEL_TTL}'
+                + ('' if kind == 'isatap' else f' remote {remote}')]
+    if name == '6rd':
+        relay_prefix = config.get('v4_prefix') or '0.0.0.0/0'
+        commands.append(f'ip tunnel 6rd dev {device} 6rd-prefix {config["prefix"]} 6rd-relay_prefix {relay_prefix}')
+    if name == 'isatap':
+        commands += [f'ip tunnel prl prl-default {router} dev {device}' for router in config.get('routers', [])]
+    commands.append(f'ip link set {device} mtu {sixtofour.TUNNEL_MTU} up')
+    return commands

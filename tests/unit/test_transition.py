@@ -8,7 +8,7 @@ from scapy.layers.inet6 import IPv6, ICMPv6EchoRequest
 
 from testbed.transition import nat64
 from testbed.transition.tunnels import (DROP_REASONS, TunnelConfigError, isatap_address, isatap_interface_id,
-                                        mode_from_config, sixrd_domain, v4compat_address)
+                                        kernel_commands, mode_from_config, sixrd_domain, v4compat_address)
 
 
 def datagram(outer_src, outer_dst, inner_src, inner_dst):
@@ -179,3 +179,17 @@ def test_every_mode_survives_garbage(config):
         assert mode.accept(sample) == (None, 'malformed')
         _, reason = mode.target(sample)
         assert reason is None or reason in DROP_REASONS
+
+
+def test_kernel_commands_per_mode():
+    manual = kernel_commands({'mode': 'manual', 'local': '192.0.2.1', 'remote': '198.51.100.1'}, 'tun6in4')
+    assert manual[0] == 'ip tunnel add tun6in4 mode sit local 192.0.2.1 ttl 64 remote 198.51.100.1'
+    sixrd = kernel_commands({'mode': '6rd', 'local': '10.64.1.1', 'prefix': '2001:db8:6000::/40', 'v4_common': 16,
+                             'v4_prefix': '10.64.0.0/16', 'relay': '10.64.0.1'}, 'tun6rd')
+    assert 'ip tunnel 6rd dev tun6rd 6rd-prefix 2001:db8:6000::/40 6rd-relay_prefix 10.64.0.0/16' in sixrd
+    isatap = kernel_commands({'mode': 'isatap', 'local': '10.0.0.2', 'routers': ['10.0.0.1']}, 'isatap0')
+    assert isatap[:2] == ['ip tunnel add isatap0 mode isatap local 10.0.0.2 ttl 64',
+                          'ip tunnel prl prl-default 10.0.0.1 dev isatap0']
+    assert all(commands[-1].endswith('mtu 1480 up') for commands in (manual, sixrd, isatap))
+    with pytest.raises(TunnelConfigError, match='must fit'):
+        kernel_commands({'mode': '6rd', 'local': '10.64.1.1', 'prefix': '2001:db8::/48', 'relay': '10.64.0.1'}, 't')

@@ -1,0 +1,108 @@
+"""Node types of the transition networks: a Linux router for the cores, and a tunnel endpoint of any survey mode.
+
+- ``Router``: addresses per interface, forwarding for the families it has addresses of, static routes. With
+  ``ipv6=False`` it forwards IPv4 only: the IPv4 Internet a tunnel has to cross (and IPv6 packets die there).
+- ``TunnelEndpoint``: interface 0 faces the IPv4 network (``v4``, ``v4_gateway``); interfaces 1.. are IPv6 LANs
+  (``lans``: one address per interface; an endpoint with LANs forwards IPv6, one without is a host). Its tunnel
+  interface is configured by ``tunnel`` (``mode`` and that mode's keys, testbed.transition.tunnels) with the
+  address ``tunnel_address``, and ``routes6`` (``ip -6 route add`` arguments) point into it.
+
+The tunnel interface is the kernel's sit device in that mode where the probe found sit (``kernel_commands``),
+else ``testbed.transition.encapsulator`` on a TUN device of the same name; both carry the same addresses, routes,
+MTU (1480) and outer headers, and both are gone with the node's namespace.
+"""
+import ipaddress
+from typing import Dict, List
+
+from mininet.node import Node
+
+from testbed.errors import TestbedError
+from testbed.network.nodes import configure
+from testbed.sixtofour.addressing import TUNNEL_MTU
+from testbed.sixtofour.nodes import tunnel_counters
+from testbed.system import daemon
+from testbed.transition.tunnels import DEVICES, TunnelConfigError, kernel_commands, mode_from_config
+
+
+class Router(Node):
+    """A Linux router: ``addresses`` one tuple of 'address/len' per interface, ``routes`` ('ip route add' or
+    'ip -6 route add' arguments, the family told by the text), ``ipv6`` whether it forwards IPv6."""
+
+    def config(self, addresses=(), routes=(), ipv6=True, **params):
+        result = super().config(**params)
+        configure(self, f'sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding={int(ipv6)}')
+        if not ipv6:
+            configure(self, 'sysctl -qw net.ipv6.conf.all.disable_ipv6=1')
+        for intf, own in zip(self.intfList(), addresses):
+            configure(self, f'ip addr flush dev {intf}')
+            for address in own:
+                family = '-6 ' if ':' in address else ''
+                configure(self, f'ip {family}addr add {address} dev {intf}' + (' nodad' if family else ''))
+        for route in routes:
+            configure(self, f'ip {"-6 " if ":" in route.split()[0] else ""}route add {route}')
+        return result
+
+
+class TunnelEndpoint(Node):
+    """A router or host with one tunnel interface of any survey mode (see the module docstring)."""
+
+    def config(self, v4=None, v4_gateway=None, tunnel=None, tunnel_address=None, lans=(), routes6=('default',),
+               **params):
+        result = super().config(**params)
+        if not (v4 and tunnel):
+            raise TestbedError(f'{self.name}: a tunnel endpoint needs its IPv4 address (v4=) and a tunnel (tunnel=)')
+        self.v4 = ipaddress.IPv4Interface(v4)
+        self.tunnel = {**tunnel, 'local': str(self.v4.ip)}
+        try:
+            self.mode = mode_from_config(self.tunnel)   # refuses parameters that cannot work, before anything runs
+        except TunnelConfigError as exc:
+            raise TestbedError(f'{self.name}: {exc}') from None
+        self.device = DEVICES[self.tunnel['mode']]
+        self.tunnel_address = ipaddress.IPv6Interface(tunnel_address) if tunnel_address else None
+        self.routes6 = list(routes6)
+        self.tunnel_process = None
+        self.tunnel_path = None
+        wan = self.intfList()[0]
+        configure(self, f'sysctl -qw net.ipv6.conf.all.forwarding={int(bool(lans))} net.ipv4.ip_forward=0')
+        configure(self, f'ip addr flush dev {wan}')
+        configure(self, f'ip addr add {self.v4} dev {wan}')
+        if v4_gateway:
+            configure(self, f'ip route add default via {v4_gateway} dev {wan}')
+        for intf, lan in zip(self.intfList()[1:], lans):
+            configure(self, f'ip -6 addr add {lan} dev {intf} nodad')
+        return result
+
+    def start_services(self, net):
+        self.tunnel_path = net.plan.tunnel
+        if self.tunnel_path == 'kernel':
+            for command in kernel_commands(self.tunnel, self.device):
+                configure(self, command)
+        else:
+            self.stats_path = net.run.path(f'encap-{self.name}.json')
+            config = {**self.tunnel, 'name': self.name, 'device': self.device, 'mtu': TUNNEL_MTU,
+                      'stats': self.stats_path}
+            self.tunnel_process = daemon.start(self, 'testbed.transition.encapsulator', config, net.run,
+                                               f'{self.tunnel["mode"]} encapsulator {self.name}')
+        if self.tunnel_address:
+            configure(self, f'ip -6 addr add {self.tunnel_address} dev {self.device} nodad')
+        for route in self.routes6:  # a gateway (the BR's ::V4, a router's fe80::5efe:V4) is on the tunnel's link
+            onlink = ' onlink' if ' via ' in f' {route} ' else ''
+            configure(self, f'ip -6 route add {route} dev {self.device}{onlink}')
+
+    def stop_services(self):
+        daemon.stop(self.tunnel_process)
+        self.tunnel_process = None
+
+    def counters(self) -> Dict:
+        """Encapsulated, decapsulated and dropped (by reason), on either path."""
+        return tunnel_counters(self.tunnel_path, getattr(self, 'stats_path', None), self.cmd, self.device)
+
+    def tunnel_record(self) -> Dict:
+        return {'pid': self.pid, 'role': self.tunnel.get('role', self.tunnel['mode']), 'path': self.tunnel_path,
+                'stats': getattr(self, 'stats_path', None), 'v4': str(self.v4.ip), 'mode': self.tunnel['mode'],
+                'device': self.device}
+
+
+def endpoints(net) -> List[TunnelEndpoint]:
+    return [host for host in net.hosts if isinstance(host, TunnelEndpoint)]
+

@@ -1,0 +1,112 @@
+"""The survey's mechanisms on real namespaces (topologies/transition.py): each network's reachability matrix as
+its RFC predicts it, including the pairs that must fail, the outer header on the wire, where the traffic goes
+(6rd: customer to customer without the relay), the modes' checks on crafted datagrams, and fuzzing every mode."""
+import json
+import sys
+import time
+
+import pytest
+
+from testbed.network.capture import capture, decode_6in4
+from testbed.network.net import running
+from topologies.transition import (NATIVE_C, DualStackTopo, IsatapTopo, SixInFourTopo, SixRdTopo,
+                                   V4CompatTopo)
+
+# (topology, [(source node, destination address, reachable?)]) -- reachable as the mechanism's RFC says
+MATRICES = {
+    'dual-stack': (DualStackTopo, [('h1', '198.51.100.10', True), ('h1', '2001:db8:2::10', True),
+                                   ('h2', '2001:db8:1::10', True)]),
+    '6in4': (SixInFourTopo, [('a', '2001:db8:2::10', True), ('b', '2001:db8:1::10', True),
+                             ('a', '198.51.100.1', False)]),   # the sites are IPv6-only: no IPv4 at all
+    'v4compat': (V4CompatTopo, [('h1', '::198.51.100.10', True), ('h2', '::192.0.2.10', True),
+                                ('h1', NATIVE_C, False), ('c', '::192.0.2.10', False)]),  # why it was dropped
+    '6rd': (SixRdTopo, [('a', '2001:db8:6002:101::10', True), ('a', NATIVE_C, True), ('c', '2001:db8:6001:101::10',
+                                                                                            True)]),
+    'isatap': (IsatapTopo, [('h1', '2001:db8:5e::5efe:a00:3', True), ('h1', NATIVE_C, True),
+                            ('c', '2001:db8:5e::5efe:a00:2', True)]),
+}
+
+
+def reachable(node, address):
+    output = node.cmd(f'ping -n -c 2 -i 0.2 -W 1 {address}')
+    return ' 0% packet loss' in output, (output.strip().splitlines() or ['?'])[-2 if ' 0% ' in output else -1]
+
+
+def counters(node, settle=0.6):
+    time.sleep(settle)  # the encapsulator writes its counters within 0.25 s of the last packet
+    return node.counters()
+
+
+@pytest.mark.parametrize('name', list(MATRICES))
+def test_reachability_matrix(name):
+    topo, matrix = MATRICES[name]
+    with running(topo(), label=name) as net:
+        outcomes = []
+        for source, address, expected in matrix:
+            ok, detail = reachable(net[source], address)
+            print(f'{name}: {source} -> {address}: {"reached" if ok else "unreachable"} (expected '
+                  f'{"reached" if expected else "unreachable"}; {detail})')
+            outcomes.append(ok == expected)
+    assert all(outcomes)
+
+
+def test_6in4_outer_header_and_only_the_peer_is_accepted(tmp_path):
+    with running(SixInFourTopo(), label='6in4') as net:
+        pcap = str(tmp_path / '6in4.pcap')
+        capture(net['r1'], 'r1-eth0', 'ip proto 41', lambda: net['a'].cmd('ping -6 -c 1 -W 2 2001:db8:2::10'),
+                pcap, net.run)
+        rows = decode_6in4(pcap)
+        out = next(row for row in rows if row['inner_dst'] == '2001:db8:2::10')
+        expected = {'proto': 41, 'src': '192.0.2.1', 'dst': '198.51.100.1', 'ttl': 64, 'flags': 'DF',
+                    'inner_src': '2001:db8:1::10', 'inner_hlim': 63}
+        print('measured:', {key: out[key] for key in expected})
+        assert {key: out[key] for key in expected} == expected
+        before = counters(net['r1'])['decap']
+        net['core'].cmd(f'{sys.executable} -m testbed.sixtofour.spoof spoofed 20 --source 192.0.2.254 '
+                        f'--target 192.0.2.1 --victim 2001:db8:1::10')
+        after = counters(net['r1'])['decap']
+        print('r1 decapsulation counters:', after)
+        assert after.get('drop_not_peer', 0) - before.get('drop_not_peer', 0) == 20 \
+            or net.plan.tunnel == 'kernel'   # sit drops a stranger's datagrams without a counter of its own
+
+
+def test_6rd_customers_talk_directly_and_native_traffic_crosses_the_relay():
+    with running(SixRdTopo(), label='6rd') as net:
+        if net.plan.tunnel == 'kernel':
+            pytest.skip('counts packets at the userspace encapsulator (the VM stage checks 6rd reachability)')
+        before = counters(net['br'])['decap']['received']
+        assert reachable(net['a'], '2001:db8:6002:101::10')[0]
+        direct = counters(net['br'])['decap']['received'] - before
+        assert reachable(net['a'], NATIVE_C)[0]
+        via_relay = counters(net['br'])['decap']['received'] - before - direct
+        print(f'6rd: packets through the BR for a -> b: {direct}, for a -> c: {via_relay}')
+        assert direct == 0 and via_relay >= 2
+
+
+@pytest.mark.host_only('fuzzes the userspace encapsulator; the kernel path has no daemon to fuzz')
+@pytest.mark.parametrize('topo, node, source, target, victim', [
+    (SixInFourTopo, 'r1', '198.51.100.1', '192.0.2.1', '2001:db8:1::10'),
+    (V4CompatTopo, 'h1', '198.51.100.10', '192.0.2.10', '::192.0.2.10'),
+    (SixRdTopo, 'ce1', '10.64.2.1', '10.64.1.1', '2001:db8:6001:101::10'),
+    (IsatapTopo, 'h1', '10.0.0.3', '10.0.0.2', '2001:db8:5e::5efe:a00:2')])
+def test_every_mode_survives_10000_malformed_datagrams(topo, node, source, target, victim):
+    with running(topo(), label='fuzz') as net:
+        endpoint = net[node]
+        if net.plan.tunnel != 'userspace':
+            pytest.skip('the tunnel path is the kernel\'s sit here')
+        start = counters(endpoint)
+        # sent from inside the endpoint to its own address: nothing in between can drop a datagram
+        output = endpoint.cmd(f'{sys.executable} -m testbed.sixtofour.spoof fuzz 10000 --rate 20000 --seed 7 '
+                              f'--source {source} --target {target} --victim {victim}')
+        sent = json.loads(output.strip().splitlines()[-1])['sent']
+        end = counters(endpoint, settle=1.0)
+        decap = {key: end['decap'][key] - start['decap'].get(key, 0) for key in end['decap']}
+        lost = end['kernel_socket_drops'] - start['kernel_socket_drops']
+        dropped = sum(value for key, value in decap.items() if key.startswith('drop_'))
+        outcomes = decap['delivered'] + decap['write_errors'] + dropped
+        print(f'{endpoint.tunnel["mode"]} fuzz: sent {sent}, received {decap["received"]}, kernel drops {lost}, '
+              f'outcomes { {k: v for k, v in decap.items() if v} }')
+        assert endpoint.tunnel_process.poll() is None, 'the encapsulator died'
+        assert 'internal_errors' not in end
+        assert decap['received'] + lost == sent == 10000
+        assert outcomes == decap['received']

@@ -1,0 +1,159 @@
+"""The paper's survey of IPv6 transition techniques, one network per mechanism (testbed.transition).
+
+Every network runs without a controller: its IPv4 Internet is ``core``, a Linux router that forwards IPv4 only
+(``ipv6=False``), so an IPv6 packet crosses it only inside a tunnel; dual stack is the exception, its core
+forwards both. Addresses are documentation prefixes (RFC 5737, RFC 3849) or private ones, and live only inside
+the testbed's namespaces. ``bw``/``delay``/``loss``… shape the links to the core.
+
+``dual-stack`` — the baseline: every node speaks both protocols, nothing is tunnelled::
+
+    h1 ---------- core ---------- h2
+    192.0.2.10                    198.51.100.10
+    2001:db8:1::10                2001:db8:2::10
+
+``6in4`` — a manually configured tunnel (RFC 4213): r1 and r2 each know the other's IPv4 address::
+
+    a ---- r1 ========== core (IPv4 only) ========== r2 ---- b
+    2001:db8:1::10  192.0.2.1                198.51.100.1  2001:db8:2::10
+            tun6in4 2001:db8:ffff::1/64  <->  2001:db8:ffff::2/64
+
+``v4compat`` — automatic tunnels to IPv4-compatible addresses (RFC 2893, historic): hosts h1 and h2 reach each
+other with no configuration, but c, a native IPv6 host behind the (here dual-stack) core, cannot be reached:
+``::a.b.c.d`` only maps to IPv4, which is why RFC 4213 dropped the mechanism::
+
+    h1 ::192.0.2.10 ====== core ====== h2 ::198.51.100.10
+                            |
+                            c 2001:db8:c::10 (native IPv6)
+
+``6rd`` — IPv6 rapid deployment (RFC 5969): the ISP's own prefix 2001:db8:6000::/40 and its customers' IPv4
+addresses in 10.64.0.0/16 (IPv4MaskLen 16: the common 16 bits are left out), so each CE owns a /56 from the
+last 16 bits of its IPv4 address (10.64.1.1 -> 2001:db8:6001:100::/56); the border relay (BR) joins native IPv6::
+
+    a ---- ce1 10.64.1.1 ====\
+                             core (ISP, IPv4 only) ==== br 10.64.0.1 ---- c 2001:db8:c::10
+    b ---- ce2 10.64.2.1 ====/
+
+``isatap`` — an IPv4-only site network with private addresses as one IPv6 link (RFC 5214): hosts derive
+interface identifiers 0:5efe:a.b.c.d from their IPv4 addresses, talk to each other directly and to the rest of
+the IPv6 world through the ISATAP router of their potential router list::
+
+    h1 10.0.0.2 ----\
+    h2 10.0.0.3 ----- s1 ---- isr 10.0.0.1 (ISATAP router) ---- c 2001:db8:c::10
+                                   prefix 2001:db8:5e::/64
+"""
+import ipaddress
+
+from testbed.network.nodes import RoutedHost
+from testbed.network.topo import TestbedTopo, shaping_options
+from testbed.transition.nodes import Router, TunnelEndpoint
+from testbed.transition.tunnels import isatap_address, sixrd_domain, v4compat_address
+
+NATIVE_C = '2001:db8:c::10'
+SIXRD = {'prefix': '2001:db8:6000::/40', 'v4_common': 16, 'v4_prefix': '10.64.0.0/16', 'relay': '10.64.0.1'}
+ISATAP_PREFIX = '2001:db8:5e::/64'
+
+
+def _host(topo, name, ip=None, gateway=None, ip6=None, gateway6=None):
+    topo.addHost(name, cls=RoutedHost, ip=ip, defaultRoute=f'via {gateway}' if gateway else None,
+                 ip6=ip6, gateway6=gateway6)
+
+
+class DualStackTopo(TestbedTopo):
+    """Dual stack (RFC 4213 section 2): both protocols end to end, the baseline of every comparison."""
+
+    def build(self, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
+        shaping = shaping_options(locals())
+        self.addHost('core', cls=Router, ip=None, addresses=(('192.0.2.1/24', '2001:db8:1::1/64'),
+                                                             ('198.51.100.1/24', '2001:db8:2::1/64')))
+        _host(self, 'h1', '192.0.2.10/24', '192.0.2.1', '2001:db8:1::10/64', '2001:db8:1::1')
+        _host(self, 'h2', '198.51.100.10/24', '198.51.100.1', '2001:db8:2::10/64', '2001:db8:2::1')
+        self.addLink('core', 'h1', **shaping)
+        self.addLink('core', 'h2', **shaping)
+
+
+class SixInFourTopo(TestbedTopo):
+    """A manually configured tunnel (RFC 4213 "6in4") between two IPv6 sites across an IPv4-only core."""
+
+    def build(self, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
+        shaping = shaping_options(locals())
+        self.addHost('core', cls=Router, ip=None, ipv6=False, addresses=(('192.0.2.254/24',),
+                                                                          ('198.51.100.254/24',)))
+        for index, (router, host, v4, peer) in enumerate((('r1', 'a', '192.0.2.1', '198.51.100.1'),
+                                                          ('r2', 'b', '198.51.100.1', '192.0.2.1')), start=1):
+            other = 3 - index
+            self.addHost(router, cls=TunnelEndpoint, ip=None, v4=f'{v4}/24', v4_gateway=v4.rsplit('.', 1)[0] + '.254',
+                         tunnel={'mode': 'manual', 'remote': peer}, tunnel_address=f'2001:db8:ffff::{index}/64',
+                         lans=(f'2001:db8:{index}::1/64',), routes6=(f'2001:db8:{other}::/64',))
+            _host(self, host, ip6=f'2001:db8:{index}::10/64', gateway6=f'2001:db8:{index}::1')
+            self.addLink(router, 'core', **shaping)   # interface 0 of the router: its IPv4 side
+            self.addLink(router, host)
+
+
+class V4CompatTopo(TestbedTopo):
+    """Automatic tunnels with IPv4-compatible addresses (RFC 2893, historic): h1 and h2 yes, native c no."""
+
+    def build(self, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
+        shaping = shaping_options(locals())
+        self.addHost('core', cls=Router, ip=None, addresses=(('192.0.2.254/24',), ('198.51.100.254/24',),
+                                                             ('2001:db8:c::1/64',)))
+        for name, v4 in (('h1', '192.0.2.10'), ('h2', '198.51.100.10')):
+            self.addHost(name, cls=TunnelEndpoint, ip=None, v4=f'{v4}/24', v4_gateway=v4.rsplit('.', 1)[0] + '.254',
+                         tunnel={'mode': 'v4compat'}, tunnel_address=f'{v4compat_address(v4)}/96',
+                         routes6=('default',))
+            self.addLink(name, 'core', **shaping)
+        _host(self, 'c', ip6=f'{NATIVE_C}/64', gateway6='2001:db8:c::1')
+        self.addLink('c', 'core')
+
+
+class SixRdTopo(TestbedTopo):
+    """6rd (RFC 5969): two customer edges in an ISP's IPv4 network, its 6rd prefix, a border relay to native IPv6."""
+
+    def build(self, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
+        shaping = shaping_options(locals())
+        domain = sixrd_domain(**SIXRD)
+        self.addHost('core', cls=Router, ip=None, ipv6=False, addresses=(('10.64.0.254/24',), ('10.64.1.254/24',),
+                                                                          ('10.64.2.254/24',)))
+        br_prefix = domain.delegated_prefix(SIXRD['relay'])
+        self.addHost('br', cls=TunnelEndpoint, ip=None, v4=f'{SIXRD["relay"]}/24', v4_gateway='10.64.0.254',
+                     tunnel={'mode': '6rd', 'role': 'br', **SIXRD},
+                     tunnel_address=f'{br_prefix.network_address + 1}/{domain.prefix.prefixlen}',
+                     lans=('2001:db8:c::1/64',), routes6=())
+        self.addLink('br', 'core', **shaping)
+        _host(self, 'c', ip6=f'{NATIVE_C}/64', gateway6='2001:db8:c::1')
+        self.addLink('br', 'c')
+        for index, (ce, host) in enumerate((('ce1', 'a'), ('ce2', 'b')), start=1):
+            v4 = f'10.64.{index}.1'
+            delegated = domain.delegated_prefix(v4)
+            lan = ipaddress.IPv6Network((int(delegated.network_address) | (1 << 64), 64))  # subnet 1 of its /56
+            self.addHost(ce, cls=TunnelEndpoint, ip=None, v4=f'{v4}/24', v4_gateway=f'10.64.{index}.254',
+                         tunnel={'mode': '6rd', 'role': 'ce', **SIXRD},
+                         tunnel_address=f'{delegated.network_address + 1}/{domain.prefix.prefixlen}',
+                         lans=(f'{lan.network_address + 1}/64',), routes6=(f'default via ::{SIXRD["relay"]}',))
+            _host(self, host, ip6=f'{lan.network_address + 0x10}/64', gateway6=str(lan.network_address + 1))
+            self.addLink(ce, 'core', **shaping)
+            self.addLink(ce, host)
+
+
+class IsatapTopo(TestbedTopo):
+    """ISATAP (RFC 5214): hosts behind private IPv4 addresses on one IPv6 link, a router to native IPv6."""
+
+    def build(self, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
+        shaping = shaping_options(locals())
+        self.addSwitch('s1')
+        tunnel = {'mode': 'isatap', 'prefixes': [ISATAP_PREFIX]}
+        self.addHost('isr', cls=TunnelEndpoint, ip=None, v4='10.0.0.1/24', tunnel={**tunnel, 'role': 'router'},
+                     tunnel_address=f'{isatap_address(ISATAP_PREFIX, "10.0.0.1")}/64', lans=('2001:db8:c::1/64',),
+                     routes6=())
+        self.addLink('isr', 's1', **shaping)
+        _host(self, 'c', ip6=f'{NATIVE_C}/64', gateway6='2001:db8:c::1')
+        self.addLink('isr', 'c')
+        for name, v4 in (('h1', '10.0.0.2'), ('h2', '10.0.0.3')):
+            self.addHost(name, cls=TunnelEndpoint, ip=None, v4=f'{v4}/24',
+                         tunnel={**tunnel, 'role': 'host', 'routers': ['10.0.0.1']},
+                         tunnel_address=f'{isatap_address(ISATAP_PREFIX, v4)}/64',
+                         routes6=(f'default via {isatap_address("fe80::/64", "10.0.0.1")}',))
+            self.addLink(name, 's1', **shaping)
+
+
+topos = {'dual-stack': DualStackTopo, '6in4': SixInFourTopo, 'v4compat': V4CompatTopo, '6rd': SixRdTopo,
+         'isatap': IsatapTopo}
