@@ -27,7 +27,7 @@ fi
 # -- 1. system packages -------------------------------------------------------------------------------------------
 apt_packages=(
     mininet openvswitch-switch iperf3 ethtool tcpdump iproute2 iputils-ping procps traceroute
-    python3-venv python3-dev gcc libiperf0 kmod dnsmasq-base iptables
+    python3-venv python3-dev gcc libiperf0 kmod dnsmasq-base iptables tayga unbound
 )
 # The VM stage (make test) boots a stock Debian kernel under QEMU; vagrant validates the Vagrantfile.
 vm_packages=(qemu-system-x86 debootstrap busybox-static cpio e2fsprogs kmod util-linux vagrant)
@@ -43,6 +43,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     # Do not let package scripts start services in containers/VMs without an init system; we start OVS ourselves.
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    if [[ " ${missing[*]} " == *" unbound "* ]] && [ -d /run/systemd/system ]; then
+        # The testbed starts its own unbound (DNS64) inside namespaces; the package's machine-wide resolver
+        # service, which it just enabled, stays off.
+        systemctl disable --now unbound unbound-resolvconf >/dev/null 2>&1 || true
+    fi
 fi
 
 # -- 2. virtualenv with pinned Python dependencies -------------------------------------------------------------------

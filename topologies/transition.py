@@ -40,17 +40,28 @@ the IPv6 world through the ISATAP router of their potential router list::
     h1 10.0.0.2 ----\
     h2 10.0.0.3 ----- s1 ---- isr 10.0.0.1 (ISATAP router) ---- c 2001:db8:c::10
                                    prefix 2001:db8:5e::/64
+
+``nat64`` — an IPv6-only network reaching an IPv4-only server (RFC 6146, 6147, 6052): Tayga translates
+64:ff9b::/96, unbound (DNS64) synthesises v4srv's AAAA from its A record at v4srv's own name server; x6 runs a
+CLAT (464XLAT, RFC 6877) so that its IPv4-only applications reach 198.51.100.10 too::
+
+    h6 2001:db8:1::10 ----\
+                           s1 ---- nat64 ---------------- v4srv 198.51.100.10 (IPv4 only, DNS: A records)
+    x6 2001:db8:1::20 ----/    2001:db8:1::1 | 198.51.100.1
+    (CLAT 192.0.0.1 <-> 2001:db8:1::464)  Tayga + NAPT44, unbound DNS64
 """
 import ipaddress
 
 from testbed.network.nodes import RoutedHost
 from testbed.network.topo import TestbedTopo, shaping_options
 from testbed.transition.nodes import Router, TunnelEndpoint
+from testbed.transition.translators import AuthoritativeDns, ClatHost, Nat64Router
 from testbed.transition.tunnels import isatap_address, sixrd_domain, v4compat_address
 
 NATIVE_C = '2001:db8:c::10'
 SIXRD = {'prefix': '2001:db8:6000::/40', 'v4_common': 16, 'v4_prefix': '10.64.0.0/16', 'relay': '10.64.0.1'}
 ISATAP_PREFIX = '2001:db8:5e::/64'
+V4_SERVER = '198.51.100.10'
 
 
 def _host(topo, name, ip=None, gateway=None, ip6=None, gateway6=None):
@@ -155,5 +166,24 @@ class IsatapTopo(TestbedTopo):
             self.addLink(name, 's1', **shaping)
 
 
+class Nat64Topo(TestbedTopo):
+    """NAT64 + DNS64 (RFC 6146/6147): IPv6-only hosts reach an IPv4-only server; x6 adds a 464XLAT CLAT."""
+
+    def build(self, prefix='64:ff9b::/96', bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
+        shaping = shaping_options(locals())
+        self.addSwitch('s1')
+        self.addHost('nat64', cls=Nat64Router, ip=None, v6='2001:db8:1::1/64', v4='198.51.100.1/24', prefix=prefix,
+                     dns64=True, authoritative=V4_SERVER)
+        self.addHost('v4srv', cls=AuthoritativeDns, ip=f'{V4_SERVER}/24', records={'v4srv': [V4_SERVER]})
+        self.addLink('nat64', 's1', **shaping)     # interface 0: the IPv6-only network
+        self.addLink('nat64', 'v4srv', **shaping)  # interface 1: the IPv4 Internet
+        self.addHost('h6', cls=RoutedHost, ip=None, ip6='2001:db8:1::10/64', gateway6='2001:db8:1::1',
+                     dns='2001:db8:1::1')
+        self.addHost('x6', cls=ClatHost, ip=None, ip6='2001:db8:1::20/64', gateway6='2001:db8:1::1',
+                     dns='2001:db8:1::1', clat_v6='2001:db8:1::464', plat_prefix=prefix)
+        for host in ('h6', 'x6'):
+            self.addLink(host, 's1')
+
+
 topos = {'dual-stack': DualStackTopo, '6in4': SixInFourTopo, 'v4compat': V4CompatTopo, '6rd': SixRdTopo,
-         'isatap': IsatapTopo}
+         'isatap': IsatapTopo, 'nat64': Nat64Topo}

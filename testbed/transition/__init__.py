@@ -4,7 +4,8 @@
   6to4, 6rd, ISATAP; their address derivations and RFC checks), ``nat64`` (RFC 6052 address synthesis),
   ``survey`` (what each mechanism needs, what breaks it and its status today, with the RFC);
 - layer 3: ``encapsulator`` (the one userspace encapsulator, any mode, where the kernel lacks sit),
-  ``nodes`` (tunnel endpoints as Mininet nodes, kernel sit or the encapsulator).
+  ``nodes`` (a Linux router; tunnel endpoints as Mininet nodes, kernel sit or the encapsulator),
+  ``translators`` (NAT64 and the 464XLAT CLAT with Tayga, DNS64 with unbound).
 
 6to4 itself, the paper's implementation, keeps its own folder (``testbed.sixtofour``); here it is one mode.
 

@@ -7,7 +7,7 @@ the suffix after it is zero (RFC 6052 section 2.2). DNS64 synthesises an AAAA re
 the translator maps the IPv6 destination back to the IPv4 address.
 """
 import ipaddress
-from typing import Union
+from typing import Tuple, Union
 
 from testbed.errors import TestbedError
 
@@ -58,3 +58,32 @@ def extract(prefix: Union[str, ipaddress.IPv6Network], v6: AnyV6) -> ipaddress.I
         raise Nat64PrefixError(f'{address} is not inside the NAT64 prefix {network}')
     packed = address.packed
     return ipaddress.IPv4Address(bytes(packed[position] for position in _octets(network)))
+
+
+def tayga_config(device: str, ipv4_addr: str, prefix: str, data_dir: str, ipv6_addr: str = '',
+                 dynamic_pool: str = '', maps: Tuple[Tuple[str, str], ...] = ()) -> str:
+    """Tayga's configuration: ``dynamic_pool`` makes it a NAT64 (each IPv6 client gets a pool address, which the
+    node then masquerades: state per flow), ``maps`` static 1:1 pairs (a 464XLAT CLAT, stateless)."""
+    network = nat64_prefix(prefix)
+    lines = [f'tun-device {device}', f'ipv4-addr {ipv4_addr}', f'prefix {network}', f'data-dir {data_dir}']
+    if ipv6_addr:
+        lines.append(f'ipv6-addr {ipv6_addr}')
+    if dynamic_pool:
+        lines.append(f'dynamic-pool {ipaddress.IPv4Network(dynamic_pool)}')
+    lines += [f'map {ipaddress.IPv4Address(v4)} {ipaddress.IPv6Address(v6)}' for v4, v6 in maps]
+    return '\n'.join(lines) + '\n'
+
+
+def unbound_dns64_config(listen: str, prefix: str, zone: str, authoritative: str, directory: str) -> str:
+    """A DNS64 resolver (unbound's dns64 module, RFC 6147) on ``listen`` that resolves ``zone`` at the IPv4-only
+    server ``authoritative`` and synthesises AAAA records under ``prefix`` for names that have only A records."""
+    network = nat64_prefix(prefix)
+    return '\n'.join([
+        'server:',
+        f'    interface: {listen}', '    port: 53', '    do-daemonize: no', '    chroot: ""', '    username: ""',
+        f'    directory: "{directory}"', f'    pidfile: "{directory}/unbound.pid"', '    use-syslog: no',
+        '    logfile: ""', '    verbosity: 0', '    access-control: ::/0 allow', '    access-control: 0.0.0.0/0 allow',
+        '    module-config: "dns64 iterator"', f'    dns64-prefix: {network}', '    do-not-query-localhost: no',
+        f'    domain-insecure: "{zone}"', f'    local-zone: "{zone.split(".")[-1]}." nodefault',
+        '    cache-max-ttl: 0', '    cache-max-negative-ttl: 0',
+        'stub-zone:', f'    name: "{zone}"', f'    stub-addr: {authoritative}', ''])

@@ -41,7 +41,7 @@ SURVEY: Tuple[Mechanism, ...] = (
               'a 6rd prefix too long for the delegated prefix; CEs without IPv4', '6rd'),
     Mechanism('NAT64 + DNS64', 'RFC 6146, RFC 6147, RFC 6052', 'standard',
               'state per flow in the translator; a DNS64 resolver', 'IPv4 literals and DNSSEC-validating stubs',
-              None),
+              'nat64'),
     Mechanism('464XLAT', 'RFC 6877', 'standard (mobile networks)', 'a CLAT on the host and a NAT64 (PLAT)',
-              'a host without a CLAT', None),
+              'a host without a CLAT', 'nat64'),
 )

@@ -9,8 +9,8 @@ import pytest
 
 from testbed.network.capture import capture, decode_6in4
 from testbed.network.net import running
-from topologies.transition import (NATIVE_C, DualStackTopo, IsatapTopo, SixInFourTopo, SixRdTopo,
-                                   V4CompatTopo)
+from topologies.transition import (NATIVE_C, V4_SERVER, DualStackTopo, IsatapTopo, Nat64Topo, SixInFourTopo,
+                                   SixRdTopo, V4CompatTopo)
 
 # (topology, [(source node, destination address, reachable?)]) -- reachable as the mechanism's RFC says
 MATRICES = {
@@ -24,7 +24,10 @@ MATRICES = {
                                                                                             True)]),
     'isatap': (IsatapTopo, [('h1', '2001:db8:5e::5efe:a00:3', True), ('h1', NATIVE_C, True),
                             ('c', '2001:db8:5e::5efe:a00:2', True)]),
+    'nat64': (Nat64Topo, [('h6', f'64:ff9b::{V4_SERVER}', True), ('h6', V4_SERVER, False),  # no IPv4 at all
+                          ('x6', V4_SERVER, True)]),   # ... unless a CLAT translates it (464XLAT)
 }
+TAYGA = pytest.mark.host_only('Tayga and unbound run over TUN, the same on every kernel: the host suite tests them')
 
 
 def reachable(node, address):
@@ -37,7 +40,8 @@ def counters(node, settle=0.6):
     return node.counters()
 
 
-@pytest.mark.parametrize('name', list(MATRICES))
+@pytest.mark.parametrize('name', [pytest.param(name, marks=[TAYGA] if name == 'nat64' else [])
+                                  for name in MATRICES])
 def test_reachability_matrix(name):
     topo, matrix = MATRICES[name]
     with running(topo(), label=name) as net:
@@ -68,6 +72,22 @@ def test_6in4_outer_header_and_only_the_peer_is_accepted(tmp_path):
         print('r1 decapsulation counters:', after)
         assert after.get('drop_not_peer', 0) - before.get('drop_not_peer', 0) == 20 \
             or net.plan.tunnel == 'kernel'   # sit drops a stranger's datagrams without a counter of its own
+
+
+@TAYGA
+def test_dns64_synthesises_and_the_nat64_keeps_state_per_flow():
+    with running(Nat64Topo(), label='nat64') as net:
+        h6, nat64 = net['h6'], net['nat64']
+        resolved = h6.cmd('getent ahostsv6 v4srv').split()
+        print('h6 resolves v4srv to', resolved[:1], '; sessions before:', nat64.sessions())
+        assert resolved and resolved[0] == '64:ff9b::c633:640a'
+        before = nat64.sessions()
+        for port in (5001, 5002, 5003):   # three TCP flows, each its own NAT64 session (connections refused: fine)
+            h6.cmd(f'bash -c "exec 3<>/dev/tcp/v4srv/{port}" 2>/dev/null')
+        h6.cmd('ping -6 -c 1 -W 2 v4srv')
+        after = nat64.sessions()
+        print(f'NAT64 sessions: {before} -> {after} after three TCP attempts and one ping')
+        assert after - before >= 4
 
 
 def test_6rd_customers_talk_directly_and_native_traffic_crosses_the_relay():
