@@ -41,9 +41,11 @@ the IPv6 world through the ISATAP router of their potential router list::
     h2 10.0.0.3 ----- s1 ---- isr 10.0.0.1 (ISATAP router) ---- c 2001:db8:c::10
                                    prefix 2001:db8:5e::/64
 
-``nat64`` — an IPv6-only network reaching an IPv4-only server (RFC 6146, 6147, 6052): Tayga translates
-64:ff9b::/96, unbound (DNS64) synthesises v4srv's AAAA from its A record at v4srv's own name server; x6 runs a
-CLAT (464XLAT, RFC 6877) so that its IPv4-only applications reach 198.51.100.10 too::
+``nat64`` — an IPv6-only network reaching an IPv4-only server (RFC 6146, 6147, 6052): Tayga translates the
+network-specific prefix 2001:db8:64::/96, unbound (DNS64) synthesises v4srv's AAAA from its A record at v4srv's
+own name server; x6 runs a CLAT (464XLAT, RFC 6877) so that its IPv4-only applications reach 198.51.100.10 too.
+Not the well-known 64:ff9b::/96: RFC 6052 section 3.1 keeps non-global IPv4 addresses such as the documentation
+ones used here out of it, and Tayga enforces that::
 
     h6 2001:db8:1::10 ----\
                            s1 ---- nat64 ---------------- v4srv 198.51.100.10 (IPv4 only, DNS: A records)
@@ -52,8 +54,10 @@ CLAT (464XLAT, RFC 6877) so that its IPv4-only applications reach 198.51.100.10 
 """
 import ipaddress
 
+from testbed.errors import TestbedError
 from testbed.network.nodes import RoutedHost
 from testbed.network.topo import TestbedTopo, shaping_options
+from testbed.transition.nat64 import WELL_KNOWN_PREFIX, nat64_prefix
 from testbed.transition.nodes import Router, TunnelEndpoint
 from testbed.transition.translators import AuthoritativeDns, ClatHost, Nat64Router
 from testbed.transition.tunnels import isatap_address, sixrd_domain, v4compat_address
@@ -62,6 +66,7 @@ NATIVE_C = '2001:db8:c::10'
 SIXRD = {'prefix': '2001:db8:6000::/40', 'v4_common': 16, 'v4_prefix': '10.64.0.0/16', 'relay': '10.64.0.1'}
 ISATAP_PREFIX = '2001:db8:5e::/64'
 V4_SERVER = '198.51.100.10'
+NAT64_PREFIX = '2001:db8:64::/96'   # network-specific (RFC 6052); see the nat64 diagram for why not 64:ff9b::/96
 
 
 def _host(topo, name, ip=None, gateway=None, ip6=None, gateway6=None):
@@ -169,8 +174,11 @@ class IsatapTopo(TestbedTopo):
 class Nat64Topo(TestbedTopo):
     """NAT64 + DNS64 (RFC 6146/6147): IPv6-only hosts reach an IPv4-only server; x6 adds a 464XLAT CLAT."""
 
-    def build(self, prefix='64:ff9b::/96', bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
+    def build(self, prefix=NAT64_PREFIX, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
         shaping = shaping_options(locals())
+        if nat64_prefix(prefix) == WELL_KNOWN_PREFIX and not ipaddress.IPv4Address(V4_SERVER).is_global:
+            raise TestbedError(f'nat64: the well-known prefix {WELL_KNOWN_PREFIX} cannot carry {V4_SERVER}, a '
+                               f'documentation address (RFC 6052 section 3.1): use a network-specific prefix')
         self.addSwitch('s1')
         self.addHost('nat64', cls=Nat64Router, ip=None, v6='2001:db8:1::1/64', v4='198.51.100.1/24', prefix=prefix,
                      dns64=True, authoritative=V4_SERVER)

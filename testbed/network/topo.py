@@ -49,10 +49,14 @@ def check_link(node1, node2, opts, nodes):
 def node_addresses(name, opts):
     """The interface addresses a node's options give it (``ip``, ``ip6``, ``v4``, ``addresses``); a malformed one
     is an error. A bare IPv4 address gets Mininet's default /8."""
+    def flat(values):  # one address, a list of them, or one list per interface
+        if isinstance(values, (list, tuple)):
+            return [address for value in values for address in flat(value)]
+        return [values] if values else []
+
     found = []
     for key in ADDRESS_KEYS:
-        values = opts.get(key)
-        for value in (values if isinstance(values, (list, tuple)) else [values]) if values else ():
+        for value in flat(opts.get(key)):
             try:
                 text = str(value)
                 found.append(ipaddress.ip_interface(text if '/' in text or ':' in text else f'{text}/8'))

@@ -13,6 +13,7 @@ Packets are built with scapy, sent through a raw socket (``IP_HDRINCL``) at ``--
 the count sent is printed as JSON.
 """
 import argparse
+import ipaddress
 import json
 import random
 import socket
@@ -28,6 +29,7 @@ KINDS = ('spoofed', 'native', 'martian', 'fuzz')
 def _templates(source, target, victim):
     """The datagrams the fuzzer mutates, built once with scapy (building 100,000 with scapy takes a minute)."""
     outer = IP(src=source, dst=target, proto=41, ttl=64)
+    stranger = str(ipaddress.IPv6Address((int(ipaddress.IPv6Address(victim)) & ~0xffff) | 0xee))  # victim's subnet
     echo = ICMPv6EchoRequest(id=0x5b0f)
     return {
         'spoofed': bytes(outer / IPv6(src='2002:cb00:71ff::1', dst=victim) / echo),
@@ -37,7 +39,7 @@ def _templates(source, target, victim):
                          / IPv6(src='2002:c0a8:101::1', dst=victim) / echo),
         'header': bytes(outer)[:20],
         'inner': bytes(IPv6(src='2002:c633:6401:1::10', dst=victim) / UDP(dport=9)),
-        'stranger': bytes(IPv6(src='2002:c633:6401:1::10', dst=victim[:-2] + 'ee') / UDP(dport=9)),
+        'stranger': bytes(IPv6(src='2002:c633:6401:1::10', dst=stranger) / UDP(dport=9)),
     }
 
 

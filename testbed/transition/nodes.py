@@ -34,7 +34,6 @@ class Router(Node):
         if not ipv6:
             configure(self, 'sysctl -qw net.ipv6.conf.all.disable_ipv6=1')
         for intf, own in zip(self.intfList(), addresses):
-            configure(self, f'ip addr flush dev {intf}')
             for address in own:
                 family = '-6 ' if ':' in address else ''
                 configure(self, f'ip {family}addr add {address} dev {intf}' + (' nodad' if family else ''))
