@@ -169,10 +169,10 @@ def cmd_circuits(args):
 
 
 def cmd_sixtofour(args):
-    from testbed.sixtofour.status import sixtofour_command
+    from testbed.transition.status import tunnels_command
     if os.geteuid() != 0:
-        raise TestbedError('testbed sixtofour needs root to read counters inside the namespaces (run with sudo)')
-    return sixtofour_command(args.run, args.json)
+        raise TestbedError('testbed tunnels needs root to read counters inside the namespaces (run with sudo)')
+    return tunnels_command(args.run, args.json)
 
 
 def cmd_experiment(args):
@@ -341,7 +341,8 @@ def build_parser():
     lab.add_argument('--dir', help='the working folder (default: labN-ID)')
     lab.add_argument('--json', action='store_true', help='grade: the report as JSON, for a course system')
     lab.set_defaults(func=cmd_lab)
-    sixtofour = sub.add_parser('sixtofour', help='6to4 tunnel and RFC 3964 counters of a running network')
+    sixtofour = sub.add_parser('tunnels', aliases=['sixtofour'],
+                               help='tunnel and translator counters of a running network (6to4, every mode, NAT64)')
     sixtofour.add_argument('--run', help='the run, when several networks are up')
     sixtofour.add_argument('--json', action='store_true')
     sixtofour.set_defaults(func=cmd_sixtofour)

@@ -4,7 +4,8 @@
   one flow merged into a GSO packet);
 - layer 3: ``nodes`` (6to4 routers, relays, the IPv6 router and DNS server as Mininet nodes; where the kernel has
   no sit, their 6to4 interface is ``testbed.transition.encapsulator`` in mode 6to4, started by module name),
-  ``spoof`` (crafted protocol-41 datagrams for the RFC 3964 tests), ``status`` (``testbed sixtofour``).
+  ``spoof`` (crafted protocol-41 datagrams for the RFC 3964 tests); ``testbed sixtofour`` is
+  ``testbed.transition.status``.
 
 May import: layers 0-2, ``network``.
 """

@@ -5,7 +5,8 @@
   ``survey`` (what each mechanism needs, what breaks it and its status today, with the RFC);
 - layer 3: ``encapsulator`` (the one userspace encapsulator, any mode, where the kernel lacks sit),
   ``nodes`` (a Linux router; tunnel endpoints as Mininet nodes, kernel sit or the encapsulator),
-  ``translators`` (NAT64 and the 464XLAT CLAT with Tayga, DNS64 with unbound).
+  ``translators`` (NAT64 and the 464XLAT CLAT with Tayga, DNS64 with unbound), ``status`` (``testbed tunnels``:
+  every endpoint's and translator's counters).
 
 6to4 itself, the paper's implementation, keeps its own folder (``testbed.sixtofour``); here it is one mode.
 

@@ -87,3 +87,14 @@ def unbound_dns64_config(listen: str, prefix: str, zone: str, authoritative: str
         f'    domain-insecure: "{zone}"', f'    local-zone: "{zone.split(".")[-1]}." nodefault',
         '    cache-max-ttl: 0', '    cache-max-negative-ttl: 0',
         'stub-zone:', f'    name: "{zone}"', f'    stub-addr: {authoritative}', ''])
+
+
+def pool_sessions(conntrack: str, pool: str) -> int:
+    """How many connection-tracking entries (the text of /proc/net/nf_conntrack) a NAT64 keeps for flows from its
+    dynamic ``pool``: the per-flow state of a Tayga NAT64 behind a masquerade."""
+    network = ipaddress.IPv4Network(pool)
+    count = 0
+    for line in conntrack.splitlines():
+        source = next((field[4:] for field in line.split() if field.startswith('src=')), '')
+        count += '.' in source and ipaddress.IPv4Address(source) in network  # the flow's original source
+    return count

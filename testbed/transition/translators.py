@@ -20,7 +20,8 @@ from testbed.errors import TestbedError
 from testbed.network.nodes import DNS_DOMAIN, RoutedHost, configure
 from testbed.sixtofour.nodes import dnsmasq_config
 from testbed.system import daemon
-from testbed.transition.nat64 import WELL_KNOWN_PREFIX, nat64_prefix, tayga_config, unbound_dns64_config
+from testbed.transition.nat64 import (WELL_KNOWN_PREFIX, nat64_prefix, pool_sessions, tayga_config,
+                                      unbound_dns64_config)
 from testbed.transition.nodes import Router
 
 NAT64_DEVICE, CLAT_DEVICE = 'nat64', 'clat'
@@ -100,12 +101,12 @@ class Nat64Router(Router):
 
     def sessions(self) -> int:
         """Flows the NAT64 keeps state for: the NAPT44's conntrack entries from the pool."""
-        pool = ipaddress.IPv4Network(POOL)
-        count = 0
-        for line in self.cmd('cat /proc/net/nf_conntrack 2>/dev/null').splitlines():
-            source = next((field[4:] for field in line.split() if field.startswith('src=')), '')
-            count += '.' in source and ipaddress.IPv4Address(source) in pool  # the flow's original source
-        return count
+        return pool_sessions(self.cmd('cat /proc/net/nf_conntrack 2>/dev/null'), POOL)
+
+    def tunnel_record(self):
+        """What ``testbed tunnels`` reads from another process: the sessions, from inside this namespace."""
+        return {'pid': self.pid, 'role': 'nat64', 'mode': 'nat64', 'path': 'tayga', 'stats': None,
+                'v4': str(self.v4.ip), 'pool': POOL}
 
 
 class ClatHost(RoutedHost):
