@@ -56,7 +56,7 @@ import ipaddress
 
 from testbed.errors import TestbedError
 from testbed.network.nodes import RoutedHost
-from testbed.network.topo import TestbedTopo, shaping_options
+from testbed.network.topo import TestbedTopo, check_count, shaping_options
 from testbed.transition.nat64 import WELL_KNOWN_PREFIX, nat64_prefix
 from testbed.transition.nodes import Router, TunnelEndpoint
 from testbed.transition.translators import AuthoritativeDns, ClatHost, Nat64Router
@@ -124,14 +124,19 @@ class V4CompatTopo(TestbedTopo):
 class SixRdTopo(TestbedTopo):
     """6rd (RFC 5969): two customer edges in an ISP's IPv4 network, its 6rd prefix, a border relay to native IPv6."""
 
-    def build(self, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
+    def build(self, prefix=SIXRD['prefix'], v4_common=SIXRD['v4_common'], bw=None, delay=None, jitter=None,
+              loss=None, max_queue_size=None):
         shaping = shaping_options(locals())
-        domain = sixrd_domain(**SIXRD)
+        check_count('v4_common', v4_common, 0, 32)
+        sixrd = {**SIXRD, 'prefix': prefix, 'v4_common': int(v4_common),
+                 'v4_prefix': str(ipaddress.IPv4Network(f'{SIXRD["v4_prefix"].split("/")[0]}/{v4_common}',
+                                                        strict=False))}
+        domain = sixrd_domain(**sixrd)
         self.addHost('core', cls=Router, ip=None, ipv6=False, addresses=(('10.64.0.254/24',), ('10.64.1.254/24',),
                                                                           ('10.64.2.254/24',)))
         br_prefix = domain.delegated_prefix(SIXRD['relay'])
         self.addHost('br', cls=TunnelEndpoint, ip=None, v4=f'{SIXRD["relay"]}/24', v4_gateway='10.64.0.254',
-                     tunnel={'mode': '6rd', 'role': 'br', **SIXRD},
+                     tunnel={'mode': '6rd', 'role': 'br', **sixrd},
                      tunnel_address=f'{br_prefix.network_address + 1}/{domain.prefix.prefixlen}',
                      lans=('2001:db8:c::1/64',), routes6=())
         self.addLink('br', 'core', **shaping)
@@ -142,7 +147,7 @@ class SixRdTopo(TestbedTopo):
             delegated = domain.delegated_prefix(v4)
             lan = ipaddress.IPv6Network((int(delegated.network_address) | (1 << 64), 64))  # subnet 1 of its /56
             self.addHost(ce, cls=TunnelEndpoint, ip=None, v4=f'{v4}/24', v4_gateway=f'10.64.{index}.254',
-                         tunnel={'mode': '6rd', 'role': 'ce', **SIXRD},
+                         tunnel={'mode': '6rd', 'role': 'ce', **sixrd},
                          tunnel_address=f'{delegated.network_address + 1}/{domain.prefix.prefixlen}',
                          lans=(f'{lan.network_address + 1}/64',), routes6=(f'default via ::{SIXRD["relay"]}',))
             _host(self, host, ip6=f'{lan.network_address + 0x10}/64', gateway6=str(lan.network_address + 1))
