@@ -82,8 +82,8 @@ class TunnelEndpoint(Node):
                       'stats': self.stats_path}
             self.tunnel_process = daemon.start(self, 'testbed.transition.encapsulator', config, net.run,
                                                f'{self.tunnel["mode"]} encapsulator {self.name}')
-        if self.tunnel_address:
-            configure(self, f'ip -6 addr add {self.tunnel_address} dev {self.device} nodad')
+        if self.tunnel_address:  # replace: a sit device with 'remote any' gives itself ::V4/96 (v4compat's own)
+            configure(self, f'ip -6 addr replace {self.tunnel_address} dev {self.device} nodad')
         for route in self.routes6:  # a gateway (the BR's ::V4, a router's fe80::5efe:V4) is on the tunnel's link
             onlink = ' onlink' if ' via ' in f' {route} ' else ''
             configure(self, f'ip -6 route add {route} dev {self.device}{onlink}')
