@@ -1,4 +1,4 @@
-"""The paper's survey of IPv6 transition techniques, one network per mechanism (testbed.transition).
+r"""The paper's survey of IPv6 transition techniques, one network per mechanism (testbed.transition).
 
 Every network runs without a controller: its IPv4 Internet is ``core``, a Linux router that forwards IPv4 only
 (``ipv6=False``), so an IPv6 packet crosses it only inside a tunnel; dual stack is the exception, its core
@@ -51,6 +51,15 @@ ones used here out of it, and Tayga enforces that::
                            s1 ---- nat64 ---------------- v4srv 198.51.100.10 (IPv4 only, DNS: A records)
     x6 2001:db8:1::20 ----/    2001:db8:1::1 | 198.51.100.1
     (CLAT 192.0.0.1 <-> 2001:db8:1::464)  Tayga + NAPT44, unbound DNS64
+
+``transition-compare`` — the mechanisms side by side across one shaped core link (the
+``transition-techniques`` experiment): each pair crosses ra == rb, so their goodput, MTU and round trips differ
+only by what the mechanism adds::
+
+    ds1 (dual stack) ----\                                  /---- ds2 (dual stack)
+    t1  (6in4)       ------ ra ====== core link ====== rb ------ t2  (6in4)
+    ce1 (6rd CE)     ------   203.0.113.1/30 .2/30        ------ ce2 (6rd CE)
+    h6  (IPv6 only)  ----/    (bw, delay: the parameters) \---- nat64 ---- v4srv (IPv4 only)
 """
 import ipaddress
 
@@ -66,6 +75,7 @@ NATIVE_C = '2001:db8:c::10'
 SIXRD = {'prefix': '2001:db8:6000::/40', 'v4_common': 16, 'v4_prefix': '10.64.0.0/16', 'relay': '10.64.0.1'}
 ISATAP_PREFIX = '2001:db8:5e::/64'
 V4_SERVER = '198.51.100.10'
+V4_SERVER_COMPARE = '198.51.100.66'
 NAT64_PREFIX = '2001:db8:64::/96'   # network-specific (RFC 6052); see the nat64 diagram for why not 64:ff9b::/96
 
 
@@ -198,5 +208,63 @@ class Nat64Topo(TestbedTopo):
             self.addLink(host, 's1')
 
 
+COMPARE_ROLES = ('ds', 't', 'ce', 'h6')   # interface k of ra and rb: the k-th pair's side A and side B
+
+
+def _side(side, index):
+    """(IPv4 network, IPv6 network) of link ``index`` of router ra (side 'a') or rb (side 'b')."""
+    base = '192.0.2' if side == 'a' else '198.51.100'
+    return ipaddress.IPv4Network(f'{base}.{16 * index}/28'), ipaddress.IPv6Network(f'2001:db8:{side}{index}::/64')
+
+
+def _address(network, host):
+    return f'{network.network_address + host}/{network.prefixlen}'
+
+
+class TransitionCompareTopo(TestbedTopo):
+    """The mechanisms side by side over one shaped core link: dual stack, 6in4, 6rd, NAT64 (the comparison)."""
+
+    def build(self, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
+        shaping = shaping_options(locals())
+        sixrd = {'prefix': '2001:db8::/32', 'v4_common': 0, 'relay': '198.51.100.254'}  # CE to CE: no BR needed
+        routers = {}
+        for side, other in (('a', 'b'), ('b', 'a')):
+            links = [_side(side, index) for index in range(len(COMPARE_ROLES))]
+            addresses = [('203.0.113.1/30' if side == 'a' else '203.0.113.2/30',
+                          '2001:db8:ff::1/64' if side == 'a' else '2001:db8:ff::2/64')]
+            addresses += [(_address(v4, 1), _address(v6, 1)) for v4, v6 in links]
+            peer = '203.0.113.2' if side == 'a' else '203.0.113.1'
+            peer6 = '2001:db8:ff::2' if side == 'a' else '2001:db8:ff::1'
+            routes = [f'{"198.51.100.0/24" if side == "a" else "192.0.2.0/24"} via {peer}',
+                      f'2001:db8:{other}0::/44 via {peer6}',
+                      f'{NAT64_PREFIX} via {links[3][1].network_address + 2 if side == "b" else peer6}']
+            routers[side] = links
+            self.addHost(f'r{side}', cls=Router, ip=None, addresses=tuple(addresses), routes=tuple(routes))
+        self.addLink('ra', 'rb', **shaping)     # interface 0 of both: the core link
+        for side, number in (('a', 1), ('b', 2)):
+            (ds4, ds6), (t4, _), (ce4, _), (x4, x6) = routers[side]
+            self.addHost(f'ds{number}', cls=RoutedHost, ip=_address(ds4, 2),
+                         defaultRoute=f'via {ds4.network_address + 1}', ip6=_address(ds6, 2),
+                         gateway6=str(ds6.network_address + 1))
+            peer_t = _side('b' if side == 'a' else 'a', 1)[0].network_address + 2
+            self.addHost(f't{number}', cls=TunnelEndpoint, ip=None, v4=_address(t4, 2),
+                         v4_gateway=str(t4.network_address + 1), tunnel={'mode': 'manual', 'remote': str(peer_t)},
+                         tunnel_address=f'2001:db8:4::{number}/64', routes6=())
+            self.addHost(f'ce{number}', cls=TunnelEndpoint, ip=None, v4=_address(ce4, 2),
+                         v4_gateway=str(ce4.network_address + 1), tunnel={'mode': '6rd', **sixrd}, routes6=(),
+                         tunnel_address=f'{sixrd_domain(**sixrd).delegated_prefix(ce4.network_address + 2)[1]}/32')
+            for name in (f'ds{number}', f't{number}', f'ce{number}'):
+                self.addLink(f'r{side}', name)
+        _, h6 = routers['a'][3]
+        self.addHost('h6', cls=RoutedHost, ip=None, ip6=_address(h6, 2), gateway6=str(h6.network_address + 1))
+        self.addLink('ra', 'h6')
+        _, n6 = routers['b'][3]
+        self.addHost('nat64', cls=Nat64Router, ip=None, v6=_address(n6, 2), v4='198.51.100.65/28',
+                     prefix=NAT64_PREFIX, routes=(f'default via {n6.network_address + 1}',))
+        self.addLink('rb', 'nat64')             # nat64 interface 0: IPv6, toward rb
+        self.addHost('v4srv', cls=RoutedHost, ip=f'{V4_SERVER_COMPARE}/28')
+        self.addLink('nat64', 'v4srv')          # nat64 interface 1: IPv4, to the IPv4-only server
+
+
 topos = {'dual-stack': DualStackTopo, '6in4': SixInFourTopo, 'v4compat': V4CompatTopo, '6rd': SixRdTopo,
-         'isatap': IsatapTopo, 'nat64': Nat64Topo}
+         'isatap': IsatapTopo, 'nat64': Nat64Topo, 'transition-compare': TransitionCompareTopo}

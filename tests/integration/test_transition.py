@@ -3,6 +3,7 @@ its RFC predicts it, including the pairs that must fail, the outer header on the
 (6rd: customer to customer without the relay), the modes' checks on crafted datagrams, and fuzzing every mode."""
 import ipaddress
 import json
+import os
 import sys
 import time
 
@@ -158,3 +159,15 @@ def test_every_mode_survives_10000_malformed_datagrams(topo, node, source, targe
         assert 'internal_errors' not in end
         assert decap['received'] + lost == sent == 10000
         assert outcomes == decap['received']
+
+
+@pytest.mark.host_only('goodput ratios need a CPU that is not emulated; the VM checks the kernel modes above')
+@pytest.mark.remeasure('a 2 % goodput ratio: a busy neighbour moves one run')
+def test_transition_techniques_experiment(tmp_path):
+    from testbed.reports import experiment
+    folder, result = experiment.run('transition-techniques', results_root=str(tmp_path), log=lambda message: None)
+    for row in result['raw']['rows']:
+        print(f'{row["quantity"]}: measured {row["measured"]}, expected {row["expected"]} +- {row["tolerance"]}')
+    assert sorted(os.listdir(folder)) == ['provenance.json', 'raw.csv', 'raw.json', 'report.md',
+                                          'transition-goodput.png']
+    assert all(row['pass'] for row in result['raw']['rows'])
