@@ -51,6 +51,17 @@ def _bad_source(src: bytes) -> bool:
     return src[0] == 0xff or src == bytes(16) or src == bytes(15) + b'\x01'
 
 
+def _unwrap(datagram: bytes) -> Union[str, Tuple[bytes, bytes, bytes, bytes]]:
+    """(outer IPv4 source, inner packet, inner source, inner destination) of a datagram every mode may consider,
+    or why none may: 'malformed', or 'martian' for a multicast, unspecified or loopback inner source."""
+    parts = sixtofour.split_datagram(datagram)
+    if parts is None:
+        return 'malformed'
+    outer_src, inner = parts
+    src = inner[8:24]
+    return 'martian' if _bad_source(src) else (outer_src, inner, src, inner[24:40])
+
+
 def _v4(value: AnyV4, what: str) -> ipaddress.IPv4Address:
     try:
         return ipaddress.IPv4Address(str(value).split('/')[0])
@@ -70,14 +81,12 @@ class Manual:
         return self.remote, None
 
     def accept(self, datagram: bytes) -> Decision:
-        parts = sixtofour.split_datagram(datagram)
-        if parts is None:
-            return None, 'malformed'
-        outer_src, inner = parts
+        unwrapped = _unwrap(datagram)
+        if isinstance(unwrapped, str):
+            return None, unwrapped
+        outer_src, inner, _, _ = unwrapped
         if outer_src != self.remote:
             return None, 'not_peer'
-        if _bad_source(inner[8:24]):
-            return None, 'martian'
         return inner, None
 
 
@@ -102,13 +111,10 @@ class V4Compat:
         return dst[12:], None
 
     def accept(self, datagram: bytes) -> Decision:
-        parts = sixtofour.split_datagram(datagram)
-        if parts is None:
-            return None, 'malformed'
-        outer_src, inner = parts
-        src, dst = inner[8:24], inner[24:40]
-        if _bad_source(src):
-            return None, 'martian'
+        unwrapped = _unwrap(datagram)
+        if isinstance(unwrapped, str):
+            return None, unwrapped
+        outer_src, inner, src, dst = unwrapped
         if src[:12] != bytes(12) or src[12:] != outer_src:
             return None, 'spoofed'
         if dst != bytes(12) + self.local:
@@ -209,12 +215,11 @@ class SixRd:
         return self.domain.relay.packed, None
 
     def accept(self, datagram: bytes) -> Decision:
-        parts = sixtofour.split_datagram(datagram)
-        if parts is None:
-            return None, 'malformed'
-        outer_src, inner = parts
-        src, dst = inner[8:24], inner[24:40]
-        if _bad_source(src) or src[:2] == b'\xfe\x80':
+        unwrapped = _unwrap(datagram)
+        if isinstance(unwrapped, str):
+            return None, unwrapped
+        outer_src, inner, src, dst = unwrapped
+        if src[:2] == b'\xfe\x80':
             return None, 'martian'
         embedded = self.domain.embedded_v4(src)
         if embedded is not None and embedded != outer_src:
@@ -274,13 +279,10 @@ class Isatap:
         return self.routers[0], None
 
     def accept(self, datagram: bytes) -> Decision:
-        parts = sixtofour.split_datagram(datagram)
-        if parts is None:
-            return None, 'malformed'
-        outer_src, inner = parts
-        src = inner[8:24]
-        if _bad_source(src):
-            return None, 'martian'
+        unwrapped = _unwrap(datagram)
+        if isinstance(unwrapped, str):
+            return None, unwrapped
+        outer_src, inner, src, _ = unwrapped
         embedded = self._on_link(src)
         if embedded == outer_src or (outer_src in self.routers and self.role == 'host'):
             return inner, None

@@ -13,6 +13,7 @@ from testbed.network.capture import capture, decode_6in4
 from testbed.measure.probes import traceroute_hops
 from testbed.network.net import running
 from testbed.sixtofour.addressing import TUNNEL_MTU
+from tests.integration.fuzzing import counters, fuzz
 from topologies.sixtofour import SixToFourTopo
 
 A, B, C = '2002:c000:201:1::10', '2002:c633:6401:1::10', '2001:db8:c::10'
@@ -25,10 +26,6 @@ def net():
         print(f'6to4 path: {network.plan.tunnel}')
         yield network
 
-
-def counters(node, settle=0.6):
-    time.sleep(settle)  # the encapsulator writes its counters within 0.25 s of the last packet
-    return node.counters()
 
 
 def test_hosts_resolve_each_other_by_name_and_reach_each_other(net):
@@ -132,20 +129,16 @@ def test_userspace_encapsulator_survives_fuzz(net):
     # can drop a datagram, so every one must be accounted for in its counters
     r1.cmd(f'{sys.executable} -m testbed.sixtofour.spoof fuzz 2000 --source 198.51.100.1 '
            f'--target 192.0.2.1 --victim {A}')  # warm up allocator pools
-    start, rss_start = counters(r1), rss_kb()
-    output = r1.cmd(f'{sys.executable} -m testbed.sixtofour.spoof fuzz 100000 --rate 20000 --seed 7 '
-                    f'--source 198.51.100.1 --target 192.0.2.1 --victim {A}')
-    sent = json.loads(output.strip().splitlines()[-1])['sent']
-    end, rss_end = counters(r1, settle=1.0), rss_kb()
-    decap = {key: end['decap'][key] - start['decap'].get(key, 0) for key in end['decap']}
-    lost_in_kernel = end['kernel_socket_drops'] - start['kernel_socket_drops']
-    outcomes = decap['delivered'] + decap['write_errors'] + sum(v for k, v in decap.items() if k.startswith('drop_'))
-    print(f'fuzz: sent {sent}, received {decap["received"]}, kernel socket drops {lost_in_kernel}, '
-          f'outcomes {decap}; RSS {rss_start} -> {rss_end} kB; alive: {r1.tunnel_process.poll() is None}')
+    rss_start = rss_kb()
+    result = fuzz(r1, 100000, '198.51.100.1', '192.0.2.1', A)
+    rss_end, decap = rss_kb(), result['decap']
+    print(f'fuzz: sent {result["sent"]}, received {decap["received"]}, kernel socket drops '
+          f'{result["kernel_drops"]}, outcomes {decap}; RSS {rss_start} -> {rss_end} kB; alive: '
+          f'{r1.tunnel_process.poll() is None}')
     assert r1.tunnel_process.poll() is None, 'the encapsulator died'
-    assert 'internal_errors' not in end
-    assert decap['received'] + lost_in_kernel == sent == 100000
-    assert outcomes == decap['received']
+    assert 'internal_errors' not in result['end']
+    assert decap['received'] + result['kernel_drops'] == result['sent'] == 100000
+    assert result['outcomes'] == decap['received']
     assert rss_end - rss_start < 2048, 'memory grew by more than 2 MB'
     ping = net['a'].cmd(f'ping -6 -c 3 -i 0.1 -W 2 {B}')
     assert ' 0% packet loss' in ping  # and it still forwards

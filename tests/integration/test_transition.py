@@ -2,7 +2,6 @@
 its RFC predicts it, including the pairs that must fail, the outer header on the wire, where the traffic goes
 (6rd: customer to customer without the relay), the modes' checks on crafted datagrams, and fuzzing every mode."""
 import ipaddress
-import json
 import os
 import sys
 import time
@@ -12,6 +11,7 @@ import pytest
 from testbed.network.capture import capture, decode_6in4
 from testbed.network.net import running
 from testbed.transition.nat64 import synthesize
+from tests.integration.fuzzing import counters, fuzz
 from topologies.transition import (NAT64_PREFIX, NATIVE_C, V4_SERVER, DualStackTopo, IsatapTopo, Nat64Topo,
                                    SixInFourTopo, SixRdTopo, V4CompatTopo)
 
@@ -39,11 +39,6 @@ def reachable(node, address, deadline=5):
     output = node.cmd(f'ping -n -c 3 -i 0.2 -w {deadline} {address}')
     summary = next((line for line in output.splitlines() if 'transmitted' in line), output.strip()[-120:])
     return ' 0 received' not in summary and 'received' in summary, summary
-
-
-def counters(node, settle=0.6):
-    time.sleep(settle)  # the encapsulator writes its counters within 0.25 s of the last packet
-    return node.counters()
 
 
 @pytest.mark.parametrize('name', [pytest.param(name, marks=[TAYGA] if name == 'nat64' else [])
@@ -143,23 +138,14 @@ def test_every_mode_survives_10000_malformed_datagrams(topo, node, source, targe
         endpoint = net[node]
         if net.plan.tunnel != 'userspace':
             pytest.skip('the tunnel path is the kernel\'s sit here')
-        start = counters(endpoint)
-        # sent from inside the endpoint to its own address: nothing in between can drop a datagram
-        output = endpoint.cmd(f'{sys.executable} -m testbed.sixtofour.spoof fuzz 10000 --rate 20000 --seed 7 '
-                              f'--source {source} --target {target} --victim {victim}')
-        sent = json.loads(output.strip().splitlines()[-1])['sent']
-        end = counters(endpoint, settle=1.0)
-        decap = {key: end['decap'][key] - start['decap'].get(key, 0) for key in end['decap']}
-        lost = end['kernel_socket_drops'] - start['kernel_socket_drops']
-        dropped = sum(value for key, value in decap.items() if key.startswith('drop_'))
-        outcomes = decap['delivered'] + decap['write_errors'] + dropped
-        print(f'{endpoint.tunnel["mode"]} fuzz: sent {sent}, received {decap["received"]}, kernel drops {lost}, '
-              f'outcomes { {k: v for k, v in decap.items() if v} }')
+        result = fuzz(endpoint, 10000, source, target, victim)
+        decap = result['decap']
+        print(f'{endpoint.tunnel["mode"]} fuzz: sent {result["sent"]}, received {decap["received"]}, kernel drops '
+              f'{result["kernel_drops"]}, outcomes { {k: v for k, v in decap.items() if v} }')
         assert endpoint.tunnel_process.poll() is None, 'the encapsulator died'
-        assert 'internal_errors' not in end
-        assert decap['received'] + lost == sent == 10000
-        assert outcomes == decap['received']
-
+        assert 'internal_errors' not in result['end']
+        assert decap['received'] + result['kernel_drops'] == result['sent'] == 10000
+        assert result['outcomes'] == decap['received']
 
 @pytest.mark.host_only('goodput ratios need a CPU that is not emulated; the VM checks the kernel modes above')
 @pytest.mark.remeasure('a 2 % goodput ratio: a busy neighbour moves one run')
