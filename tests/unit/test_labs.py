@@ -19,8 +19,8 @@ def grader_module(number):
     return module
 
 
-def test_four_labs_each_with_handout_starter_solution():
-    assert sorted(LABS) == [1, 2, 3, 4]
+def test_five_labs_each_with_handout_starter_solution():
+    assert sorted(LABS) == [1, 2, 3, 4, 5]
     for lab in LABS.values():
         for part in ('handout.md', os.path.join('starter', lab.student_file),
                      os.path.join('solution', lab.student_file)):
@@ -29,7 +29,7 @@ def test_four_labs_each_with_handout_starter_solution():
             assert handle.read().startswith(f'# Lab {lab.number} ')
 
 
-@pytest.mark.parametrize('number', [1, 2, 3, 4])
+@pytest.mark.parametrize('number', [1, 2, 3, 4, 5])
 def test_parameters_are_deterministic_and_differ_per_student_and_secret(number):
     lab = LABS[number]
     alice = labs.student_params(lab, 'alice', 's3cret')
@@ -145,3 +145,25 @@ def test_report_and_score():
     assert result['checks'][1] == {'name': 'b', 'points': 3, 'earned': 1.5, 'passed': False, 'feedback': 'half'}
     text = labs.format_report(result)
     assert text.splitlines()[0].endswith('3.5 / 5') and '[part] b' in text
+
+
+def test_lab5_ce_configuration_feedback_names_the_wrong_field():
+    module = grader_module(5)
+    params = {'prefix': '2001:db8:6000::/40', 'v4_common': 16}
+    good = {'delegated_prefix': '2001:db8:6001:100::/56', 'lan_prefix': '2001:db8:6001:101::/64',
+            'router_address': '2001:db8:6001:101::1', 'host_address': '2001:db8:6001:101::10',
+            'tunnel_address': '2001:db8:6001:100::1/40', 'default_via': '::10.64.0.1'}
+    check, usable = module._ce_check(good, params)
+    assert check.passed and usable
+    check, usable = module._ce_check(dict(good, tunnel_address='2001:db8:6001:100::1/56'), params)
+    assert not check.passed and 'tunnel_address is' in check.feedback and usable
+    check, usable = module._ce_check(None, params)
+    assert not check.passed and not usable
+
+
+def test_lab5_parameters_always_leave_room_for_lans():
+    import random
+    module = grader_module(5)
+    for seed in range(200):
+        params = module.parameters(random.Random(seed))
+        assert module.domain(params).delegated_prefix('10.64.1.1').prefixlen <= 60, params
