@@ -52,6 +52,14 @@ ones used here out of it, and Tayga enforces that::
     x6 2001:db8:1::20 ----/    2001:db8:1::1 | 198.51.100.1
     (CLAT 192.0.0.1 <-> 2001:db8:1::464)  Tayga + NAPT44, unbound DNS64
 
+``broker`` — a tunnel broker (RFC 3053): c1 and c2 ask tb over HTTP for a tunnel; tb allocates a link /64 and a
+site /56 for each, configures its own end (it is also the tunnel server) and answers with the client's
+configuration, which the client applies (a 6in4 tunnel, RFC 4213)::
+
+    c1 192.0.2.10 ====\
+                       core (IPv4 only) ==== tb 203.0.113.1 (broker + tunnel server) ---- c 2001:db8:c::10
+    c2 198.51.100.10 =/
+
 ``transition-compare`` — the mechanisms side by side across one shaped core link (the
 ``transition-techniques`` experiment): each pair crosses ra == rb, so their goodput, MTU and round trips differ
 only by what the mechanism adds::
@@ -67,7 +75,7 @@ from testbed.errors import TestbedError
 from testbed.network.nodes import RoutedHost
 from testbed.network.topo import TestbedTopo, check_count, shaping_options
 from testbed.transition.nat64 import WELL_KNOWN_PREFIX, nat64_prefix
-from testbed.transition.nodes import Router, TunnelEndpoint
+from testbed.transition.nodes import BrokerClient, Router, TunnelBroker, TunnelEndpoint
 from testbed.transition.translators import AuthoritativeDns, ClatHost, Nat64Router
 from testbed.transition.tunnels import isatap_address, sixrd_domain, v4compat_address
 
@@ -76,7 +84,8 @@ SIXRD = {'prefix': '2001:db8:6000::/40', 'v4_common': 16, 'v4_prefix': '10.64.0.
 ISATAP_PREFIX = '2001:db8:5e::/64'
 V4_SERVER = '198.51.100.10'
 V4_SERVER_COMPARE = '198.51.100.66'
-NAT64_PREFIX = '2001:db8:64::/96'   # network-specific (RFC 6052); see the nat64 diagram for why not 64:ff9b::/96
+NAT64_PREFIX = '2001:db8:64::/96'
+BROKER_V4 = '203.0.113.1'   # network-specific (RFC 6052); see the nat64 diagram for why not 64:ff9b::/96
 
 
 def _host(topo, name, ip=None, gateway=None, ip6=None, gateway6=None):
@@ -208,6 +217,25 @@ class Nat64Topo(TestbedTopo):
             self.addLink(host, 's1')
 
 
+class BrokerTopo(TestbedTopo):
+    """A tunnel broker (RFC 3053): clients ask for a tunnel and a prefix, the broker configures both ends."""
+
+    def build(self, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
+        shaping = shaping_options(locals())
+        self.addHost('core', cls=Router, ip=None, ipv6=False, addresses=(
+            ('192.0.2.254/24',), ('198.51.100.254/24',), ('203.0.113.254/24',)))
+        for name, v4 in (('c1', '192.0.2.10'), ('c2', '198.51.100.10')):
+            self.addHost(name, cls=BrokerClient, ip=None, v4=f'{v4}/24', v4_gateway=v4.rsplit('.', 1)[0] + '.254',
+                         broker=BROKER_V4)
+            self.addLink(name, 'core', **shaping)
+        self.addHost('tb', cls=TunnelBroker, ip=None, v4=f'{BROKER_V4}/24',
+                     addresses=((f'{BROKER_V4}/24',), ('2001:db8:c::1/64',)),
+                     routes=('default via 203.0.113.254',))
+        self.addLink('core', 'tb', **shaping)   # core interface 2, tb interface 0
+        _host(self, 'c', ip6=f'{NATIVE_C}/64', gateway6='2001:db8:c::1')
+        self.addLink('tb', 'c')
+
+
 COMPARE_ROLES = ('ds', 't', 'ce', 'h6')   # interface k of ra and rb: the k-th pair's side A and side B
 
 
@@ -267,4 +295,5 @@ class TransitionCompareTopo(TestbedTopo):
 
 
 topos = {'dual-stack': DualStackTopo, '6in4': SixInFourTopo, 'v4compat': V4CompatTopo, '6rd': SixRdTopo,
-         'isatap': IsatapTopo, 'nat64': Nat64Topo, 'transition-compare': TransitionCompareTopo}
+         'isatap': IsatapTopo, 'nat64': Nat64Topo, 'transition-compare': TransitionCompareTopo,
+         'broker': BrokerTopo}

@@ -257,7 +257,8 @@ class TestbedNet(Mininet):
                     peer = link and (link.intf2 if link.intf1 is intf else link.intf1)
                     if peer is not None and peer.node in switches:
                         host.cmd(f'ethtool -K {intf.name} tx off 2>/dev/null')
-        for host in self.hosts:
+        # nodes whose service others call while starting (a tunnel broker) start first; the rest in order
+        for host in sorted(self.hosts, key=lambda node: not getattr(node, 'serves_at_start', False)):
             if hasattr(host, 'start_services'):
                 host.start_services(self)
         tunnels = {host.name: host.tunnel_record() for host in self.hosts if hasattr(host, 'tunnel_record')}

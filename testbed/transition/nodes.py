@@ -12,6 +12,9 @@ else ``testbed.transition.encapsulator`` on a TUN device of the same name; both 
 MTU (1480) and outer headers, and both are gone with the node's namespace.
 """
 import ipaddress
+import json
+import shlex
+import sys
 from typing import Dict, List
 
 from mininet.node import Node
@@ -21,6 +24,7 @@ from testbed.network.nodes import configure
 from testbed.sixtofour.addressing import TUNNEL_MTU
 from testbed.sixtofour.nodes import tunnel_counters
 from testbed.system import daemon
+from testbed.transition.brokerd import PORT as BROKER_PORT
 from testbed.transition.tunnels import DEVICES, TunnelConfigError, kernel_commands, mode_from_config
 
 
@@ -100,6 +104,72 @@ class TunnelEndpoint(Node):
         return {'pid': self.pid, 'role': self.tunnel.get('role', self.tunnel['mode']), 'path': self.tunnel_path,
                 'stats': getattr(self, 'stats_path', None), 'v4': str(self.v4.ip), 'mode': self.tunnel['mode'],
                 'device': self.device}
+
+
+class TunnelBroker(Router):
+    """A tunnel broker and its tunnel server (RFC 3053, ``testbed.transition.brokerd``): interface 0 on the IPv4
+    Internet (``v4``), the others native IPv6; clients ask it for tunnels over HTTP on its IPv4 address."""
+
+    serves_at_start = True   # its clients ask for their tunnels while the network starts
+
+    def config(self, v4=None, **params):
+        if not v4:
+            raise TestbedError(f'{self.name}: a tunnel broker needs its IPv4 address (v4=)')
+        self.v4 = ipaddress.IPv4Interface(v4)
+        self.broker_process = None
+        return super().config(**params)
+
+    def start_services(self, net):
+        self.broker_process = daemon.start(self, 'testbed.transition.brokerd', {
+            'server_v4': str(self.v4.ip), 'path': net.plan.tunnel, 'port': BROKER_PORT,
+            'stats_dir': net.run.path('')}, net.run, f'tunnel broker {self.name}')
+
+    def stop_services(self):
+        daemon.stop(self.broker_process)
+        self.broker_process = None
+
+
+class BrokerClient(TunnelEndpoint):
+    """A host that asks the broker at ``broker`` for its tunnel when the network starts and applies the answer: a
+    manually configured tunnel to the server, the link's address, a default route into it, and the site prefix's
+    first address on its loopback (the prefix is routed to it)."""
+
+    def config(self, broker=None, **params):
+        if not broker:
+            raise TestbedError(f'{self.name}: a tunnel broker client needs the broker\'s IPv4 address (broker=)')
+        self.broker = str(ipaddress.IPv4Address(broker))
+        return super().config(tunnel={'mode': 'manual', 'remote': self.broker}, **params)
+
+    def start_services(self, net):
+        status, answer = self.ask_broker('POST', {'client_v4': str(self.v4.ip)})
+        if status not in (200, 201):
+            raise TestbedError(f'{self.name}: the tunnel broker refused ({status}): {answer.get("error")}')
+        self.allocation = answer
+        self.tunnel = {**self.tunnel, 'remote': answer['server_v4']}
+        self.tunnel_address = ipaddress.IPv6Interface(answer['client_address'])
+        self.routes6 = ['default']
+        super().start_services(net)
+        site = ipaddress.IPv6Network(answer['prefix'])
+        configure(self, f'ip -6 addr add {site.network_address + 1}/128 dev lo nodad')
+
+    def ask_broker(self, method, body=None, path='/tunnels'):
+        """One request to the broker from inside this node: (HTTP status, its JSON answer); status 0 when the
+        broker did not answer."""
+        script = ('import json, urllib.request, urllib.error\n'
+                  f'body = {body!r}\n'
+                  'data = None if body is None else json.dumps(body).encode()\n'
+                  f'request = urllib.request.Request("http://{self.broker}:{BROKER_PORT}{path}", method="{method}", '
+                  'data=data, headers={"Content-Type": "application/json"})\n'
+                  'try:\n    answer = urllib.request.urlopen(request, timeout=10)\n'
+                  'except urllib.error.HTTPError as error:\n    answer = error\n'
+                  'print(json.dumps([answer.status, json.loads(answer.read().decode() or "{}")]))\n')
+        output = self.cmd(f'{sys.executable} -c {shlex.quote(script)}').strip()
+        last = output.splitlines()[-1] if output else ''
+        try:   # the shell echoes a continuation prompt per line of the script before the answer
+            status, answer = json.loads(last[last.index('['):])
+            return status, answer
+        except ValueError:
+            return 0, {'error': f'no answer from the broker at {self.broker}: {output[-200:]}'}
 
 
 def endpoints(net) -> List[TunnelEndpoint]:

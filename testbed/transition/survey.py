@@ -28,7 +28,7 @@ SURVEY: Tuple[Mechanism, ...] = (
               'it reaches only other such hosts: ::a.b.c.d has no route to native IPv6', 'v4compat'),
     Mechanism('tunnel broker', 'RFC 3053', 'informational; brokers still exist',
               'a broker service and an account; a global IPv4 address (or TSP/AYIYA through NAT)',
-              'the broker or its tunnel server going away', None),
+              'the broker or its tunnel server going away', 'broker'),
     Mechanism('6to4 with anycast relays', 'RFC 3056, RFC 3068', 'relay anycast deprecated (RFC 7526)',
               'a global IPv4 address on the site router; relays someone else runs',
               'private IPv4 (NAT), broken or far relays, protocol-41 filters', 'sixtofour'),

@@ -12,7 +12,7 @@ from testbed.network.capture import capture, decode_6in4
 from testbed.network.net import running
 from testbed.transition.nat64 import synthesize
 from tests.integration.fuzzing import counters, fuzz
-from topologies.transition import (NAT64_PREFIX, NATIVE_C, V4_SERVER, DualStackTopo, IsatapTopo, Nat64Topo,
+from topologies.transition import (NAT64_PREFIX, NATIVE_C, V4_SERVER, BrokerTopo, DualStackTopo, IsatapTopo, Nat64Topo,
                                    SixInFourTopo, SixRdTopo, V4CompatTopo)
 
 # (topology, [(source node, destination address, reachable?)]) -- reachable as the mechanism's RFC says
@@ -27,6 +27,8 @@ MATRICES = {
                                                                                             True)]),
     'isatap': (IsatapTopo, [('h1', '2001:db8:5e::5efe:a00:3', True), ('h1', NATIVE_C, True),
                             ('c', '2001:db8:5e::5efe:a00:2', True)]),
+    'broker': (BrokerTopo, [('c1', NATIVE_C, True), ('c', '2001:db8:b200::1', True),   # c1's site, via tb
+                            ('c1', '2001:db8:b1:1::2', True)]),                           # c2, via tb
     'nat64': (Nat64Topo, [('h6', synthesize(NAT64_PREFIX, V4_SERVER), True), ('h6', V4_SERVER, False),  # no IPv4 at all
                           ('x6', V4_SERVER, True)]),   # ... unless a CLAT translates it (464XLAT)
 }
@@ -94,6 +96,24 @@ def test_6in4_accepts_only_its_peer():
         after = counters(net['r1'])['decap']
         print('r1 decapsulation counters:', after)
         assert after['drop_not_peer'] - before['drop_not_peer'] == 20
+
+
+def test_broker_api_answers_refuses_and_removes():
+    with running(BrokerTopo(), label='broker') as net:
+        c1 = net['c1']
+        status, listing = c1.ask_broker('GET')
+        assert status == 200 and [t['client_v4'] for t in listing['tunnels']] == ['192.0.2.10', '198.51.100.10']
+        assert c1.ask_broker('POST', {'client_v4': '192.0.2.10'}) == (200, c1.allocation)   # the same tunnel again
+        refusals = [c1.ask_broker('POST', {'client_v4': 'x'}), c1.ask_broker('POST', ['x']),
+                    c1.ask_broker('DELETE', path='/tunnels/10.9.9.9'), c1.ask_broker('GET', path='/nothing')]
+        print('refusals:', refusals)
+        assert [status for status, _ in refusals] == [400, 400, 404, 404]
+        assert all(set(answer) == {'error'} for _, answer in refusals)
+        assert reachable(net['c'], '2001:db8:b200::1')[0]
+        assert c1.ask_broker('DELETE', path='/tunnels/192.0.2.10')[0] == 204
+        gone, detail = reachable(net['c'], '2001:db8:b200::1', deadline=2)
+        print('after DELETE, c -> c1\'s site:', detail)
+        assert not gone and len(c1.ask_broker('GET')[1]['tunnels']) == 1
 
 
 @TAYGA

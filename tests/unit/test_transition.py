@@ -193,3 +193,30 @@ def test_kernel_commands_per_mode():
     assert all(commands[-1].endswith('mtu 1480 up') for commands in (manual, sixrd, isatap))
     with pytest.raises(TunnelConfigError, match='must fit'):
         kernel_commands({'mode': '6rd', 'local': '10.64.1.1', 'prefix': '2001:db8::/48', 'relay': '10.64.0.1'}, 't')
+
+
+def test_broker_allocates_a_link_and_a_site_per_client_once():
+    from testbed.transition.broker import Broker, BrokerError
+    broker = Broker('203.0.113.1')
+    first = broker.request({'client_v4': '192.0.2.10'})
+    assert (first.server_address, first.client_address, first.prefix) == \
+        ('2001:db8:b1::1/64', '2001:db8:b1::2/64', '2001:db8:b200::/56')
+    assert broker.request({'client_v4': '192.0.2.10'}) == first          # asking again: the same tunnel
+    second = broker.request({'client_v4': '198.51.100.10'})
+    assert second.prefix == '2001:db8:b200:100::/56' and second.number == 1
+    assert broker.release('192.0.2.10') == first
+    assert broker.request({'client_v4': '192.0.2.99'}).number == 0       # a freed tunnel is reused
+    for body, status, words in (({'client_v4': 'x'}, 400, 'not an IPv4 address'), (['x'], 400, 'JSON object'),
+                                ({'client_v4': '203.0.113.1'}, 400, "cannot be a tunnel's far end"),
+                                ({'client_v4': '224.0.0.1'}, 400, "far end")):
+        with pytest.raises(BrokerError, match=words) as refused:
+            broker.request(body)
+        assert refused.value.status == status
+    with pytest.raises(BrokerError, match='no tunnel for') as missing:
+        broker.release('10.9.9.9')
+    assert missing.value.status == 404
+    small = Broker('203.0.113.1', limit=1)
+    small.request({'client_v4': '192.0.2.1'})
+    with pytest.raises(BrokerError, match='no tunnel left') as full:
+        small.request({'client_v4': '192.0.2.2'})
+    assert full.value.status == 409
