@@ -6,7 +6,7 @@ docs/architecture.md draws it):
 ====  ===========================================================================================================
 0     ``errors``, ``units``: the error every user mistake becomes, and parsing of rates, times, percentages
 1     pure logic, no system access: ``link.params``, ``control.{routing,flows,ofwire,circuits,packets,core}``,
-      ``sixtofour.{addressing,coalesce}``, ``transition.{tunnels,nat64,survey}``,
+      ``sixtofour.{addressing,coalesce}``, ``transition.{tunnels,nat64,survey,broker,sixover4}``,
       ``measure.{theory,compare,multiplexing}``, ``vm.plan``
 2     ``system``: the kernel probe, run records and scoped cleanup, daemons, signals, loading a user's code
 3     what builds and drives the network: ``link``, ``network``, ``control``, ``sixtofour``, ``transition``,

@@ -41,6 +41,17 @@ the IPv6 world through the ISATAP router of their potential router list::
     h2 10.0.0.3 ----- s1 ---- isr 10.0.0.1 (ISATAP router) ---- c 2001:db8:c::10
                                    prefix 2001:db8:5e::/64
 
+``6over4`` — IPv6 over an IPv4 multicast domain (RFC 2529): h1, h2 and the router r6 share one IPv4 network
+(switch s1, which floods multicast), and with it one IPv6 link: neighbour discovery runs over IPv4 multicast
+(239.192.X.Y) and a node's link-layer address is its IPv4 address. h3 is behind an IPv4 router without multicast
+routing: its neighbour solicitations never arrive, so it reaches nobody. That limit is why 6over4 was never
+deployed::
+
+    h1 192.0.2.10 ---\
+    h2 192.0.2.11 ---- s1 ---- r6 192.0.2.1 (6over4 router) ---- c 2001:db8:c::10
+                        |          prefix 2001:db8:6:4::/64, addresses prefix::V4
+                      core (IPv4 router, no multicast routing) ---- h3 198.51.100.10
+
 ``nat64`` — an IPv6-only network reaching an IPv4-only server (RFC 6146, 6147, 6052): Tayga translates the
 network-specific prefix 2001:db8:64::/96, unbound (DNS64) synthesises v4srv's AAAA from its A record at v4srv's
 own name server; x6 runs a CLAT (464XLAT, RFC 6877) so that its IPv4-only applications reach 198.51.100.10 too.
@@ -75,7 +86,8 @@ from testbed.errors import TestbedError
 from testbed.network.nodes import RoutedHost
 from testbed.network.topo import TestbedTopo, check_count, shaping_options
 from testbed.transition.nat64 import WELL_KNOWN_PREFIX, nat64_prefix
-from testbed.transition.nodes import BrokerClient, Router, TunnelBroker, TunnelEndpoint
+from testbed.transition.nodes import BrokerClient, Router, SixOverFourEndpoint, TunnelBroker, TunnelEndpoint
+from testbed.transition.sixover4 import link_local as sixover4_link_local
 from testbed.transition.translators import AuthoritativeDns, ClatHost, Nat64Router
 from testbed.transition.tunnels import isatap_address, sixrd_domain, v4compat_address
 
@@ -85,7 +97,8 @@ ISATAP_PREFIX = '2001:db8:5e::/64'
 V4_SERVER = '198.51.100.10'
 V4_SERVER_COMPARE = '198.51.100.66'
 NAT64_PREFIX = '2001:db8:64::/96'
-BROKER_V4 = '203.0.113.1'   # network-specific (RFC 6052); see the nat64 diagram for why not 64:ff9b::/96
+BROKER_V4 = '203.0.113.1'
+SIXOVER4_PREFIX = '2001:db8:6:4::/64'   # network-specific (RFC 6052); see the nat64 diagram for why not 64:ff9b::/96
 
 
 def _host(topo, name, ip=None, gateway=None, ip6=None, gateway6=None):
@@ -195,6 +208,34 @@ class IsatapTopo(TestbedTopo):
             self.addLink(name, 's1', **shaping)
 
 
+class SixOverFourTopo(TestbedTopo):
+    """6over4 (RFC 2529): one IPv4 multicast domain as an IPv6 link; a host beyond it reaches nobody."""
+
+    def build(self, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
+        shaping = shaping_options(locals())
+        self.addSwitch('s1')
+        router_ll = str(sixover4_link_local('192.0.2.1'))
+        self.addHost('r6', cls=SixOverFourEndpoint, ip=None, v4='192.0.2.1/24', tunnel={'mode': '6over4'},
+                     tunnel_address=f'{_sixover4_address("192.0.2.1")}/64', lans=('2001:db8:c::1/64',), routes6=())
+        self.addLink('r6', 's1', **shaping)
+        _host(self, 'c', ip6=f'{NATIVE_C}/64', gateway6='2001:db8:c::1')
+        self.addLink('r6', 'c')
+        self.addHost('core', cls=Router, ip=None, ipv6=False, addresses=(('192.0.2.254/24',),
+                                                                          ('198.51.100.254/24',)))
+        self.addLink('core', 's1', **shaping)
+        for name, v4, switch in (('h1', '192.0.2.10', 's1'), ('h2', '192.0.2.11', 's1'),
+                                 ('h3', '198.51.100.10', 'core')):
+            self.addHost(name, cls=SixOverFourEndpoint, ip=None, v4=f'{v4}/24',
+                         v4_gateway=v4.rsplit('.', 1)[0] + '.254', tunnel={'mode': '6over4'},
+                         tunnel_address=f'{_sixover4_address(v4)}/64',
+                         routes6=(f'default via {router_ll}',))
+            self.addLink(name, switch, **shaping)
+
+
+def _sixover4_address(v4):
+    return ipaddress.IPv6Network(SIXOVER4_PREFIX).network_address + int(ipaddress.IPv4Address(v4))
+
+
 class Nat64Topo(TestbedTopo):
     """NAT64 + DNS64 (RFC 6146/6147): IPv6-only hosts reach an IPv4-only server; x6 adds a 464XLAT CLAT."""
 
@@ -296,4 +337,4 @@ class TransitionCompareTopo(TestbedTopo):
 
 topos = {'dual-stack': DualStackTopo, '6in4': SixInFourTopo, 'v4compat': V4CompatTopo, '6rd': SixRdTopo,
          'isatap': IsatapTopo, 'nat64': Nat64Topo, 'transition-compare': TransitionCompareTopo,
-         'broker': BrokerTopo}
+         'broker': BrokerTopo, '6over4': SixOverFourTopo}

@@ -15,6 +15,7 @@ import ipaddress
 import json
 import shlex
 import sys
+import time
 from typing import Dict, List
 
 from mininet.node import Node
@@ -25,7 +26,9 @@ from testbed.sixtofour.addressing import TUNNEL_MTU
 from testbed.sixtofour.nodes import tunnel_counters
 from testbed.system import daemon
 from testbed.transition.brokerd import PORT as BROKER_PORT
-from testbed.transition.tunnels import DEVICES, TunnelConfigError, kernel_commands, mode_from_config
+from testbed.transition.sixover4 import DEVICE as SIXOVER4_DEVICE, link_address
+from testbed.transition.sixover4 import link_local as sixover4_link_local
+from testbed.transition.tunnels import DEVICES, kernel_commands, mode_from_config
 
 
 class Router(Node):
@@ -57,10 +60,9 @@ class TunnelEndpoint(Node):
         self.v4 = ipaddress.IPv4Interface(v4)
         self.tunnel = {**tunnel, 'local': str(self.v4.ip)}
         try:
-            self.mode = mode_from_config(self.tunnel)   # refuses parameters that cannot work, before anything runs
-        except TunnelConfigError as exc:
+            self.device = self.check_tunnel()   # refuses parameters that cannot work, before anything runs
+        except TestbedError as exc:
             raise TestbedError(f'{self.name}: {exc}') from None
-        self.device = DEVICES[self.tunnel['mode']]
         self.tunnel_address = ipaddress.IPv6Interface(tunnel_address) if tunnel_address else None
         self.routes6 = list(routes6)
         self.tunnel_process = None
@@ -75,17 +77,28 @@ class TunnelEndpoint(Node):
             configure(self, f'ip -6 addr add {lan} dev {intf} nodad')
         return result
 
-    def start_services(self, net):
+    def check_tunnel(self) -> str:
+        """Check the tunnel's parameters (``TunnelConfigError`` says what cannot work); its device's name."""
+        mode_from_config(self.tunnel)
+        return DEVICES[self.tunnel['mode']]
+
+    def start_tunnel(self, net):
+        """Bring the tunnel device up: the kernel's sit in this mode, or the encapsulator."""
         self.tunnel_path = net.plan.tunnel
         if self.tunnel_path == 'kernel':
             for command in kernel_commands(self.tunnel, self.device):
                 configure(self, command)
         else:
-            self.stats_path = net.run.path(f'encap-{self.name}.json')
-            config = {**self.tunnel, 'name': self.name, 'device': self.device, 'mtu': TUNNEL_MTU,
-                      'stats': self.stats_path}
-            self.tunnel_process = daemon.start(self, 'testbed.transition.encapsulator', config, net.run,
-                                               f'{self.tunnel["mode"]} encapsulator {self.name}')
+            self.start_daemon(net, 'testbed.transition.encapsulator', f'{self.tunnel["mode"]} encapsulator')
+
+    def start_daemon(self, net, module, what):
+        self.stats_path = net.run.path(f'encap-{self.name}.json')
+        config = {**self.tunnel, 'name': self.name, 'device': self.device, 'mtu': TUNNEL_MTU,
+                  'stats': self.stats_path}
+        self.tunnel_process = daemon.start(self, module, config, net.run, f'{what} {self.name}')
+
+    def start_services(self, net):
+        self.start_tunnel(net)
         if self.tunnel_address:  # replace: a sit device with 'remote any' gives itself ::V4/96 (v4compat's own)
             configure(self, f'ip -6 addr replace {self.tunnel_address} dev {self.device} nodad')
         for route in self.routes6:  # a gateway (the BR's ::V4, a router's fe80::5efe:V4) is on the tunnel's link
@@ -104,6 +117,25 @@ class TunnelEndpoint(Node):
         return {'pid': self.pid, 'role': self.tunnel.get('role', self.tunnel['mode']), 'path': self.tunnel_path,
                 'stats': getattr(self, 'stats_path', None), 'v4': str(self.v4.ip), 'mode': self.tunnel['mode'],
                 'device': self.device}
+
+
+class SixOverFourEndpoint(TunnelEndpoint):
+    """A 6over4 host or router (RFC 2529, ``tunnel={'mode': '6over4'}``): its IPv4 network's multicast is its IPv6
+    link. Linux has no 6over4, so it is always ``testbed.transition.sixover4d`` on a TAP device; its link-local
+    address is fe80::V4 and ``tunnel_address`` its global one (prefix::V4)."""
+
+    def check_tunnel(self) -> str:
+        link_address(self.tunnel['local'])
+        return SIXOVER4_DEVICE
+
+    def start_tunnel(self, net):
+        self.tunnel_path = 'userspace'
+        self.start_daemon(net, 'testbed.transition.sixover4d', '6over4 interface')
+        configure(self, f'ip route add 224.0.0.0/4 dev {self.intfList()[0]}')   # the IPv4 groups, on the LAN
+        configure(self, f'ip -6 addr add {sixover4_link_local(self.tunnel["local"])}/64 dev {self.device} nodad')
+        deadline = time.monotonic() + 3   # neighbours can find it once it listens to its solicited-node group
+        while len(self.counters().get('groups', [])) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
 class TunnelBroker(Router):

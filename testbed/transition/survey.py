@@ -33,7 +33,7 @@ SURVEY: Tuple[Mechanism, ...] = (
               'a global IPv4 address on the site router; relays someone else runs',
               'private IPv4 (NAT), broken or far relays, protocol-41 filters', 'sixtofour'),
     Mechanism('6over4', 'RFC 2529', 'historic in practice (no implementations)',
-              'IPv4 multicast across the whole site', 'any IPv4 network without multicast routing', None),
+              'IPv4 multicast across the whole site', 'any IPv4 network without multicast routing', '6over4'),
     Mechanism('ISATAP', 'RFC 5214', 'informational; phased out with native IPv6',
               'an ISATAP router and its address in the potential router list; works with private IPv4',
               'a router list that is wrong or empty; one site only (it is one link)', 'isatap'),

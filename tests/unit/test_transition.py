@@ -220,3 +220,22 @@ def test_broker_allocates_a_link_and_a_site_per_client_once():
     with pytest.raises(BrokerError, match='no tunnel left') as full:
         small.request({'client_v4': '192.0.2.2'})
     assert full.value.status == 409
+
+
+def test_6over4_mappings_follow_rfc_2529():
+    from testbed.transition import sixover4
+    assert sixover4.link_address('192.0.2.10') == bytes([192, 0, 2, 10, 0, 0])   # option length 1: IPv4 + 2 zeros
+    assert str(sixover4.link_local('192.0.2.10')) == 'fe80::c000:20a'
+    with pytest.raises(sixover4.SixOverFourError, match='first octet odd'):
+        sixover4.link_address('203.0.113.1')
+    own = sixover4.link_address('192.0.2.10')
+    solicit = bytes(IPv6(src='fe80::c000:20a', dst='ff02::1:ff00:20b') / ICMPv6EchoRequest())
+    frame = b'\x33\x33\xff\x00\x02\x0b' + own + b'\x86\xdd' + solicit
+    inner, target, reason = sixover4.to_ipv4(frame)
+    assert (inner, str(ipaddress.IPv4Address(target)), reason) == (solicit, '239.192.2.11', None)
+    unicast = sixover4.link_address('192.0.2.11') + own + b'\x86\xdd' + solicit
+    assert str(ipaddress.IPv4Address(sixover4.to_ipv4(unicast)[1])) == '192.0.2.11'
+    assert sixover4.to_ipv4(b'\x00' * 20)[2] == 'malformed'
+    back, reason = sixover4.to_frame(bytes([192, 0, 2, 11]), solicit, own)
+    assert reason is None and back[:6] == b'\x33\x33\xff\x00\x02\x0b' and back[6:12] == bytes([192, 0, 2, 11, 0, 0])
+    assert sixover4.to_frame(bytes(4), solicit[:30], own) == (None, 'malformed')
