@@ -36,6 +36,8 @@ MATRICES = {
                           ('x6', V4_SERVER, True)]),   # ... unless a CLAT translates it (464XLAT)
 }
 TAYGA = pytest.mark.host_only('Tayga and unbound run over TUN, the same on every kernel: the host suite tests them')
+SIXOVER4 = pytest.mark.host_only('6over4 is the userspace daemon on every kernel (Linux has none): the host tests it')
+USERSPACE_ONLY = {'nat64': TAYGA, '6over4': SIXOVER4}
 
 
 def reachable(node, address, deadline=5):
@@ -46,7 +48,7 @@ def reachable(node, address, deadline=5):
     return ' 0 received' not in summary and 'received' in summary, summary
 
 
-@pytest.mark.parametrize('name', [pytest.param(name, marks=[TAYGA] if name == 'nat64' else [])
+@pytest.mark.parametrize('name', [pytest.param(name, marks=[USERSPACE_ONLY[name]] if name in USERSPACE_ONLY else [])
                                   for name in MATRICES])
 def test_reachability_matrix(name):
     topo, matrix = MATRICES[name]
@@ -101,6 +103,7 @@ def test_6in4_accepts_only_its_peer():
         assert after['drop_not_peer'] - before['drop_not_peer'] == 20
 
 
+@SIXOVER4
 def test_6over4_neighbour_discovery_runs_over_ipv4_multicast(tmp_path):
     with running(SixOverFourTopo(), label='6over4') as net:
         h1, h2 = net['h1'], net['h2']
