@@ -3,7 +3,7 @@ encapsulation adds to a round trip, and the detour native IPv6 traffic takes thr
 import re
 
 from testbed.reports.experiment import Experiment, Quantity, hbars
-from testbed.measure.fidelity import rtt_tolerance
+from testbed.measure.fidelity import ENCAPSULATION_BOUND_MS, rtt_tolerance
 from testbed.measure.probes import ping_rtts, rtt_summary, tcp_goodput, traceroute_hops, wire_sized_frames
 from testbed.sixtofour.addressing import RELAY_ANYCAST, TUNNEL_MTU, router_6to4_address
 from testbed.measure.theory import sixtofour_goodput_ratio
@@ -11,7 +11,6 @@ from topologies.sixtofour import SixToFourTopo
 
 
 RELAY_ANYCAST_6TO4 = str(router_6to4_address(RELAY_ANYCAST))  # 2002:c058:6301::1 (RFC 3068)
-ENCAPSULATION_BOUND_MS = 0.5                # what one encapsulation + decapsulation may add per round trip
 
 
 def theory(params):

@@ -9,15 +9,22 @@ per flow) where the tunnels keep none.
 import sys
 
 from testbed.measure import theory as arithmetic
-from testbed.measure.probes import best_goodputs, ping_rtts, rtt_summary, wire_sized_frames
+from testbed.measure.fidelity import ENCAPSULATION_BOUND_MS
+from testbed.measure.probes import best_goodputs, ping_rtts, reachable, rtt_summary, wire_sized_frames
 from testbed.reports.experiment import Experiment, Quantity, hbars
 from testbed.sixtofour.addressing import TUNNEL_MTU
 from testbed.transition.nat64 import synthesize
 from topologies.transition import NAT64_PREFIX, V4_SERVER_COMPARE, TransitionCompareTopo
 
-ENCAPSULATION_BOUND_MS = 0.5   # what one encapsulation or translation may add per direction (userspace here)
 ICMPV6_ECHO = 8
 FLOWS = 3                      # new UDP flows whose NAT64 sessions are counted
+# (source, what, destination: a path of _paths, a node (its IPv6 address) or a literal; reachable as the RFCs say?)
+MATRIX = (('h6', 'v4srv by its synthesised IPv6 address (NAT64)', 'NAT64', True),
+          ('h6', 'v4srv by its IPv4 literal (an IPv6-only host has no IPv4)', V4_SERVER_COMPARE, False),
+          ('v4srv', 'h6 (NAT64 lets flows out, none in)', 'h6', False),
+          ('t1', 't2 over the configured tunnel', '6in4', True),
+          ('t1', 'ds2 over IPv6 (a configured tunnel reaches its peer, not the Internet)', 'dual stack IPv6', False),
+          ('ce1', 'ce2 straight across the 6rd domain', '6rd', True))
 
 # mechanism -> (IPv6 MTU along its path, does the core carry it as IPv6 in IPv4?)
 MECHANISMS = {'dual stack IPv6': arithmetic.ETHERNET_MTU, '6in4': TUNNEL_MTU, '6rd': TUNNEL_MTU,
@@ -37,6 +44,8 @@ def theory(params):
             quantities += [Quantity(f'goodput ratio {name} / dual stack IPv6', mss / native, '', relative=0.02),
                            Quantity(f'RTT added per direction {name}', ENCAPSULATION_BOUND_MS, 'ms', bound='max')]
     quantities.append(Quantity(f'NAT64 sessions for {FLOWS} new flows', FLOWS, '', absolute=0))
+    quantities += [Quantity(f'reachable: {source} -> {what}', float(expected), '', absolute=0)
+                   for source, what, _, expected in MATRIX]
     return quantities
 
 
@@ -88,6 +97,14 @@ def measure(net, params, repetition, log):
            f'[s.sendto(b\'x\', (\'{address}\', port)) for port in ({ports},)]"')
     h6.cmd('sleep 0.3')
     result[f'NAT64 sessions for {FLOWS} new flows'] = nat64.sessions() - before
+    for source, what, destination, _ in MATRIX:
+        if destination in paths:      # a path's server address
+            address = paths[destination][2]
+        elif destination in net:      # a node: its IPv6 address
+            address = net[destination].params['ip6'].split('/')[0]
+        else:                         # a literal
+            address = destination
+        result[f'reachable: {source} -> {what}'] = float(reachable(net[source], address, deadline=4)[0])
     return result
 
 
@@ -102,7 +119,11 @@ def notes(result):
                    'IPv6 1428, a tunnel (6in4, 6rd; 6to4 alike) 1408 (its 20-byte IPv4 header shrinks the IPv6 MTU '
                    'to 1480), NAT64 1428 on the core (the packet is IPv6 until the translator). Tunnels keep no '
                    'state in the network; the NAT64 keeps one session per flow (counted from its connection '
-                   'tracking), which is what makes it the network\'s state, and its limit.']
+                   'tracking), which is what makes it the network\'s state, and its limit.', '',
+                   'Reachability (1 reached, 0 not) as the RFCs predict: the IPv6-only host reaches the IPv4-only '
+                   'server only through the translator\'s prefix, never by its IPv4 literal (464XLAT\'s CLAT is '
+                   'what fixes that, `testbed run nat64`), and the server cannot open a flow toward it; a configured '
+                   'tunnel reaches its peer and nothing else; 6rd customers reach each other without the BR.']
 
 
 def plot(result, folder):

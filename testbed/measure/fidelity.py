@@ -21,6 +21,7 @@ from testbed.system.probe import current_plan, probe, timer_lateness_us, wakeup_
 
 BASE_TOLERANCE_MS = 0.3
 RELATIVE_TOLERANCE = 0.02
+ENCAPSULATION_BOUND_MS = 0.5   # what one encapsulation and decapsulation (or a translation) may add, each way
 
 
 def emulation_allowance_ms(delay_ms=None):

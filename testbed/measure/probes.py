@@ -62,6 +62,14 @@ def traceroute_hops(src, dst, ipv6=None, wait_s=2, probes=3):
     return hops
 
 
+def reachable(node, address, deadline=5):
+    """(whether echo replies from ``address`` come back to ``node`` within ``deadline`` seconds, ping's summary
+    line); ping stops at 3 replies. A fresh IPv6 link spends its first second on duplicate address detection."""
+    output = node.cmd(f'ping -n -c 3 -i 0.2 -w {deadline} {address}')
+    summary = next((line for line in output.splitlines() if 'transmitted' in line), output.strip()[-120:])
+    return ' 0 received' not in summary and 'received' in summary, summary
+
+
 def rtt_summary(rtts):
     if not rtts:
         return {'count': 0}

@@ -1,11 +1,14 @@
-"""Node types of the transition networks: a Linux router for the cores, and a tunnel endpoint of any survey mode.
+"""Node types of the transition networks: a Linux router for the cores, and tunnel endpoints of every survey mode.
 
-- ``Router``: addresses per interface, forwarding for the families it has addresses of, static routes. With
-  ``ipv6=False`` it forwards IPv4 only: the IPv4 Internet a tunnel has to cross (and IPv6 packets die there).
+- ``Router``: addresses per interface, forwarding, static routes. With ``ipv6=False`` it forwards IPv4 only: the
+  IPv4 Internet a tunnel has to cross (and IPv6 packets die there).
 - ``TunnelEndpoint``: interface 0 faces the IPv4 network (``v4``, ``v4_gateway``); interfaces 1.. are IPv6 LANs
   (``lans``: one address per interface; an endpoint with LANs forwards IPv6, one without is a host). Its tunnel
   interface is configured by ``tunnel`` (``mode`` and that mode's keys, testbed.transition.tunnels) with the
   address ``tunnel_address``, and ``routes6`` (``ip -6 route add`` arguments) point into it.
+- ``SixOverFourEndpoint``: the same for 6over4 (RFC 2529), always the userspace daemon.
+- ``TunnelBroker`` and ``BrokerClient``: a tunnel broker that is also the tunnel server (RFC 3053), and hosts that
+  ask it for their tunnel as the network starts.
 
 The tunnel interface is the kernel's sit device in that mode where the probe found sit (``kernel_commands``),
 else ``testbed.transition.encapsulator`` on a TUN device of the same name; both carry the same addresses, routes,
@@ -45,7 +48,7 @@ class Router(Node):
                 family = '-6 ' if ':' in address else ''
                 configure(self, f'ip {family}addr add {address} dev {intf}' + (' nodad' if family else ''))
         for route in routes:
-            configure(self, f'ip {"-6 " if ":" in route.split()[0] else ""}route add {route}')
+            configure(self, f'ip {"-6 " if ":" in route else ""}route add {route}')
         return result
 
 

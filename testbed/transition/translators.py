@@ -20,6 +20,7 @@ from testbed.errors import TestbedError
 from testbed.network.nodes import DNS_DOMAIN, RoutedHost, configure
 from testbed.sixtofour.nodes import dnsmasq_config
 from testbed.system import daemon
+from testbed.system.interrupts import deferred_signals
 from testbed.transition.nat64 import (WELL_KNOWN_PREFIX, nat64_prefix, pool_sessions, tayga_config,
                                       unbound_dns64_config)
 from testbed.transition.nodes import Router
@@ -30,16 +31,24 @@ CLAT_V4, CLAT_TAYGA_V4 = '192.0.0.1', '192.0.0.2'    # RFC 7335: the IPv4 servic
 
 
 def _start(node, run, command, what, ready, timeout=10.0):
-    """Start ``command`` in ``node``, record it by PID, wait until ``ready()``; stop it and raise if it does not."""
-    process = node.popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    run.record_process(process.pid, what)
+    """Start ``command`` in ``node`` (its output to a log in the run folder), record it by PID with signals held,
+    wait until ``ready()``; stop it and raise with the end of its log if it does not come up."""
+    log_path = run.path(f'{what.replace(" ", "-")}.log')
+    with open(log_path, 'w') as log, deferred_signals():
+        process = node.popen(command, stdout=log, stderr=subprocess.STDOUT)
+        run.record_process(process.pid, what)
     deadline = time.monotonic() + timeout
     while not ready():
         if process.poll() is not None or time.monotonic() > deadline:
-            error = process.stderr.read().decode().strip()[-300:] if process.poll() is not None else \
-                f'not ready after {timeout:g} s'
+            exited = process.poll() is not None
             daemon.stop(process)
-            raise TestbedError(f'{what} did not start: {error or "exit " + str(process.returncode)}')
+            with open(log_path) as log:
+                error = log.read().strip()[-300:]
+            if exited:
+                reason = error or f'exit {process.returncode}'
+            else:
+                reason = f'not ready after {timeout:g} s' + (f': {error}' if error else '')
+            raise TestbedError(f'{what} did not start: {reason}')
         time.sleep(0.05)
     return process
 

@@ -1,11 +1,12 @@
 """Faults at random moments: SIGINT, SIGTERM or SIGKILL (then ``testbed clean``) while a network starts, while a
-host command runs, while it stops, and inside an experiment. After each, nothing of the run may be left (bridges,
+host command runs, while it stops, inside an experiment, and while the transition networks' daemons start (Tayga,
+unbound, the tunnel broker). After each, nothing of the run may be left (bridges,
 interfaces, namespaces, processes, run directories) and the foreign objects around it must survive: an OVS bridge,
 a named namespace with a process in it, a veth pair, a tap and an iperf3 server.
 
 The moments are drawn from a seeded generator (``TESTBED_FAULT_SEED``, default 1) and the number of runs is bounded
-(``TESTBED_FAULT_RUNS``, default 6: every phase and signal at least once); the closing figure of the reliability
-work was 30 runs.
+(``TESTBED_FAULT_RUNS``, default 6: every phase once, every signal at least once); the closing figure of the
+reliability work was 30 runs.
 """
 import os
 import random
@@ -32,6 +33,8 @@ PHASES = {
                      3.0),
     'stop': (['run', 'bottleneck', '--controller', '--param', 'delay=5ms'], ' up in ', 0.0),
     'experiment': (['experiment', 'run', 'packet-delay', '--param', 'probes=2'], 'repetition 1', 8.0),
+    'translators': (['run', 'nat64'], 'building', 4.0),    # Tayga twice, unbound and dnsmasq starting
+    'broker': (['run', 'broker'], 'building', 4.0),        # the broker, its encapsulators, clients asking
 }
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
 

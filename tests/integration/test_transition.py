@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from testbed.measure.probes import reachable
 from testbed.network.capture import capture, decode_6in4
 from testbed.network.net import running
 from testbed.transition.nat64 import synthesize
@@ -38,14 +39,6 @@ MATRICES = {
 TAYGA = pytest.mark.host_only('Tayga and unbound run over TUN, the same on every kernel: the host suite tests them')
 SIXOVER4 = pytest.mark.host_only('6over4 is the userspace daemon on every kernel (Linux has none): the host tests it')
 USERSPACE_ONLY = {'nat64': TAYGA, '6over4': SIXOVER4}
-
-
-def reachable(node, address, deadline=5):
-    """Whether echo replies come back within ``deadline`` seconds (ping stops at 3 replies): a fresh IPv6 link
-    spends its first second on duplicate address detection of its link-local address."""
-    output = node.cmd(f'ping -n -c 3 -i 0.2 -w {deadline} {address}')
-    summary = next((line for line in output.splitlines() if 'transmitted' in line), output.strip()[-120:])
-    return ' 0 received' not in summary and 'received' in summary, summary
 
 
 @pytest.mark.parametrize('name', [pytest.param(name, marks=[USERSPACE_ONLY[name]] if name in USERSPACE_ONLY else [])
