@@ -177,7 +177,7 @@ class SixRdTopo(TestbedTopo):
         for index, (ce, host) in enumerate((('ce1', 'a'), ('ce2', 'b')), start=1):
             v4 = f'10.64.{index}.1'
             delegated = domain.delegated_prefix(v4)
-            lan = ipaddress.IPv6Network((int(delegated.network_address) | (1 << 64), 64))  # subnet 1 of its /56
+            lan = ipaddress.IPv6Network((int(delegated.network_address) | (1 << 64), 64))  # subnet 1 of its prefix
             self.addHost(ce, cls=TunnelEndpoint, ip=None, v4=f'{v4}/24', v4_gateway=f'10.64.{index}.254',
                          tunnel={'mode': '6rd', 'role': 'ce', **sixrd},
                          tunnel_address=f'{delegated.network_address + 1}/{domain.prefix.prefixlen}',
