@@ -7,7 +7,7 @@ import re
 import sys
 import time
 
-from testbed.reports.labs import Check, Lab, call_student, read_student_value
+from testbed.reports.labs import Check, Lab, cases_check, read_student_value, same
 from testbed.sixtofour.addressing import (RELAY_ANYCAST, TUNNEL_MTU, address_in, router_6to4_address, site_prefix,
                                subnet)
 
@@ -27,24 +27,6 @@ def reference_router(v4):
             'tunnel_mtu': TUNNEL_MTU}
 
 
-def _same(kind, got, want):
-    try:
-        return kind(str(got)) == kind(str(want))
-    except ValueError:
-        return False
-
-
-def _cases_check(path, name, function, cases, kind, explain, points=2.0):
-    for args, want in cases:
-        got, error = call_student(path, function, *args)
-        if error:
-            return Check(name, points, 0, f'{error}. {explain}')
-        mismatch = (not _same(kind, got, want)) if kind else got != want
-        if mismatch:
-            return Check(name, points, 0, f'{function}{tuple(args)} returned {got!r}, expected {want!r}. {explain}')
-    return Check(name, points, points, f'correct on {len(cases)} cases')
-
-
 def _router_check(router, params):
     want = reference_router(params['r1'])
     if not isinstance(router, dict):
@@ -52,11 +34,11 @@ def _router_check(router, params):
     wrong = []
     for key, kind in (('lan_prefix', ipaddress.IPv6Network), ('router_address', ipaddress.IPv6Address),
                       ('host_address', ipaddress.IPv6Address), ('tunnel_mtu', int)):
-        if not _same(kind, router.get(key), want[key]):
+        if not same(kind, router.get(key), want[key]):
             wrong.append(f'{key} is {router.get(key)!r}')
-    if not any(_same(ipaddress.IPv6Address, router.get('default_via'), hop) for hop in (RELAY_6TO4, RELAY_COMPAT)):
+    if not any(same(ipaddress.IPv6Address, router.get('default_via'), hop) for hop in (RELAY_6TO4, RELAY_COMPAT)):
         wrong.append(f'default_via is {router.get("default_via")!r}')
-    usable = all(_same(ipaddress.IPv6Address, router.get(k), router.get(k)) for k in
+    usable = all(same(ipaddress.IPv6Address, router.get(k), router.get(k)) for k in
                  ('router_address', 'host_address', 'default_via')) and isinstance(router.get('tunnel_mtu'), int)
     if wrong:
         return Check('your router configuration (ROUTER)', 3, 0,
@@ -71,7 +53,7 @@ def _apply(net, router):
     """Configure r1's LAN, tunnel MTU and default route and host a's address exactly as the student wrote."""
     r1, a = net['r1'], net['a']
     via = str(router['default_via'])
-    if r1.counters().get('path') == 'kernel' and _same(ipaddress.IPv6Address, via, RELAY_6TO4):
+    if r1.counters().get('path') == 'kernel' and same(ipaddress.IPv6Address, via, RELAY_6TO4):
         via = RELAY_COMPAT  # sit takes the relay as an IPv4-compatible next hop: the same address, its form
     lan, host = r1.intfNames()[1], a.intfNames()[0]
     r1.cmd(f'ip -6 addr flush dev {lan} scope global; ip -6 addr add {router["router_address"]}/64 dev {lan} nodad; '
@@ -128,16 +110,16 @@ def grade(workdir, params, log):
     r1, r2 = params['r1'], params['r2']
     b = str(reference_router(r2)['host_address'])
     checks = [
-        _cases_check(path, 'site prefix (RFC 3056)', 'site_prefix',
+        cases_check(path, 'site prefix (RFC 3056)', 'site_prefix',
                      [(('192.0.2.1',), '2002:c000:201::/48'), (('8.8.4.4',), '2002:808:404::/48'),
                       ((r1,), str(site_prefix(r1))), ((r2,), str(site_prefix(r2)))], ipaddress.IPv6Network,
                      'The /48 is 2002 followed by the four bytes of the IPv4 address, in hexadecimal.'),
-        _cases_check(path, 'tunnel destination', 'tunnel_destination',
+        cases_check(path, 'tunnel destination', 'tunnel_destination',
                      [((b,), r2), (('2002:c000:201:1::10',), '192.0.2.1'), ((NATIVE_C,), '192.88.99.1'),
                       ((RELAY_6TO4,), '192.88.99.1')], ipaddress.IPv4Address,
                      'A 2002:: destination carries its router\'s IPv4 address in bits 16-47; anything else goes to '
                      'the relay anycast 192.88.99.1 (RFC 3068).'),
-        _cases_check(path, 'RFC 3964 source check', 'accept_from_tunnel',
+        cases_check(path, 'RFC 3964 source check', 'accept_from_tunnel',
                      [((r2, b), True), (('203.0.113.9', b), False), (('192.88.99.1', NATIVE_C), True),
                       ((r2, NATIVE_C), False), (('192.88.99.1', '2002:c000:201:1::10'), False)], None,
                      'A 6to4 source must embed the outer IPv4 source; a native source may only come from the relay.'),

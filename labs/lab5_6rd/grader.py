@@ -3,7 +3,7 @@ configuration applied to ce1 and host a of the 6rd network: straight to the othe
 import ipaddress
 import os
 
-from testbed.reports.labs import Check, Lab, call_student, read_student_value
+from testbed.reports.labs import Check, Lab, cases_check, read_student_value, same
 from testbed.transition.tunnels import sixrd_domain
 
 STUDENT_FILE = 'my_6rd.py'
@@ -35,23 +35,6 @@ def reference_ce(params):
             'default_via': ipaddress.IPv6Address(f'::{BR}')}
 
 
-def _same(kind, got, want):
-    try:
-        return kind(str(got)) == kind(str(want))
-    except ValueError:
-        return False
-
-
-def _cases_check(path, name, function, cases, kind, explain, points=2.0):
-    for args, want in cases:
-        got, error = call_student(path, function, *args)
-        if error:
-            return Check(name, points, 0, f'{error}. {explain}')
-        if not _same(kind, got, want):
-            return Check(name, points, 0, f'{function}{tuple(args)} returned {got!r}, expected {want!r}. {explain}')
-    return Check(name, points, points, f'correct on {len(cases)} cases')
-
-
 KINDS = {'delegated_prefix': ipaddress.IPv6Network, 'lan_prefix': ipaddress.IPv6Network,
          'router_address': ipaddress.IPv6Address, 'host_address': ipaddress.IPv6Address,
          'tunnel_address': ipaddress.IPv6Interface, 'default_via': ipaddress.IPv6Address}
@@ -61,8 +44,8 @@ def _ce_check(ce, params):
     if not isinstance(ce, dict):
         return Check('your CE configuration (CE)', 3, 0, 'CE is not filled in (handout task 2)'), False
     want = reference_ce(params)
-    wrong = [f'{key} is {ce.get(key)!r}' for key, kind in KINDS.items() if not _same(kind, ce.get(key), want[key])]
-    usable = all(_same(kind, ce.get(key), ce.get(key)) for key, kind in KINDS.items() if key != 'delegated_prefix')
+    wrong = [f'{key} is {ce.get(key)!r}' for key, kind in KINDS.items() if not same(kind, ce.get(key), want[key])]
+    usable = all(same(kind, ce.get(key), ce.get(key)) for key, kind in KINDS.items() if key != 'delegated_prefix')
     if wrong:
         return Check('your CE configuration (CE)', 3, 0,
                      '; '.join(wrong) + f'. Your ISP\'s 6rd prefix is {params["prefix"]} with IPv4MaskLen '
@@ -113,14 +96,14 @@ def grade(workdir, params, log):
     mine = domain(params)
     other = str(mine.delegated_prefix(CE2).network_address + (1 << 64) + 0x10)
     checks = [
-        _cases_check(path, 'delegated prefix (RFC 5969)', 'delegated_prefix',
+        cases_check(path, 'delegated prefix (RFC 5969)', 'delegated_prefix',
                      [(('2001:db8:6000::/40', 16, '10.64.1.1'), '2001:db8:6001:100::/56'),
                       (('2001:db8::/32', 0, '192.0.2.1'), '2001:db8:c000:201::/64'),
                       ((prefix, v4_common, CE1), str(mine.delegated_prefix(CE1))),
                       ((prefix, v4_common, '10.64.200.7'), str(mine.delegated_prefix('10.64.200.7')))],
                      ipaddress.IPv6Network, 'The 6rd prefix, then the CE\'s IPv4 address without its first '
                      'IPv4MaskLen bits.'),
-        _cases_check(path, 'tunnel destination', 'tunnel_destination',
+        cases_check(path, 'tunnel destination', 'tunnel_destination',
                      [((other, prefix, v4_common), CE2), ((NATIVE_C, prefix, v4_common), BR),
                       ((str(mine.delegated_prefix('10.64.200.7').network_address + 5), prefix, v4_common),
                        '10.64.200.7')], ipaddress.IPv4Address,

@@ -180,6 +180,27 @@ def read_student_value(path, name, timeout=STUDENT_TIMEOUT_S):
 
 # -- commands ----------------------------------------------------------------------------------------------------
 
+def same(kind, got, want):
+    """Whether a student's value equals the expected one once both are read as ``kind`` (an address type, int):
+    '2001:DB8::1' and '2001:db8::1' are the same address; a value that does not parse is not."""
+    try:
+        return kind(str(got)) == kind(str(want))
+    except ValueError:
+        return False
+
+
+def cases_check(path, name, function, cases, kind, explain, points=2.0):
+    """One graded item: the student's ``function`` on ``cases`` ([(args, expected)]), compared with ``same`` (or
+    exactly, with ``kind`` None); the first wrong case or error is the feedback, with ``explain``."""
+    for args, want in cases:
+        got, error = call_student(path, function, *args)
+        if error:
+            return Check(name, points, 0, f'{error}. {explain}')
+        if not (same(kind, got, want) if kind else got == want):
+            return Check(name, points, 0, f'{function}{tuple(args)} returned {got!r}, expected {want!r}. {explain}')
+    return Check(name, points, points, f'correct on {len(cases)} cases')
+
+
 def start(number, student, directory=None, log=print):
     """Materialise a student's working folder: the starter files, params.json and the handout with their numbers."""
     check_student(student)
