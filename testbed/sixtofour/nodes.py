@@ -23,8 +23,6 @@ the rest, each rule tagged with the reason it counts.
 """
 import ipaddress
 import json
-import subprocess
-import time
 
 from mininet.node import Node
 
@@ -212,18 +210,11 @@ class DnsServer(RoutedHost):
         conf = net.run.path(f'dnsmasq-{self.name}.conf')
         with open(conf, 'w') as handle:
             handle.write(dnsmasq_config(address, records))
-        self.dns_process = self.popen(['dnsmasq', '--keep-in-foreground', f'--conf-file={conf}'],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        net.run.record_process(self.dns_process.pid, f'DNS server {self.name}')
+        listening = lambda: ':53 ' in self.cmd('ss -Hlun sport = :53')  # noqa: E731
+        self.dns_process = daemon.start_program(self, net.run, ['dnsmasq', '--keep-in-foreground',
+                                                                f'--conf-file={conf}'], f'DNS server {self.name}',
+                                                listening)
         self.records = records
-        deadline = time.monotonic() + 10
-        while ':53 ' not in self.cmd('ss -Hlun sport = :53'):
-            if self.dns_process.poll() is not None or time.monotonic() > deadline:
-                error = self.dns_process.stderr.read().decode().strip() if self.dns_process.poll() is not None \
-                    else 'not listening after 10 s'
-                daemon.stop(self.dns_process)
-                raise TestbedError(f'DNS server {self.name} did not start: {error}')
-            time.sleep(0.05)
 
     def stop_services(self):
         daemon.stop(getattr(self, 'dns_process', None))

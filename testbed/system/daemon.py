@@ -81,6 +81,33 @@ def start(node, module, config, run, what, timeout=10.0):
     return process
 
 
+def start_program(node, run, command, what, ready, timeout=10.0):
+    """Start a program that is not ours (dnsmasq, Tayga, unbound) in ``node``, its output to a log in the run
+    folder, record it by PID with signals held, and wait until ``ready()``; stop it and raise ``TestbedError`` with
+    the end of its log if it does not come up."""
+    import time
+    from testbed.errors import TestbedError
+    from testbed.system.interrupts import deferred_signals
+    log_path = run.path(f'{what.replace(" ", "-")}.log')
+    with open(log_path, 'w') as log, deferred_signals():
+        process = node.popen(command, stdout=log, stderr=subprocess.STDOUT)
+        run.record_process(process.pid, what)
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if process.poll() is not None or time.monotonic() > deadline:
+            exited = process.poll() is not None
+            stop(process)
+            with open(log_path) as log:
+                error = log.read().strip()[-300:]
+            if exited:
+                reason = error or f'exit {process.returncode}'
+            else:
+                reason = f'not ready after {timeout:g} s' + (f': {error}' if error else '')
+            raise TestbedError(f'{what} did not start: {reason}')
+        time.sleep(0.05)
+    return process
+
+
 def stop(process, grace=5.0):
     """Terminate a daemon started by ``start`` and reap it (kill it if it ignores SIGTERM)."""
     if process is None or process.poll() is not None:

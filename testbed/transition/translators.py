@@ -13,14 +13,11 @@ TUN, RFC 6146/6052/6877) and unbound (DNS64, RFC 6147), started and stopped by P
 """
 import ipaddress
 import os
-import subprocess
-import time
 
 from testbed.errors import TestbedError
 from testbed.network.nodes import DNS_DOMAIN, RoutedHost, configure
 from testbed.sixtofour.nodes import dnsmasq_config
 from testbed.system import daemon
-from testbed.system.interrupts import deferred_signals
 from testbed.transition.nat64 import (WELL_KNOWN_PREFIX, nat64_prefix, pool_sessions, tayga_config,
                                       unbound_dns64_config)
 from testbed.transition.nodes import Router
@@ -30,36 +27,13 @@ POOL = '192.168.255.0/24'             # Tayga's dynamic pool (masqueraded: never
 CLAT_V4, CLAT_TAYGA_V4 = '192.0.0.1', '192.0.0.2'    # RFC 7335: the IPv4 service continuity prefix
 
 
-def _start(node, run, command, what, ready, timeout=10.0):
-    """Start ``command`` in ``node`` (its output to a log in the run folder), record it by PID with signals held,
-    wait until ``ready()``; stop it and raise with the end of its log if it does not come up."""
-    log_path = run.path(f'{what.replace(" ", "-")}.log')
-    with open(log_path, 'w') as log, deferred_signals():
-        process = node.popen(command, stdout=log, stderr=subprocess.STDOUT)
-        run.record_process(process.pid, what)
-    deadline = time.monotonic() + timeout
-    while not ready():
-        if process.poll() is not None or time.monotonic() > deadline:
-            exited = process.poll() is not None
-            daemon.stop(process)
-            with open(log_path) as log:
-                error = log.read().strip()[-300:]
-            if exited:
-                reason = error or f'exit {process.returncode}'
-            else:
-                reason = f'not ready after {timeout:g} s' + (f': {error}' if error else '')
-            raise TestbedError(f'{what} did not start: {reason}')
-        time.sleep(0.05)
-    return process
-
-
 def _tayga(node, net, device, text):
     folder = net.run.path(f'tayga-{node.name}')
     os.makedirs(folder, exist_ok=True)
     conf = os.path.join(folder, 'tayga.conf')
     with open(conf, 'w') as handle:
         handle.write(text)
-    process = _start(node, net.run, ['tayga', '--nodetach', '--config', conf], f'tayga {node.name}',
+    process = daemon.start_program(node, net.run, ['tayga', '--nodetach', '--config', conf], f'tayga {node.name}',
                      lambda: device in node.cmd(f'ip -br link show {device} 2>/dev/null'))
     configure(node, f'ip link set {device} up')
     return process
@@ -101,7 +75,8 @@ class Nat64Router(Router):
         with open(conf, 'w') as handle:
             handle.write(unbound_dns64_config(str(self.v6.ip), str(self.prefix), self.zone, self.authoritative, folder))
         listening = lambda: ':53 ' in self.cmd('ss -Hlun sport = :53')  # noqa: E731
-        self.processes.append(_start(self, net.run, ['unbound', '-d', '-c', conf], f'DNS64 {self.name}', listening))
+        self.processes.append(daemon.start_program(self, net.run, ['unbound', '-d', '-c', conf], f'DNS64 {self.name}',
+                                                   listening))
 
     def stop_services(self):
         for process in self.processes:
@@ -157,8 +132,9 @@ class AuthoritativeDns(RoutedHost):
         with open(conf, 'w') as handle:
             handle.write(dnsmasq_config(self.IP(), self.params.get('records', {})))
         listening = lambda: ':53 ' in self.cmd('ss -Hlun sport = :53')  # noqa: E731
-        self.dns_process = _start(self, net.run, ['dnsmasq', '--keep-in-foreground', f'--conf-file={conf}'],
-                                  f'DNS server {self.name}', listening)
+        self.dns_process = daemon.start_program(self, net.run, ['dnsmasq', '--keep-in-foreground',
+                                                                f'--conf-file={conf}'], f'DNS server {self.name}',
+                                                listening)
 
     def stop_services(self):
         daemon.stop(getattr(self, 'dns_process', None))
