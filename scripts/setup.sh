@@ -27,7 +27,7 @@ fi
 # -- 1. system packages -------------------------------------------------------------------------------------------
 apt_packages=(
     mininet openvswitch-switch iperf3 ethtool tcpdump iproute2 iputils-ping procps traceroute
-    python3-venv python3-dev gcc libiperf0 kmod dnsmasq-base iptables tayga unbound
+    python3-venv python3-dev gcc libiperf0 kmod dnsmasq-base iptables tayga unbound radvd ndisc6
 )
 # The VM stage (make test) boots a stock Debian kernel under QEMU; vagrant validates the Vagrantfile.
 vm_packages=(qemu-system-x86 debootstrap busybox-static cpio e2fsprogs kmod util-linux vagrant)

@@ -34,12 +34,14 @@ last 16 bits of its IPv4 address (10.64.1.1 -> 2001:db8:6001:100::/56); the bord
     b ---- ce2 10.64.2.1 ====/
 
 ``isatap`` — an IPv4-only site network with private addresses as one IPv6 link (RFC 5214): hosts derive
-interface identifiers 0:5efe:a.b.c.d from their IPv4 addresses, talk to each other directly and to the rest of
-the IPv6 world through the ISATAP router of their potential router list::
+interface identifiers 0:5efe:a.b.c.d from their IPv4 addresses and talk to each other directly. Each solicits
+the routers of its potential router list (PRL) by unicast; the router (radvd) answers with the link's prefix,
+from which the host forms its global address, and becomes its way to the rest of the IPv6 world. h3's list
+names an address where no router is: nobody answers, and h3 stays on link-local addresses::
 
-    h1 10.0.0.2 ----\
-    h2 10.0.0.3 ----- s1 ---- isr 10.0.0.1 (ISATAP router) ---- c 2001:db8:c::10
-                                   prefix 2001:db8:5e::/64
+    h1 10.0.0.2 (PRL 10.0.0.1) ----\
+    h2 10.0.0.3 (PRL 10.0.0.1) ----- s1 ---- isr 10.0.0.1 (ISATAP router, radvd) ---- c 2001:db8:c::10
+    h3 10.0.0.4 (PRL 10.0.0.9) ----/              prefix 2001:db8:5e::/64
 
 ``6over4`` — IPv6 over an IPv4 multicast domain (RFC 2529): h1, h2 and the router r6 share one IPv4 network
 (switch s1, which floods multicast), and with it one IPv6 link: neighbour discovery runs over IPv4 multicast
@@ -86,7 +88,8 @@ from testbed.errors import TestbedError
 from testbed.network.nodes import RoutedHost
 from testbed.network.topo import TestbedTopo, check_count, shaping_options
 from testbed.transition.nat64 import WELL_KNOWN_PREFIX, nat64_prefix
-from testbed.transition.nodes import BrokerClient, Router, SixOverFourEndpoint, TunnelBroker, TunnelEndpoint
+from testbed.transition.nodes import (BrokerClient, IsatapHost, IsatapRouter, Router, SixOverFourEndpoint, TunnelBroker,
+                                      TunnelEndpoint)
 from testbed.transition.sixover4 import link_local as sixover4_link_local
 from testbed.transition.translators import AuthoritativeDns, ClatHost, Nat64Router
 from testbed.transition.tunnels import isatap_address, sixrd_domain, v4compat_address
@@ -188,23 +191,23 @@ class SixRdTopo(TestbedTopo):
 
 
 class IsatapTopo(TestbedTopo):
-    """ISATAP (RFC 5214): hosts behind private IPv4 addresses on one IPv6 link, a router to native IPv6."""
+    """ISATAP (RFC 5214): hosts behind private IPv4 addresses on one IPv6 link, a router to native IPv6 that they
+    find by router discovery, and a host whose potential router list is wrong."""
 
     def build(self, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
         shaping = shaping_options(locals())
         self.addSwitch('s1')
         tunnel = {'mode': 'isatap', 'prefixes': [ISATAP_PREFIX]}
-        self.addHost('isr', cls=TunnelEndpoint, ip=None, v4='10.0.0.1/24', tunnel={**tunnel, 'role': 'router'},
+        self.addHost('isr', cls=IsatapRouter, ip=None, v4='10.0.0.1/24', tunnel={**tunnel, 'role': 'router'},
                      tunnel_address=f'{isatap_address(ISATAP_PREFIX, "10.0.0.1")}/64', lans=('2001:db8:c::1/64',),
                      routes6=())
         self.addLink('isr', 's1', **shaping)
         _host(self, 'c', ip6=f'{NATIVE_C}/64', gateway6='2001:db8:c::1')
         self.addLink('isr', 'c')
-        for name, v4 in (('h1', '10.0.0.2'), ('h2', '10.0.0.3')):
-            self.addHost(name, cls=TunnelEndpoint, ip=None, v4=f'{v4}/24',
-                         tunnel={**tunnel, 'role': 'host', 'routers': ['10.0.0.1']},
-                         tunnel_address=f'{isatap_address(ISATAP_PREFIX, v4)}/64',
-                         routes6=(f'default via {isatap_address("fe80::/64", "10.0.0.1")}',))
+        for name, v4, router in (('h1', '10.0.0.2', '10.0.0.1'), ('h2', '10.0.0.3', '10.0.0.1'),
+                                 ('h3', '10.0.0.4', '10.0.0.9')):
+            self.addHost(name, cls=IsatapHost, ip=None, v4=f'{v4}/24',
+                         tunnel={**tunnel, 'role': 'host', 'routers': [router]}, routes6=())
             self.addLink(name, 's1', **shaping)
 
 

@@ -51,5 +51,7 @@ def decode_6in4(path):
                      'proto': outer.proto, 'src': outer.src, 'dst': outer.dst,
                      'inner_version': inner.version, 'inner_tc': inner.tc, 'inner_fl': inner.fl,
                      'inner_plen': inner.plen, 'inner_nh': inner.nh, 'inner_hlim': inner.hlim,
-                     'inner_src': inner.src, 'inner_dst': inner.dst, 'summary': packet.summary()})
+                     'inner_src': inner.src, 'inner_dst': inner.dst,
+                     'icmp6_type': bytes(inner.payload)[0] if inner.nh == 58 and len(inner.payload) else None,
+                     'summary': packet.summary()})
     return rows

@@ -9,6 +9,9 @@
 - ``SixOverFourEndpoint``: the same for 6over4 (RFC 2529), always the userspace daemon.
 - ``TunnelBroker`` and ``BrokerClient``: a tunnel broker that is also the tunnel server (RFC 3053), and hosts that
   ask it for their tunnel as the network starts.
+- ``IsatapRouter`` and ``IsatapHost``: ISATAP router discovery (RFC 5214 section 8.3, ``discovery``): radvd on the
+  router answers each host's solicitations; a host solicits every router of its potential router list with rdisc6
+  and takes its global address and default route from the answers.
 
 The tunnel interface is the kernel's sit device in that mode where the probe found sit (``kernel_commands``),
 else ``testbed.transition.encapsulator`` on a TUN device of the same name; both carry the same addresses, routes,
@@ -16,6 +19,7 @@ MTU (1480) and outer headers, and both are gone with the node's namespace.
 """
 import ipaddress
 import json
+import os
 import shlex
 import sys
 import time
@@ -29,9 +33,10 @@ from testbed.sixtofour.addressing import TUNNEL_MTU
 from testbed.sixtofour.nodes import tunnel_counters
 from testbed.system import daemon
 from testbed.transition.brokerd import PORT as BROKER_PORT
+from testbed.transition.discovery import SOLICIT_WAIT_MS, SOLICITATIONS, radvd_config, read_advertisement
 from testbed.transition.sixover4 import DEVICE as SIXOVER4_DEVICE, link_address
 from testbed.transition.sixover4 import link_local as sixover4_link_local
-from testbed.transition.tunnels import DEVICES, kernel_commands, mode_from_config
+from testbed.transition.tunnels import DEVICES, isatap_address, kernel_commands, mode_from_config
 
 
 class Router(Node):
@@ -104,6 +109,8 @@ class TunnelEndpoint(Node):
         self.start_tunnel(net)
         if self.tunnel_address:  # replace: a sit device with 'remote any' gives itself ::V4/96 (v4compat's own)
             configure(self, f'ip -6 addr replace {self.tunnel_address} dev {self.device} nodad')
+        if self.tunnel['mode'] == 'isatap':   # sit gives itself fe80::5efe:V4; the encapsulator's TUN device does not
+            configure(self, f'ip -6 addr replace {isatap_address("fe80::/64", self.v4.ip)}/64 dev {self.device} nodad')
         for route in self.routes6:  # a gateway (the BR's ::V4, a router's fe80::5efe:V4) is on the tunnel's link
             onlink = ' onlink' if ' via ' in f' {route} ' else ''
             configure(self, f'ip -6 route add {route} dev {self.device}{onlink}')
@@ -205,6 +212,49 @@ class BrokerClient(TunnelEndpoint):
             return status, answer
         except ValueError:
             return 0, {'error': f'no answer from the broker at {self.broker}: {output[-200:]}'}
+
+
+class IsatapRouter(TunnelEndpoint):
+    """An ISATAP router (``tunnel`` mode isatap, role router) that advertises the link's prefixes with radvd, to
+    each soliciting host alone (an ISATAP link has no multicast)."""
+
+    serves_at_start = True   # hosts solicit it while the network starts
+
+    def start_services(self, net):
+        super().start_services(net)
+        conf, pidfile = net.run.path(f'radvd-{self.name}.conf'), net.run.path(f'radvd-{self.name}.pid')
+        with open(conf, 'w') as handle:
+            handle.write(radvd_config(self.device, self.tunnel.get('prefixes', []), TUNNEL_MTU))
+        self.radvd_process = daemon.start_program(
+            self, net.run, ['radvd', '--nodaemon', '--logmethod', 'stderr', '--config', conf, '--pidfile', pidfile],
+            f'radvd {self.name}', lambda: os.path.exists(pidfile))
+
+    def stop_services(self):
+        daemon.stop(getattr(self, 'radvd_process', None))
+        self.radvd_process = None
+        super().stop_services()
+
+
+class IsatapHost(TunnelEndpoint):
+    """An ISATAP host (``tunnel`` mode isatap with ``routers``, its potential router list): it starts with its
+    link-local address only and learns its prefix and default router by soliciting each router of the list."""
+
+    def start_services(self, net):
+        super().start_services(net)
+        self.advertisements = {}
+        for router in self.tunnel['routers']:
+            output = self.cmd(f'rdisc6 -1 -r {SOLICITATIONS} -w {SOLICIT_WAIT_MS} '
+                              f'{isatap_address("fe80::/64", router)} {self.device}')
+            self.advertisements[router] = read_advertisement(output)
+        deadline = time.monotonic() + 2   # the kernel acts on the advertisement as rdisc6 reads it
+        while (any(self.advertisements.values()) and time.monotonic() < deadline
+               and 'default' not in self.cmd(f'ip -6 route show default dev {self.device}')):
+            time.sleep(0.05)
+
+    def tunnel_record(self) -> Dict:
+        answered = {router: str(advertisement.router) if advertisement else None
+                    for router, advertisement in getattr(self, 'advertisements', {}).items()}
+        return {**super().tunnel_record(), 'routers': answered}
 
 
 def endpoints(net) -> List[TunnelEndpoint]:

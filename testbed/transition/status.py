@@ -38,6 +38,9 @@ def tunnels_command(run_id=None, as_json=False):
         decap, encap = row['counters'].get('decap', {}), row['counters'].get('encap', {})
         drops = ', '.join(f'{key[5:]} {value}' for key, value in sorted(decap.items())
                           if key.startswith('drop_') and value) or '-'
+        if 'routers' in row:   # an ISATAP host: which routers of its potential router list answered
+            drops += '  PRL: ' + ', '.join(f'{router} {"answered" if link_local else "silent"}'
+                                           for router, link_local in row['routers'].items())
         print(f'{name:<8} {mode:<8} {row["role"]:<7} {row["path"] or "?":<10} {row["v4"]:<15} '
               f'{decap.get("received", 0):>8} {decap.get("delivered", 0):>9} {encap.get("sent", 0):>8}  {drops}')
     return 0

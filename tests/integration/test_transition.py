@@ -27,7 +27,8 @@ MATRICES = {
     '6rd': (SixRdTopo, [('a', '2001:db8:6002:101::10', True), ('a', NATIVE_C, True), ('c', '2001:db8:6001:101::10',
                                                                                             True)]),
     'isatap': (IsatapTopo, [('h1', '2001:db8:5e::5efe:a00:3', True), ('h1', NATIVE_C, True),
-                            ('c', '2001:db8:5e::5efe:a00:2', True)]),
+                            ('c', '2001:db8:5e::5efe:a00:2', True),
+                            ('h3', NATIVE_C, False)]),   # no router answered its solicitations: no prefix, no route
     'broker': (BrokerTopo, [('c1', NATIVE_C, True), ('c', '2001:db8:b200::1', True),   # c1's site, via tb
                             ('c1', '2001:db8:b1:1::2', True)]),                           # c2, via tb
     '6over4': (SixOverFourTopo, [('h1', '2001:db8:6:4::c000:20b', True), ('h1', NATIVE_C, True),
@@ -94,6 +95,28 @@ def test_6in4_accepts_only_its_peer():
         after = counters(net['r1'])['decap']
         print('r1 decapsulation counters:', after)
         assert after['drop_not_peer'] - before['drop_not_peer'] == 20
+
+
+def test_isatap_hosts_find_their_router_by_unicast_solicitation(tmp_path):
+    with running(IsatapTopo(), label='isatap') as net:
+        h1, h2, h3 = net['h1'], net['h2'], net['h3']
+        learned = h1.advertisements['10.0.0.1']
+        print(f'h1 ({net.plan.tunnel}) learned: {learned}')
+        assert (str(learned.router), learned.prefixes, learned.mtu) == (
+            'fe80::5efe:a00:1', (ipaddress.IPv6Network('2001:db8:5e::/64'),), 1480)
+        global_addresses = h1.cmd('ip -6 addr show dev isatap0 scope global')
+        print('h1:', ' '.join(global_addresses.split()))
+        assert '2001:db8:5e::5efe:a00:2/64' in global_addresses and 'dynamic' in global_addresses   # from the RA
+        assert 'via fe80::5efe:a00:1' in h1.cmd('ip -6 route show default')
+        assert h3.advertisements == {'10.0.0.9': None}                                # nobody at h3's PRL entry
+        assert not h3.cmd('ip -6 addr show dev isatap0 scope global').strip()
+        pcap = str(tmp_path / 'isatap-rd.pcap')
+        capture(h2, 'h2-eth0', 'ip proto 41', lambda: h2.cmd('rdisc6 -1 fe80::5efe:a00:1 isatap0'), pcap, net.run)
+        rows = [(row['src'], row['dst'], row['inner_src'], row['inner_dst'], row['icmp6_type'])
+                for row in decode_6in4(pcap)]
+        print('on the wire (outer source, destination; inner source, destination; ICMPv6 type):', rows)
+        assert rows == [('10.0.0.3', '10.0.0.1', 'fe80::5efe:a00:3', 'fe80::5efe:a00:1', 133),    # solicitation
+                        ('10.0.0.1', '10.0.0.3', 'fe80::5efe:a00:1', 'fe80::5efe:a00:3', 134)]    # advertisement
 
 
 @SIXOVER4

@@ -16,6 +16,7 @@ PURE = {'testbed.link.params', 'testbed.control.routing', 'testbed.control.flows
         'testbed.sixtofour.addressing',
         'testbed.sixtofour.coalesce', 'testbed.transition.tunnels', 'testbed.transition.nat64',
         'testbed.transition.survey', 'testbed.transition.broker', 'testbed.transition.sixover4',
+        'testbed.transition.discovery',
         'testbed.measure.multiplexing', 'testbed.measure.theory',
         'testbed.measure.compare', 'testbed.vm.plan'}
 LAYER_OF_PACKAGE = {'system': 2, 'link': 3, 'network': 3, 'control': 3, 'sixtofour': 3, 'transition': 3, 'measure': 3,

@@ -239,3 +239,31 @@ def test_6over4_mappings_follow_rfc_2529():
     back, reason = sixover4.to_frame(bytes([192, 0, 2, 11]), solicit, own)
     assert reason is None and back[:6] == b'\x33\x33\xff\x00\x02\x0b' and back[6:12] == bytes([192, 0, 2, 11, 0, 0])
     assert sixover4.to_frame(bytes(4), solicit[:30], own) == (None, 'malformed')
+
+
+RDISC6_ANSWER = '''Soliciting fe80::5efe:a00:1 (fe80::5efe:a00:1) on isatap0...
+
+Hop limit                 :           64 (      0x40)
+Stateful address conf.    :           No
+Router lifetime           :         9000 (0x00002328) seconds
+Reachable time            :  unspecified (0x00000000)
+ Prefix                   : 2001:db8:5e::/64
+  On-link                 :          Yes
+  Autonomous address conf.:          Yes
+ MTU                      :         1480 bytes (valid)
+ from fe80::5efe:a00:1
+'''
+
+
+def test_isatap_router_discovery_is_unicast_and_read_back():
+    from testbed.transition.discovery import radvd_config, read_advertisement
+    config = radvd_config('isatap0', ['2001:db8:5e::/64'], 1480)
+    assert 'UnicastOnly on;' in config and 'AdvLinkMTU 1480;' in config            # no multicast on an ISATAP link
+    assert 'prefix 2001:db8:5e::/64 { AdvOnLink on; AdvAutonomous on; };' in config
+    learned = read_advertisement(RDISC6_ANSWER)
+    assert (str(learned.router), learned.lifetime, learned.mtu) == ('fe80::5efe:a00:1', 9000, 1480)
+    assert learned.prefixes == (ipaddress.IPv6Network('2001:db8:5e::/64'),)
+    assert read_advertisement('Soliciting fe80::5efe:a00:9 (fe80::5efe:a00:9) on isatap0...\nTimed out.\n'
+                              'No response.\n') is None
+    with pytest.raises(ValueError):
+        radvd_config('isatap0', ['2001:db8:5e::1/64'], 1480)     # a prefix with host bits is not a prefix
