@@ -75,18 +75,24 @@ configuration, which the client applies (a 6in4 tunnel, RFC 4213)::
 
 ``transition-compare`` — the mechanisms side by side across one shaped core link (the
 ``transition-techniques`` experiment): each pair crosses ra == rb, so their goodput, MTU and round trips differ
-only by what the mechanism adds::
+only by what the mechanism adds; the 6to4 relay sits behind two links of ``relay_delay`` (IPv4 in, IPv6 out), so
+six1's way to native IPv6 shows the detour a relay costs::
 
     ds1 (dual stack) ----\                                  /---- ds2 (dual stack)
     t1  (6in4)       ------ ra ====== core link ====== rb ------ t2  (6in4)
     ce1 (6rd CE)     ------   203.0.113.1/30 .2/30        ------ ce2 (6rd CE)
-    h6  (IPv6 only)  ----/    (bw, delay: the parameters) \---- nat64 ---- v4srv (IPv4 only)
+    six1 (6to4)      ------   (bw, delay: the parameters) ------ six2 (6to4)
+    is1 (ISATAP host)------                               ------ isr (ISATAP router, radvd)
+    h6  (IPv6 only)  ----/                                 |\---- nat64 ---- v4srv (IPv4 only)
+                                                           \==== rly (6to4 relay 192.88.99.1; relay_delay)
 """
 import ipaddress
 
 from testbed.errors import TestbedError
 from testbed.network.nodes import RoutedHost
 from testbed.network.topo import TestbedTopo, check_count, shaping_options
+from testbed.sixtofour.addressing import RELAY_ANYCAST, router_6to4_address
+from testbed.sixtofour.nodes import SixToFourRelay
 from testbed.transition.nat64 import WELL_KNOWN_PREFIX, nat64_prefix
 from testbed.transition.nodes import (BrokerClient, IsatapHost, IsatapRouter, Router, SixOverFourEndpoint, TunnelBroker,
                                       TunnelEndpoint)
@@ -280,7 +286,9 @@ class BrokerTopo(TestbedTopo):
         self.addLink('tb', 'c')
 
 
-COMPARE_ROLES = ('ds', 't', 'ce', 'h6')   # interface k of ra and rb: the k-th pair's side A and side B
+# role -> index of its link on ra (side A) and rb (side B); 4 is skipped: NAT64's IPv4 side uses 198.51.100.64/28
+COMPARE_LINKS = {'ds': 0, 't': 1, 'ce': 2, 'h6': 3, 'six': 5, 'is': 6}
+RELAY_LINKS = (7, 8)   # the far 6to4 relay's IPv4 and native IPv6 links to rb
 
 
 def _side(side, index):
@@ -294,31 +302,40 @@ def _address(network, host):
 
 
 class TransitionCompareTopo(TestbedTopo):
-    """The mechanisms side by side over one shaped core link: dual stack, 6in4, 6rd, NAT64 (the comparison)."""
+    """The mechanisms side by side over one shaped core link: dual stack, 6in4, 6rd, 6to4 (and its relay, behind a
+    link of ``relay_delay``), ISATAP and NAT64 (the comparison)."""
 
-    def build(self, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
+    def build(self, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None, relay_delay='5ms'):
         shaping = shaping_options(locals())
         sixrd = {'prefix': '2001:db8::/32', 'v4_common': 0, 'relay': '198.51.100.254'}  # CE to CE: no BR needed
+        relay_v4, relay_v6 = (_side('b', index) for index in RELAY_LINKS)
         routers = {}
         for side, other in (('a', 'b'), ('b', 'a')):
-            links = [_side(side, index) for index in range(len(COMPARE_ROLES))]
+            links = {role: _side(side, index) for role, index in COMPARE_LINKS.items()}
             addresses = [('203.0.113.1/30' if side == 'a' else '203.0.113.2/30',
                           '2001:db8:ff::1/64' if side == 'a' else '2001:db8:ff::2/64')]
-            addresses += [(_address(v4, 1), _address(v6, 1)) for v4, v6 in links]
+            addresses += [(_address(v4, 1), _address(v6, 1)) for v4, v6 in links.values()]
             peer = '203.0.113.2' if side == 'a' else '203.0.113.1'
             peer6 = '2001:db8:ff::2' if side == 'a' else '2001:db8:ff::1'
             routes = [f'{"198.51.100.0/24" if side == "a" else "192.0.2.0/24"} via {peer}',
                       f'2001:db8:{other}0::/44 via {peer6}',
-                      f'{NAT64_PREFIX} via {links[3][1].network_address + 2 if side == "b" else peer6}']
+                      f'{NAT64_PREFIX} via {links["h6"][1].network_address + 2 if side == "b" else peer6}']
+            if side == 'a':
+                routes += [f'{RELAY_ANYCAST}/32 via {peer}', f'2002::/16 via {peer6}']
+            else:
+                addresses += [(_address(relay_v4[0], 1),), (_address(relay_v6[1], 1),)]
+                routes += [f'{RELAY_ANYCAST}/32 via {relay_v4[0].network_address + 2}',
+                           f'2002::/16 via {relay_v6[1].network_address + 2}']
             routers[side] = links
             self.addHost(f'r{side}', cls=Router, ip=None, addresses=tuple(addresses), routes=tuple(routes))
         self.addLink('ra', 'rb', **shaping)     # interface 0 of both: the core link
         for side, number in (('a', 1), ('b', 2)):
-            (ds4, ds6), (t4, _), (ce4, _), (x4, x6) = routers[side]
+            links = routers[side]
+            (ds4, ds6), (t4, _), (ce4, _) = links['ds'], links['t'], links['ce']
             self.addHost(f'ds{number}', cls=RoutedHost, ip=_address(ds4, 2),
                          defaultRoute=f'via {ds4.network_address + 1}', ip6=_address(ds6, 2),
                          gateway6=str(ds6.network_address + 1))
-            peer_t = _side('b' if side == 'a' else 'a', 1)[0].network_address + 2
+            peer_t = _side('b' if side == 'a' else 'a', COMPARE_LINKS['t'])[0].network_address + 2
             self.addHost(f't{number}', cls=TunnelEndpoint, ip=None, v4=_address(t4, 2),
                          v4_gateway=str(t4.network_address + 1), tunnel={'mode': 'manual', 'remote': str(peer_t)},
                          tunnel_address=f'2001:db8:4::{number}/64', routes6=())
@@ -327,15 +344,37 @@ class TransitionCompareTopo(TestbedTopo):
                          tunnel_address=f'{sixrd_domain(**sixrd).delegated_prefix(ce4.network_address + 2)[1]}/32')
             for name in (f'ds{number}', f't{number}', f'ce{number}'):
                 self.addLink(f'r{side}', name)
-        _, h6 = routers['a'][3]
+        _, h6 = routers['a']['h6']
         self.addHost('h6', cls=RoutedHost, ip=None, ip6=_address(h6, 2), gateway6=str(h6.network_address + 1))
         self.addLink('ra', 'h6')
-        _, n6 = routers['b'][3]
+        _, n6 = routers['b']['h6']
         self.addHost('nat64', cls=Nat64Router, ip=None, v6=_address(n6, 2), v4='198.51.100.65/28',
                      prefix=NAT64_PREFIX, routes=(f'default via {n6.network_address + 1}',))
         self.addLink('rb', 'nat64')             # nat64 interface 0: IPv6, toward rb
         self.addHost('v4srv', cls=RoutedHost, ip=f'{V4_SERVER_COMPARE}/28')
         self.addLink('nat64', 'v4srv')          # nat64 interface 1: IPv4, to the IPv4-only server
+        for side, number in (('a', 1), ('b', 2)):   # 6to4 sites: each other directly, native IPv6 via the relay
+            six4 = routers[side]['six'][0]
+            self.addHost(f'six{number}', cls=TunnelEndpoint, ip=None, v4=_address(six4, 2),
+                         v4_gateway=str(six4.network_address + 1), tunnel={'mode': '6to4', 'role': 'router'},
+                         tunnel_address=f'{router_6to4_address(six4.network_address + 2)}/16',
+                         routes6=(f'default via ::{RELAY_ANYCAST}',))
+            self.addLink(f'r{side}', f'six{number}')
+        isatap = {'mode': 'isatap', 'prefixes': [ISATAP_PREFIX]}   # one ISATAP link across the core
+        (is4, _), (isr4, _) = routers['a']['is'], routers['b']['is']
+        self.addHost('is1', cls=IsatapHost, ip=None, v4=_address(is4, 2), v4_gateway=str(is4.network_address + 1),
+                     tunnel={**isatap, 'routers': [str(isr4.network_address + 2)]}, routes6=())
+        self.addLink('ra', 'is1')
+        self.addHost('isr', cls=IsatapRouter, ip=None, v4=_address(isr4, 2), v4_gateway=str(isr4.network_address + 1),
+                     tunnel={**isatap, 'role': 'router'}, routes6=(),
+                     tunnel_address=f'{isatap_address(ISATAP_PREFIX, isr4.network_address + 2)}/64')
+        self.addLink('rb', 'isr')
+        self.addHost('rly', cls=SixToFourRelay, ip=None, v4=_address(relay_v4[0], 2),
+                     v4_gateway=str(relay_v4[0].network_address + 1), ip6=_address(relay_v6[1], 2),
+                     gateway6=str(relay_v6[1].network_address + 1))
+        far = shaping_options({'delay': relay_delay})
+        self.addLink('rb', 'rly', **far)         # rly interface 0: its IPv4 side (192.88.99.1 and unicast)
+        self.addLink('rb', 'rly', **far)         # rly interface 1: native IPv6
 
 
 topos = {'dual-stack': DualStackTopo, '6in4': SixInFourTopo, 'v4compat': V4CompatTopo, '6rd': SixRdTopo,
