@@ -75,16 +75,19 @@ configuration, which the client applies (a 6in4 tunnel, RFC 4213)::
 
 ``transition-compare`` — the mechanisms side by side across one shaped core link (the
 ``transition-techniques`` experiment): each pair crosses ra == rb, so their goodput, MTU and round trips differ
-only by what the mechanism adds; the 6to4 relay sits behind two links of ``relay_delay`` (IPv4 in, IPv6 out), so
-six1's way to native IPv6 shows the detour a relay costs::
+only by what the mechanism adds. The 6to4 relay and the tunnel broker's server each sit behind two links of
+``relay_delay`` (IPv4 in, native IPv6 out), so the way from six1 and from bc1 to native IPv6 shows the detour they
+cost::
 
-    ds1 (dual stack) ----\                                  /---- ds2 (dual stack)
-    t1  (6in4)       ------ ra ====== core link ====== rb ------ t2  (6in4)
-    ce1 (6rd CE)     ------   203.0.113.1/30 .2/30        ------ ce2 (6rd CE)
-    six1 (6to4)      ------   (bw, delay: the parameters) ------ six2 (6to4)
-    is1 (ISATAP host)------                               ------ isr (ISATAP router, radvd)
-    h6  (IPv6 only)  ----/                                 |\---- nat64 ---- v4srv (IPv4 only)
-                                                           \==== rly (6to4 relay 192.88.99.1; relay_delay)
+    ds1 (dual stack)    ----\                                  /---- ds2 (dual stack)
+    t1  (6in4)          ------ ra ====== core link ====== rb ------ t2  (6in4)
+    ce1 (6rd CE)        ------   203.0.113.1/30 .2/30        ------ ce2 (6rd CE)
+    six1 (6to4)         ------   (bw, delay: the parameters) ------ six2 (6to4)
+    is1 (ISATAP host)   ------                               ------ isr (ISATAP router, radvd)
+    vc1 (::192.0.2.114) ------                               ------ vc2 (::198.51.100.114)
+    h6  (IPv6 only)     ------                               ------ nat64 ---- v4srv (IPv4 only)
+    x6  (CLAT, 464XLAT) ------                               ====== rly (6to4 relay 192.88.99.1)
+    bc1 (broker client) ----/                                 \==== tb (tunnel broker and server)
 """
 import ipaddress
 
@@ -286,15 +289,19 @@ class BrokerTopo(TestbedTopo):
         self.addLink('tb', 'c')
 
 
-# role -> index of its link on ra (side A) and rb (side B); 4 is skipped: NAT64's IPv4 side uses 198.51.100.64/28
-COMPARE_LINKS = {'ds': 0, 't': 1, 'ce': 2, 'h6': 3, 'six': 5, 'is': 6}
-RELAY_LINKS = (7, 8)   # the far 6to4 relay's IPv4 and native IPv6 links to rb
+# side -> the nodes on the links of that side's router (ra, rb), in interface order; a link's place gives its
+# networks (_side). rly and tb have two links each (IPv4, then native IPv6); on side b, place 4 is NAT64's IPv4 side
+# (198.51.100.64/28), which rb does not reach.
+COMPARE_LINKS = {'a': ('ds1', 't1', 'ce1', 'h6', 'x6', 'six1', 'is1', 'vc1', 'bc1'),
+                 'b': ('ds2', 't2', 'ce2', 'nat64', None, 'six2', 'isr', 'vc2', 'rly', 'rly', 'tb', 'tb')}
+FAR = ('rly', 'tb')     # behind links of ``relay_delay``: the detours a relay and a tunnel server cost
+BROKER_POOLS = {'links': '2001:db8:f1::/48', 'sites': '2001:db8:f200::/40'}
 
 
 def _side(side, index):
     """(IPv4 network, IPv6 network) of link ``index`` of router ra (side 'a') or rb (side 'b')."""
     base = '192.0.2' if side == 'a' else '198.51.100'
-    return ipaddress.IPv4Network(f'{base}.{16 * index}/28'), ipaddress.IPv6Network(f'2001:db8:{side}{index}::/64')
+    return ipaddress.IPv4Network(f'{base}.{16 * index}/28'), ipaddress.IPv6Network(f'2001:db8:{side}{index:x}::/64')
 
 
 def _address(network, host):
@@ -302,79 +309,77 @@ def _address(network, host):
 
 
 class TransitionCompareTopo(TestbedTopo):
-    """The mechanisms side by side over one shaped core link: dual stack, 6in4, 6rd, 6to4 (and its relay, behind a
-    link of ``relay_delay``), ISATAP and NAT64 (the comparison)."""
+    """The mechanisms side by side over one shaped core link: dual stack, 6in4, 6rd, 6to4, ISATAP, IPv4-compatible
+    tunnels, NAT64 and 464XLAT; a 6to4 relay and a tunnel broker behind links of ``relay_delay``."""
 
     def build(self, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None, relay_delay='5ms'):
         shaping = shaping_options(locals())
-        sixrd = {'prefix': '2001:db8::/32', 'v4_common': 0, 'relay': '198.51.100.254'}  # CE to CE: no BR needed
-        relay_v4, relay_v6 = (_side('b', index) for index in RELAY_LINKS)
-        routers = {}
+        links = {}   # node -> [(IPv4 network, IPv6 network)] of its links to ra or rb, in order
+        for side, names in COMPARE_LINKS.items():
+            for index, name in enumerate(names):
+                if name:
+                    links.setdefault(name, []).append(_side(side, index))
+        v4 = lambda name, k=0: _address(links[name][k][0], 2)                 # noqa: E731 - the node's end
+        v6 = lambda name, k=0: _address(links[name][k][1], 2)                 # noqa: E731
+        gw4 = lambda name, k=0: str(links[name][k][0].network_address + 1)    # noqa: E731 - the router's end
+        gw6 = lambda name, k=0: str(links[name][k][1].network_address + 1)    # noqa: E731
+        at = lambda address: address.split('/')[0]                            # noqa: E731
         for side, other in (('a', 'b'), ('b', 'a')):
-            links = {role: _side(side, index) for role, index in COMPARE_LINKS.items()}
-            addresses = [('203.0.113.1/30' if side == 'a' else '203.0.113.2/30',
-                          '2001:db8:ff::1/64' if side == 'a' else '2001:db8:ff::2/64')]
-            addresses += [(_address(v4, 1), _address(v6, 1)) for v4, v6 in links.values()]
-            peer = '203.0.113.2' if side == 'a' else '203.0.113.1'
-            peer6 = '2001:db8:ff::2' if side == 'a' else '2001:db8:ff::1'
+            addresses = [('203.0.113.1/30', '2001:db8:ff::1/64') if side == 'a' else
+                         ('203.0.113.2/30', '2001:db8:ff::2/64')]
+            addresses += [(_address(n4, 1), _address(n6, 1)) for n4, n6 in
+                          (_side(side, index) for index, name in enumerate(COMPARE_LINKS[side]) if name)]
+            peer, peer6 = ('203.0.113.2', '2001:db8:ff::2') if side == 'a' else ('203.0.113.1', '2001:db8:ff::1')
             routes = [f'{"198.51.100.0/24" if side == "a" else "192.0.2.0/24"} via {peer}',
-                      f'2001:db8:{other}0::/44 via {peer6}',
-                      f'{NAT64_PREFIX} via {links["h6"][1].network_address + 2 if side == "b" else peer6}']
-            if side == 'a':
-                routes += [f'{RELAY_ANYCAST}/32 via {peer}', f'2002::/16 via {peer6}']
+                      f'2001:db8:{other}0::/44 via {peer6}']
+            if side == 'a':   # what lies behind rb
+                routes += [f'{NAT64_PREFIX} via {peer6}', f'{RELAY_ANYCAST}/32 via {peer}', f'2002::/16 via {peer6}']
+                routes += [f'{pool} via {peer6}' for pool in BROKER_POOLS.values()]
             else:
-                addresses += [(_address(relay_v4[0], 1),), (_address(relay_v6[1], 1),)]
-                routes += [f'{RELAY_ANYCAST}/32 via {relay_v4[0].network_address + 2}',
-                           f'2002::/16 via {relay_v6[1].network_address + 2}']
-            routers[side] = links
+                routes += [f'{NAT64_PREFIX} via {at(v6("nat64"))}', f'{RELAY_ANYCAST}/32 via {at(v4("rly"))}',
+                           f'2002::/16 via {at(v6("rly", 1))}']
+                routes += [f'{pool} via {at(v6("tb", 1))}' for pool in BROKER_POOLS.values()]
             self.addHost(f'r{side}', cls=Router, ip=None, addresses=tuple(addresses), routes=tuple(routes))
         self.addLink('ra', 'rb', **shaping)     # interface 0 of both: the core link
-        for side, number in (('a', 1), ('b', 2)):
-            links = routers[side]
-            (ds4, ds6), (t4, _), (ce4, _) = links['ds'], links['t'], links['ce']
-            self.addHost(f'ds{number}', cls=RoutedHost, ip=_address(ds4, 2),
-                         defaultRoute=f'via {ds4.network_address + 1}', ip6=_address(ds6, 2),
-                         gateway6=str(ds6.network_address + 1))
-            peer_t = _side('b' if side == 'a' else 'a', COMPARE_LINKS['t'])[0].network_address + 2
-            self.addHost(f't{number}', cls=TunnelEndpoint, ip=None, v4=_address(t4, 2),
-                         v4_gateway=str(t4.network_address + 1), tunnel={'mode': 'manual', 'remote': str(peer_t)},
+        sixrd = {'prefix': '2001:db8::/32', 'v4_common': 0, 'relay': '198.51.100.254'}  # CE to CE: no BR needed
+        for number, other in ((1, 2), (2, 1)):
+            ds, t, ce, six, vc = (f'{kind}{number}' for kind in ('ds', 't', 'ce', 'six', 'vc'))
+            self.addHost(ds, cls=RoutedHost, ip=v4(ds), defaultRoute=f'via {gw4(ds)}', ip6=v6(ds), gateway6=gw6(ds))
+            self.addHost(t, cls=TunnelEndpoint, ip=None, v4=v4(t), v4_gateway=gw4(t),
+                         tunnel={'mode': 'manual', 'remote': at(v4(f't{other}'))},
                          tunnel_address=f'2001:db8:4::{number}/64', routes6=())
-            self.addHost(f'ce{number}', cls=TunnelEndpoint, ip=None, v4=_address(ce4, 2),
-                         v4_gateway=str(ce4.network_address + 1), tunnel={'mode': '6rd', **sixrd}, routes6=(),
-                         tunnel_address=f'{sixrd_domain(**sixrd).delegated_prefix(ce4.network_address + 2)[1]}/32')
-            for name in (f'ds{number}', f't{number}', f'ce{number}'):
-                self.addLink(f'r{side}', name)
-        _, h6 = routers['a']['h6']
-        self.addHost('h6', cls=RoutedHost, ip=None, ip6=_address(h6, 2), gateway6=str(h6.network_address + 1))
-        self.addLink('ra', 'h6')
-        _, n6 = routers['b']['h6']
-        self.addHost('nat64', cls=Nat64Router, ip=None, v6=_address(n6, 2), v4='198.51.100.65/28',
-                     prefix=NAT64_PREFIX, routes=(f'default via {n6.network_address + 1}',))
-        self.addLink('rb', 'nat64')             # nat64 interface 0: IPv6, toward rb
+            self.addHost(ce, cls=TunnelEndpoint, ip=None, v4=v4(ce), v4_gateway=gw4(ce),
+                         tunnel={'mode': '6rd', **sixrd}, routes6=(),
+                         tunnel_address=f'{sixrd_domain(**sixrd).delegated_prefix(at(v4(ce)))[1]}/32')
+            self.addHost(six, cls=TunnelEndpoint, ip=None, v4=v4(six), v4_gateway=gw4(six),   # native via the relay
+                         tunnel={'mode': '6to4', 'role': 'router'}, routes6=(f'default via ::{RELAY_ANYCAST}',),
+                         tunnel_address=f'{router_6to4_address(at(v4(six)))}/16')
+            self.addHost(vc, cls=TunnelEndpoint, ip=None, v4=v4(vc), v4_gateway=gw4(vc), tunnel={'mode': 'v4compat'},
+                         tunnel_address=f'{v4compat_address(at(v4(vc)))}/96', routes6=('default',))
+        self.addHost('h6', cls=RoutedHost, ip=None, ip6=v6('h6'), gateway6=gw6('h6'))
+        self.addHost('x6', cls=ClatHost, ip=None, ip6=v6('x6'), gateway6=gw6('x6'), plat_prefix=NAT64_PREFIX,
+                     clat_v6=str(links['x6'][0][1].network_address + 0x464))
+        self.addHost('nat64', cls=Nat64Router, ip=None, v6=v6('nat64'), v4='198.51.100.65/28', prefix=NAT64_PREFIX,
+                     routes=(f'default via {gw6("nat64")}',))
         self.addHost('v4srv', cls=RoutedHost, ip=f'{V4_SERVER_COMPARE}/28')
-        self.addLink('nat64', 'v4srv')          # nat64 interface 1: IPv4, to the IPv4-only server
-        for side, number in (('a', 1), ('b', 2)):   # 6to4 sites: each other directly, native IPv6 via the relay
-            six4 = routers[side]['six'][0]
-            self.addHost(f'six{number}', cls=TunnelEndpoint, ip=None, v4=_address(six4, 2),
-                         v4_gateway=str(six4.network_address + 1), tunnel={'mode': '6to4', 'role': 'router'},
-                         tunnel_address=f'{router_6to4_address(six4.network_address + 2)}/16',
-                         routes6=(f'default via ::{RELAY_ANYCAST}',))
-            self.addLink(f'r{side}', f'six{number}')
-        isatap = {'mode': 'isatap', 'prefixes': [ISATAP_PREFIX]}   # one ISATAP link across the core
-        (is4, _), (isr4, _) = routers['a']['is'], routers['b']['is']
-        self.addHost('is1', cls=IsatapHost, ip=None, v4=_address(is4, 2), v4_gateway=str(is4.network_address + 1),
-                     tunnel={**isatap, 'routers': [str(isr4.network_address + 2)]}, routes6=())
-        self.addLink('ra', 'is1')
-        self.addHost('isr', cls=IsatapRouter, ip=None, v4=_address(isr4, 2), v4_gateway=str(isr4.network_address + 1),
+        isatap = {'mode': 'isatap', 'prefixes': [ISATAP_PREFIX]}   # one ISATAP link across the routed core
+        self.addHost('is1', cls=IsatapHost, ip=None, v4=v4('is1'), v4_gateway=gw4('is1'),
+                     tunnel={**isatap, 'routers': [at(v4('isr'))]}, routes6=())
+        self.addHost('isr', cls=IsatapRouter, ip=None, v4=v4('isr'), v4_gateway=gw4('isr'),
                      tunnel={**isatap, 'role': 'router'}, routes6=(),
-                     tunnel_address=f'{isatap_address(ISATAP_PREFIX, isr4.network_address + 2)}/64')
-        self.addLink('rb', 'isr')
-        self.addHost('rly', cls=SixToFourRelay, ip=None, v4=_address(relay_v4[0], 2),
-                     v4_gateway=str(relay_v4[0].network_address + 1), ip6=_address(relay_v6[1], 2),
-                     gateway6=str(relay_v6[1].network_address + 1))
+                     tunnel_address=f'{isatap_address(ISATAP_PREFIX, at(v4("isr")))}/64')
+        self.addHost('rly', cls=SixToFourRelay, ip=None, v4=v4('rly'), v4_gateway=gw4('rly'), ip6=v6('rly', 1),
+                     gateway6=gw6('rly', 1))
+        self.addHost('tb', cls=TunnelBroker, ip=None, v4=v4('tb'), pools=BROKER_POOLS,
+                     addresses=((v4('tb'),), (v6('tb', 1),)),
+                     routes=(f'default via {gw4("tb")}', f'default via {gw6("tb", 1)}'))
+        self.addHost('bc1', cls=BrokerClient, ip=None, v4=v4('bc1'), v4_gateway=gw4('bc1'), broker=at(v4('tb')))
         far = shaping_options({'delay': relay_delay})
-        self.addLink('rb', 'rly', **far)         # rly interface 0: its IPv4 side (192.88.99.1 and unicast)
-        self.addLink('rb', 'rly', **far)         # rly interface 1: native IPv6
+        for side, names in COMPARE_LINKS.items():
+            for name in names:
+                if name:
+                    self.addLink(f'r{side}', name, **(far if name in FAR else {}))
+        self.addLink('nat64', 'v4srv')          # nat64 interface 1 (0 faces rb): the IPv4-only server
 
 
 topos = {'dual-stack': DualStackTopo, '6in4': SixInFourTopo, 'v4compat': V4CompatTopo, '6rd': SixRdTopo,

@@ -10,6 +10,7 @@ import math
 from testbed.sixtofour.addressing import TUNNEL_MTU
 
 ETHERNET_MTU = 1500
+IPV6_MINIMUM_MTU = 1280                  # every IPv6 link carries this much (RFC 8200 section 5)
 ETHERNET_HEADER = 14
 IPV4_HEADER, IPV6_HEADER = 20, 40
 TCP_HEADER, TCP_TIMESTAMPS = 20, 12      # timestamps: on by default in Linux

@@ -142,7 +142,7 @@ def handler(broker, server):
 
 def run(config):
     die_with_parent(config.get('parent'))
-    broker = Broker(config['server_v4'])
+    broker = Broker(config['server_v4'], **{key: config[key] for key in ('links', 'sites') if key in config})
     server = TunnelServer(config)
     http = HTTPServer((config['server_v4'], config.get('port', PORT)), handler(broker, server))
     signals = LoopSignals()

@@ -13,6 +13,7 @@ from testbed.errors import TestbedError
 
 WELL_KNOWN_PREFIX = ipaddress.IPv6Network('64:ff9b::/96')   # RFC 6052 section 2.1
 PREFIX_LENGTHS = (32, 40, 48, 56, 64, 96)
+HEADER_GROWTH = 20   # translating IPv4 to IPv6 replaces a 20-byte header with a 40-byte one (RFC 7915)
 AnyV4 = Union[str, ipaddress.IPv4Address]
 AnyV6 = Union[str, ipaddress.IPv6Address]
 
@@ -58,6 +59,12 @@ def extract(prefix: Union[str, ipaddress.IPv6Network], v6: AnyV6) -> ipaddress.I
         raise Nat64PrefixError(f'{address} is not inside the NAT64 prefix {network}')
     packed = address.packed
     return ipaddress.IPv4Address(bytes(packed[position] for position in _octets(network)))
+
+
+def clat_ipv4_mtu(ipv6_mtu: int) -> int:
+    """The IPv4 MTU of a CLAT's interface, so that every packet it translates still fits the host's IPv6 link:
+    1480 on Ethernet, the same room a tunnel leaves."""
+    return ipv6_mtu - HEADER_GROWTH
 
 
 def tayga_config(device: str, ipv4_addr: str, prefix: str, data_dir: str, ipv6_addr: str = '',

@@ -150,21 +150,23 @@ class SixOverFourEndpoint(TunnelEndpoint):
 
 class TunnelBroker(Router):
     """A tunnel broker and its tunnel server (RFC 3053, ``testbed.transition.brokerd``): interface 0 on the IPv4
-    Internet (``v4``), the others native IPv6; clients ask it for tunnels over HTTP on its IPv4 address."""
+    Internet (``v4``), the others native IPv6; clients ask it for tunnels over HTTP on its IPv4 address; ``pools``
+    may name the ``links`` and ``sites`` prefixes it allocates from."""
 
     serves_at_start = True   # its clients ask for their tunnels while the network starts
 
-    def config(self, v4=None, **params):
+    def config(self, v4=None, pools=None, **params):
         if not v4:
             raise TestbedError(f'{self.name}: a tunnel broker needs its IPv4 address (v4=)')
         self.v4 = ipaddress.IPv4Interface(v4)
+        self.pools = dict(pools or {})   # 'links' and 'sites' to allocate from (testbed.transition.broker.Broker)
         self.broker_process = None
         return super().config(**params)
 
     def start_services(self, net):
         self.broker_process = daemon.start(self, 'testbed.transition.brokerd', {
             'server_v4': str(self.v4.ip), 'path': net.plan.tunnel, 'port': BROKER_PORT,
-            'stats_dir': net.run.path('')}, net.run, f'tunnel broker {self.name}')
+            'stats_dir': net.run.path(''), **self.pools}, net.run, f'tunnel broker {self.name}')
 
     def stop_services(self):
         daemon.stop(self.broker_process)

@@ -8,7 +8,8 @@ TUN, RFC 6146/6052/6877) and unbound (DNS64, RFC 6147), started and stopped by P
   network's DNS64 resolver, which resolves ``zone`` at the IPv4-only authoritative server ``authoritative``.
 - ``ClatHost``: an IPv6-only host whose IPv4-only applications still work (464XLAT): a stateless Tayga (the CLAT)
   maps the host's private IPv4 address 192.0.0.1 (RFC 7335) to an IPv6 address of its own and IPv4
-  destinations into the PLAT's prefix; the NAT64 router is the PLAT. Proxy NDP answers for the CLAT address.
+  destinations into the PLAT's prefix; the NAT64 router is the PLAT. Proxy NDP answers for the CLAT address. Its
+  IPv4 route's MTU is the IPv6 link's less 20 bytes, so translated packets are never too big for the link.
 - ``AuthoritativeDns``: dnsmasq answering A records for the IPv4-only servers (the names DNS64 synthesises from).
 """
 import ipaddress
@@ -18,7 +19,7 @@ from testbed.errors import TestbedError
 from testbed.network.nodes import DNS_DOMAIN, RoutedHost, configure
 from testbed.sixtofour.nodes import dnsmasq_config
 from testbed.system import daemon
-from testbed.transition.nat64 import (WELL_KNOWN_PREFIX, nat64_prefix, pool_sessions, tayga_config,
+from testbed.transition.nat64 import (WELL_KNOWN_PREFIX, clat_ipv4_mtu, nat64_prefix, pool_sessions, tayga_config,
                                       unbound_dns64_config)
 from testbed.transition.nodes import Router
 
@@ -111,7 +112,10 @@ class ClatHost(RoutedHost):
         self.clat_process = _tayga(self, net, CLAT_DEVICE, tayga_config(
             CLAT_DEVICE, CLAT_TAYGA_V4, str(self.plat_prefix), net.run.path(f'tayga-{self.name}'),
             ipv6_addr=str(tayga_v6), maps=((CLAT_V4, str(self.clat_v6)),)))
-        for command in (f'ip addr add {CLAT_V4}/29 dev {CLAT_DEVICE}', f'ip route add default dev {CLAT_DEVICE}',
+        link_mtu = int(self.cmd(f'ip -o link show dev {intf}').split(' mtu ')[1].split()[0])
+        ipv4_mtu = clat_ipv4_mtu(link_mtu)   # TCP's MSS follows the route's MTU
+        for command in (f'ip addr add {CLAT_V4}/29 dev {CLAT_DEVICE}',
+                        f'ip route add default dev {CLAT_DEVICE} mtu {ipv4_mtu}',
                         f'ip -6 route add {self.clat_v6}/128 dev {CLAT_DEVICE}',
                         f'ip -6 route add {tayga_v6}/128 dev {CLAT_DEVICE}',
                         'sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv6.conf.all.proxy_ndp=1',
