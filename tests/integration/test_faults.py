@@ -1,11 +1,11 @@
 """Faults at random moments: SIGINT, SIGTERM or SIGKILL (then ``testbed clean``) while a network starts, while a
 host command runs, while it stops, inside an experiment, and while the transition networks' daemons start (Tayga,
-unbound, the tunnel broker). After each, nothing of the run may be left (bridges,
+unbound, the tunnel broker, radvd and the ISATAP hosts' solicitations, the 6over4 daemons). After each, nothing of the run may be left (bridges,
 interfaces, namespaces, processes, run directories) and the foreign objects around it must survive: an OVS bridge,
 a named namespace with a process in it, a veth pair, a tap and an iperf3 server.
 
 The moments are drawn from a seeded generator (``TESTBED_FAULT_SEED``, default 1) and the number of runs is bounded
-(``TESTBED_FAULT_RUNS``, default 6: every phase once, every signal at least once); the closing figure of the
+(``TESTBED_FAULT_RUNS``, default 8: every phase once, every signal at least once); the closing figure of the
 reliability work was 30 runs.
 """
 import os
@@ -21,7 +21,7 @@ from testbed.system.probe import probe
 from testbed.system.runstate import list_runs, process_state
 from tests.integration.commands import WAIT_S, wait_for_line
 
-RUNS = int(os.environ.get('TESTBED_FAULT_RUNS', '6'))
+RUNS = int(os.environ.get('TESTBED_FAULT_RUNS', '8'))
 SEED = int(os.environ.get('TESTBED_FAULT_SEED', '1'))
 FOREIGN = {'bridge': 'tbfbr0', 'netns': 'tbfns', 'veth': ('tbfva', 'tbfvb'), 'tap': 'tbftap'}
 IPERF_PORT = 5299
@@ -35,6 +35,8 @@ PHASES = {
     'experiment': (['experiment', 'run', 'packet-delay', '--param', 'probes=2'], 'repetition 1', 8.0),
     'translators': (['run', 'nat64'], 'building', 4.0),    # Tayga twice, unbound and dnsmasq starting
     'broker': (['run', 'broker'], 'building', 4.0),        # the broker, its encapsulators, clients asking
+    'discovery': (['run', 'isatap'], 'building', 5.0),     # radvd starting, hosts soliciting it
+    '6over4': (['run', '6over4'], 'building', 3.0),        # the 6over4 daemons joining their groups
 }
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
 
@@ -44,7 +46,7 @@ def _cases():
     cases = []
     for index in range(RUNS):
         phase = list(PHASES)[index % len(PHASES)]
-        sig = SIGNALS[(index // len(PHASES) + index) % len(SIGNALS)]
+        sig = SIGNALS[(index % len(PHASES) + index // len(PHASES)) % len(SIGNALS)]   # each phase, every signal
         cases.append(pytest.param(phase, sig, rng.random(), id=f'{index + 1}-{phase}-{sig.name}'))
     return cases
 
