@@ -1,8 +1,9 @@
 """Faults at random moments: SIGINT, SIGTERM or SIGKILL (then ``testbed clean``) while a network starts, while a
 host command runs, while it stops, inside an experiment, and while the transition networks' daemons start (Tayga,
-unbound, the tunnel broker, radvd and the ISATAP hosts' solicitations, the 6over4 daemons). After each, nothing of the run may be left (bridges,
-interfaces, namespaces, processes, run directories) and the foreign objects around it must survive: an OVS bridge,
-a named namespace with a process in it, a veth pair, a tap and an iperf3 server.
+unbound, the tunnel broker, radvd and the ISATAP hosts' solicitations, the 6over4 daemons). After each, nothing
+of the run may be left (bridges, interfaces, namespaces, processes, run directories) and the foreign objects
+around it must survive: an OVS bridge, a named namespace with a process in it, a veth pair, a tap and an iperf3
+server.
 
 The moments are drawn from a seeded generator (``TESTBED_FAULT_SEED``, default 1) and the number of runs is bounded
 (``TESTBED_FAULT_RUNS``, default 8: every phase once, every signal at least once); the closing figure of the
