@@ -29,8 +29,9 @@ apt_packages=(
     mininet openvswitch-switch iperf3 ethtool tcpdump iproute2 iputils-ping procps traceroute
     python3-venv python3-dev gcc libiperf0 kmod dnsmasq-base iptables tayga unbound radvd ndisc6
 )
-# The VM stage (make test) boots a stock Debian kernel under QEMU; vagrant validates the Vagrantfile.
-vm_packages=(qemu-system-x86 debootstrap busybox-static cpio e2fsprogs kmod util-linux vagrant)
+# make test also needs: the VM stage boots a stock Debian kernel under QEMU; vagrant validates the Vagrantfile; the
+# web view's test drives a headless Chromium.
+vm_packages=(qemu-system-x86 debootstrap busybox-static cpio e2fsprogs kmod util-linux vagrant chromium chromium-driver)
 [ "$with_vm" = 1 ] && apt_packages+=("${vm_packages[@]}")
 missing=()
 for pkg in "${apt_packages[@]}"; do

@@ -15,6 +15,7 @@ from testbed import __version__
 from testbed.errors import TestbedError
 from testbed.system.interrupts import Stopped, exit_code, stop_on_signals
 from testbed.system.probe import FEATURES
+from testbed.web.view import DEFAULT_PORT as DEFAULT_WEB_PORT
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -83,6 +84,12 @@ def _positive_int(text):
     return int(text)
 
 
+def _port(text):
+    if not text.strip().isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a TCP port (0-65535; 0: any free one)')
+    return int(text)
+
+
 def _existing_file(text):
     path = os.path.abspath(text)
     if not os.path.isfile(path):
@@ -123,13 +130,18 @@ def _run_network(args, topo, name, started):
     from mininet.cli import CLI
     from mininet.log import setLogLevel
     from testbed.network.net import TestbedNet
-    net = None
+    net = web = None
     try:
         net = TestbedNet(topo, label=name, controller='router' if args.controller else None,
                          algorithm=args.algorithm, metric=args.metric, admission=args.admission,
                          remote_controller=args.remote_controller)
         net.start()
         progress(f'{name} up in {time.monotonic() - started:.1f} s (run {net.run.id})')
+        if args.web is not None:
+            from testbed.web.server import WebView
+            from testbed.web.state import NetworkView
+            web = WebView(NetworkView(net.run.id, net.run.dir, net.network_record()), args.web_bind, args.web)
+            progress(f'web view: {web.url} (the token in it allows actions; Ctrl-C stops the network and the view)')
         print(f'run: {net.run.id}')
         print('paths: ' + ', '.join(f'{f}={net.plan.path(f)}' for f in FEATURES))
         for link, shaping, path in net.describe_links():
@@ -148,9 +160,25 @@ def _run_network(args, topo, name, started):
         else:
             _hold()
     finally:
+        if web is not None:
+            web.stop()
         if net is not None:
             net.stop()
     return 0
+
+
+def cmd_web(args):
+    from testbed.web.server import WebView
+    from testbed.web.state import NetworkView
+    if os.geteuid() != 0:
+        raise TestbedError('testbed web needs root to read the namespaces\' counters and the switches (run with sudo)')
+    web = WebView(NetworkView.attach(args.run), args.bind, args.port)
+    progress(f'web view of run {web.view.run_id}: {web.url} (the token in it allows actions; Ctrl-C stops the view)')
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        web.stop()
 
 
 def cmd_tables(args):
@@ -315,6 +343,10 @@ def build_parser():
     run.add_argument('--algorithm', type=_algorithm, default='link-state', metavar='ALGORITHM',
                      help='route computation (with --controller): link-state, distance-vector, or module:FILE.py '
                           '(your own next_hops(graph, source), as in lab 2)')
+    run.add_argument('--web', nargs='?', const=DEFAULT_WEB_PORT, type=_port, metavar='PORT',
+                     help=f'serve a live view of the network (default port {DEFAULT_WEB_PORT}) while it runs')
+    run.add_argument('--web-bind', default='127.0.0.1', metavar='ADDRESS',
+                     help='the address the view listens on (default 127.0.0.1: this machine only)')
     run.add_argument('--metric', choices=('hops', 'delay', 'bandwidth'), default='hops',
                      help='link cost (with --controller)')
     run.add_argument('--admission', type=_existing_file, metavar='FILE.py',
@@ -341,6 +373,13 @@ def build_parser():
     lab.add_argument('--dir', help='the working folder (default: labN-ID)')
     lab.add_argument('--json', action='store_true', help='grade: the report as JSON, for a course system')
     lab.set_defaults(func=cmd_lab)
+    web = sub.add_parser('web', help='a live view of a running network in the browser (and its JSON API)')
+    web.add_argument('--run', help='the run, when several networks are up')
+    web.add_argument('--port', type=_port, default=DEFAULT_WEB_PORT, help=f'default {DEFAULT_WEB_PORT}')
+    web.add_argument('--bind', default='127.0.0.1', metavar='ADDRESS',
+                     help='the address to listen on (default 127.0.0.1: this machine only)')
+    web.set_defaults(func=cmd_web)
+
     sixtofour = sub.add_parser('tunnels', aliases=['sixtofour'],
                                help='tunnel and translator counters of a running network (6to4, every mode, NAT64)')
     sixtofour.add_argument('--run', help='the run, when several networks are up')

@@ -266,6 +266,21 @@ class TestbedNet(Mininet):
             with open(self.run.path('tunnels.json'), 'w') as handle:
                 json.dump(tunnels, handle, indent=1)
         wait_for_dad([host for host in self.hosts if host.params.get('ip6') or hasattr(host, 'core_attachments')])
+        with open(self.run.path('network.json'), 'w') as handle:   # for `testbed web` and others
+            json.dump(self.network_record(), handle, indent=1)
+
+    def network_record(self):
+        """The nodes (their classes, their shell's PID: the namespace to read) and the links (both ends' interfaces,
+        rate in bits/s, one-way delay in seconds), as other processes read them."""
+        nodes = {node.name: {'pid': node.pid, 'classes': [cls.__name__ for cls in type(node).__mro__[:-1]]}
+                 for node in self.hosts + self.switches}
+        links = [{'id': f'{link.intf1.node.name}-{link.intf2.node.name}' + (f'#{index}' if any(
+                      (other.intf1.node, other.intf2.node) == (link.intf1.node, link.intf2.node)
+                      for other in self.links[:index]) else ''),
+                  'a': link.intf1.node.name, 'a_intf': link.intf1.name,
+                  'b': link.intf2.node.name, 'b_intf': link.intf2.name,
+                  'bw': link.shaping.bw, 'delay': link.shaping.delay} for index, link in enumerate(self.links)]
+        return {'nodes': nodes, 'links': links}
 
     def stop(self):
         """Remove everything this network created, whatever state it is in (also half built, or with a host

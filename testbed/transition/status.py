@@ -10,9 +10,8 @@ from testbed.transition.nat64 import pool_sessions
 from testbed.system.runstate import find_run_file
 
 
-def tunnels_command(run_id=None, as_json=False):
-    """Print every tunnel endpoint's counters (decapsulated, delivered, encapsulated, drops by reason) and every
-    NAT64's sessions, of the running network."""
+def tunnel_rows(run_id=None):
+    """(run id, {node: its record and 'counters'}) for every tunnel endpoint and NAT64 of the running network."""
     run, tunnels = find_run_file(run_id, 'tunnels.json', what='tunnel endpoints')
     rows = {}
     for name, record in sorted(tunnels.items()):
@@ -24,6 +23,13 @@ def tunnels_command(run_id=None, as_json=False):
         else:
             counters = tunnel_counters(record['path'], record['stats'], run_cmd, record.get('device', TUNNEL_DEVICE))
         rows[name] = {**record, 'counters': counters}
+    return run, rows
+
+
+def tunnels_command(run_id=None, as_json=False):
+    """Print every tunnel endpoint's counters (decapsulated, delivered, encapsulated, drops by reason) and every
+    NAT64's sessions, of the running network."""
+    run, rows = tunnel_rows(run_id)
     if as_json:
         print(json.dumps({'run': run, 'tunnels': rows}, indent=1))
         return 0

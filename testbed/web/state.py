@@ -1,0 +1,165 @@
+"""What the web view reads from a running network, and the few things it does to it, all from the run's folder.
+
+A network writes ``network.json`` (nodes with their shell's PID, links with both ends' interfaces and shaping) as
+it starts, ``plan.json`` and ``controller.json`` with a controller, ``tunnels.json`` with tunnel endpoints. From
+those, in any process (the one that runs the network or another terminal's ``testbed web``):
+
+- interface counters: ``/proc/PID/net/dev`` is the counters of PID's network namespace, so one read per namespace
+  gives every interface there (the switches' ports share the root namespace's);
+- forwarding tables: read from each switch (``testbed tables``), named by the plan;
+- the control plane's timeline and circuits: the controller's REST API (``testbed.control.api``);
+- tunnel and translator counters: as ``testbed tunnels`` reads them;
+- a link down or up: ``ip link set`` on both ends, inside each end's namespace (``nsenter``), as Mininet's
+  ``configLinkStatus`` does; names come from the network's own record, never from the request into a shell.
+"""
+import json
+import os
+import subprocess
+import threading
+import time
+from typing import Dict, Optional
+
+from testbed.control.api import ControllerApi, ControllerUnreachable
+from testbed.control.tables import named_rows, read_switch
+from testbed.errors import TestbedError
+from testbed.system.runstate import find_run_file, list_runs
+from testbed.transition.status import tunnel_rows
+from testbed.web.view import Counters, WebRequestError, find_link, layout, link_loads, node_kind, parse_net_dev
+
+SAMPLE_S = 1.0          # the page's load figures: one sample a second while someone looks
+IDLE_S = 5.0            # no request for this long: stop sampling (the page is closed)
+
+
+class NetworkView:
+    """One running network as the web view sees it (``attach`` finds it)."""
+
+    def __init__(self, run_id: str, run_dir: str, network: Dict):
+        self.run_id, self.run_dir, self.network = run_id, run_dir, network
+        self.links = network['links']
+        self.down = set()              # links this view took down
+        self.lock = threading.Lock()
+        self.samples = []              # [(monotonic time, {node: {intf: Counters}})], the last two
+        self.last_request = 0.0
+        self.positions = None
+
+    @classmethod
+    def attach(cls, run_id: Optional[str] = None) -> 'NetworkView':
+        run, network = find_run_file(run_id, 'network.json', what='a network')
+        run_dir = next(path for name, path, _ in list_runs() if name == run)
+        return cls(run, run_dir, network)
+
+    def _file(self, name: str) -> Optional[Dict]:
+        try:
+            with open(os.path.join(self.run_dir, name)) as handle:
+                return json.load(handle)
+        except (OSError, ValueError):
+            return None
+
+    # -- what the page draws -------------------------------------------------------------------------------
+    def topology(self) -> Dict:
+        nodes = self.network['nodes']
+        if self.positions is None:   # the nodes and links never change: placed once
+            self.positions = layout(sorted(nodes), [(link['a'], link['b']) for link in self.links])
+        positions = self.positions
+        return {'run': self.run_id,
+                'nodes': [{'name': name, 'kind': node_kind(node['classes']), 'position': positions[name]}
+                          for name, node in sorted(nodes.items())],
+                'links': [{**{key: link[key] for key in ('id', 'a', 'b', 'a_intf', 'b_intf', 'bw', 'delay')},
+                           'up': link['id'] not in self.down} for link in self.links]}
+
+    def read_counters(self) -> Dict[str, Dict[str, Counters]]:
+        """{node: {interface: counters}}, one read per namespace."""
+        by_namespace: Dict[str, Dict[str, Counters]] = {}
+        counters = {}
+        for name, node in self.network['nodes'].items():
+            try:
+                namespace = os.readlink(f'/proc/{node["pid"]}/ns/net')
+                if namespace not in by_namespace:
+                    with open(f'/proc/{node["pid"]}/net/dev') as handle:
+                        by_namespace[namespace] = parse_net_dev(handle.read())
+                counters[name] = by_namespace[namespace]
+            except OSError:
+                counters[name] = {}   # the node is gone (the network is stopping)
+        return counters
+
+    def sample(self) -> None:
+        """Take a sample of every counter (the sampler thread calls this once a second while the page is open)."""
+        reading = (time.monotonic(), self.read_counters())
+        with self.lock:
+            self.samples = (self.samples + [reading])[-2:]
+
+    def loads(self) -> Dict:
+        self.last_request = time.monotonic()
+        with self.lock:
+            samples = list(self.samples)
+        if len(samples) < 2:
+            return {'seconds': None, 'links': []}
+        (t0, before), (t1, after) = samples
+        return {'seconds': round(t1 - t0, 3), 'age': round(time.monotonic() - t1, 3),
+                'links': link_loads(self.links, before, after, t1 - t0)}
+
+    def sampler(self, stop: threading.Event) -> None:
+        """Sample while someone asked for loads in the last IDLE_S seconds; idle otherwise."""
+        while not stop.wait(SAMPLE_S):
+            if time.monotonic() - self.last_request < IDLE_S:
+                self.sample()
+
+    def tables(self) -> Dict:
+        plan = self._file('plan.json')
+        if not plan:
+            return {'tables': {}, 'note': 'no controller in this network: its switches have no forwarding tables'}
+        tables = {}
+        for switch in sorted(plan['switches']):
+            try:
+                tables[switch] = named_rows(plan, switch, read_switch(switch))
+            except TestbedError as exc:
+                tables[switch] = {'error': str(exc)}
+        return {'tables': tables}
+
+    def control(self) -> Dict:
+        info = self._file('controller.json')
+        if not info:
+            return {'timeline': [], 'circuits': [], 'note': 'no controller in this network'}
+        api = ControllerApi(info['rest_port'])
+        try:
+            timeline, circuits = api.timeline(), api.circuits()
+        except ControllerUnreachable as exc:
+            return {'timeline': [], 'circuits': [], 'note': str(exc)}
+        return {'timeline': timeline, 'circuits': circuits}
+
+    def tunnels(self) -> Dict:
+        if not os.path.exists(os.path.join(self.run_dir, 'tunnels.json')):
+            return {'tunnels': {}}
+        return {'tunnels': tunnel_rows(self.run_id)[1]}
+
+    # -- what the page does ----------------------------------------------------------------------------------
+    def set_link(self, a: str, b: str, up: bool) -> Dict:
+        """Take the link between nodes ``a`` and ``b`` down or up (both ends), as Mininet's configLinkStatus."""
+        link = find_link(self.links, a, b)
+        nodes = self.network['nodes']
+        for node, intf in ((link['a'], link['a_intf']), (link['b'], link['b_intf'])):
+            done = subprocess.run(['nsenter', '-t', str(nodes[node]['pid']), '-n', 'ip', 'link', 'set', 'dev', intf,
+                                   'up' if up else 'down'], capture_output=True, text=True)
+            if done.returncode != 0:
+                raise WebRequestError(f'{node}: {intf} could not be set {"up" if up else "down"}: '
+                                      f'{done.stderr.strip()}', 409)
+        (self.down.discard if up else self.down.add)(link['id'])
+        return {'link': link['id'], 'up': up}
+
+    def reserve(self, body) -> tuple:
+        """Reserve a circuit: ``body`` is {src, dst, rate in bits/s}; (status, answer) as the controller gives."""
+        if not (isinstance(body, dict) and isinstance(body.get('src'), str) and isinstance(body.get('dst'), str)
+                and isinstance(body.get('rate'), (int, float)) and body['rate'] > 0):
+            raise WebRequestError('a circuit request is {"src": HOST, "dst": HOST, "rate": bits/s > 0}')
+        return self._controller().reserve(body['src'], body['dst'], body['rate'])
+
+    def teardown(self, circuit_id: str) -> tuple:
+        if not circuit_id.isdigit():
+            raise WebRequestError(f'a circuit id is a number, not {circuit_id!r}', 404)
+        return self._controller().teardown(circuit_id)
+
+    def _controller(self) -> ControllerApi:
+        info = self._file('controller.json')
+        if not info:
+            raise WebRequestError('no controller in this network: no circuits', 409)
+        return ControllerApi(info['rest_port'])

@@ -1,0 +1,211 @@
+// The testbed's live view: draws /api/topology once, then polls loads every second and the tables, the control
+// plane and the tunnels every two seconds. Actions send the token from this page's address (#token=...).
+'use strict';
+
+const SVG = 'http://www.w3.org/2000/svg';
+const WIDTH = 1000, HEIGHT = 620;
+const KIND_COLOURS = {'host': '#4a90d9', 'switch': '#7b61c4', 'router': '#d9822b', '6to4 router': '#c0392b',
+                      'relay': '#8e44ad', 'tunnel endpoint': '#16a085', 'translator': '#b8860b',
+                      'tunnel broker': '#2c3e50', 'DNS': '#7f8c8d'};
+const token = new URLSearchParams(location.hash.slice(1)).get('token');
+let topology = null;
+let selected = null;
+
+function $(id) { return document.getElementById(id); }
+
+function el(tag, attributes, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function cell(row, text, className) {
+  const td = row.insertCell();
+  td.textContent = text;
+  if (className) td.className = className;
+  return td;
+}
+
+function rate(bps) {
+  if (bps === null || bps === undefined) return '-';
+  if (bps >= 1e9) return (bps / 1e9).toFixed(2) + ' Gb/s';
+  if (bps >= 1e6) return (bps / 1e6).toFixed(2) + ' Mb/s';
+  if (bps >= 1e3) return (bps / 1e3).toFixed(1) + ' kb/s';
+  return bps.toFixed(0) + ' b/s';
+}
+
+function say(message, isError) {
+  $('status').textContent = message;
+  $('status').className = isError ? 'error' : '';
+}
+
+async function api(method, path) {
+  const headers = token ? {'X-Testbed-Token': token} : {};
+  const answer = await fetch(path, {method: method, headers: headers});
+  const body = await answer.json();
+  if (!answer.ok) throw new Error(body.error || answer.statusText);
+  return body;
+}
+
+function point(name) {
+  const node = topology.nodes.find(n => n.name === name);
+  return [40 + node.position[0] * (WIDTH - 80), 30 + node.position[1] * (HEIGHT - 60)];
+}
+
+function draw() {
+  const svg = $('topology');
+  svg.replaceChildren();
+  for (const link of topology.links) {
+    const [x1, y1] = point(link.a), [x2, y2] = point(link.b);
+    const line = el('line', {x1: x1, y1: y1, x2: x2, y2: y2, id: 'link-' + link.id, 'data-link': link.id,
+                             class: link.up ? 'u0' : 'down'});
+    const shaping = (link.bw ? rate(link.bw) : 'unshaped') + (link.delay ? ', ' + link.delay * 1000 + ' ms' : '');
+    line.appendChild(el('title', {}, link.id + ' (' + shaping + ')'));
+    line.addEventListener('click', () => select(link));
+    svg.appendChild(line);
+    svg.appendChild(el('text', {x: (x1 + x2) / 2 + 4, y: (y1 + y2) / 2 - 4, class: 'load',
+                                id: 'load-' + link.id}, ''));
+  }
+  for (const node of topology.nodes) {
+    const [x, y] = point(node.name);
+    const colour = KIND_COLOURS[node.kind] || '#4a90d9';
+    const shape = node.kind === 'switch'
+      ? el('rect', {x: x - 14, y: y - 11, width: 28, height: 22, rx: 3, fill: colour})
+      : el('circle', {cx: x, cy: y, r: node.kind === 'host' ? 10 : 13, fill: colour});
+    shape.appendChild(el('title', {}, node.name + ' (' + node.kind + ')'));
+    svg.appendChild(shape);
+    svg.appendChild(el('text', {x: x + 15, y: y + 4, id: 'node-' + node.name}, node.name));
+  }
+}
+
+function select(link) {
+  selected = link;
+  document.querySelectorAll('svg line.selected').forEach(line => line.classList.remove('selected'));
+  $('link-' + link.id).classList.add('selected');
+  $('selected').hidden = false;
+  $('selected-name').textContent = link.a + ' \u2013 ' + link.b;
+  $('selected-detail').textContent = '(' + link.a_intf + ' \u2194 ' + link.b_intf + ')';
+}
+
+async function setLink(up) {
+  if (!selected) return;
+  try {
+    const done = await api('POST', '/api/links/' + encodeURIComponent(selected.a) + '/' +
+                           encodeURIComponent(selected.b) + '/' + (up ? 'up' : 'down'));
+    selected.up = done.up;
+    $('link-' + selected.id).setAttribute('class', (done.up ? 'u0' : 'down') + ' selected');
+    say('link ' + done.link + (done.up ? ' up' : ' down'));
+  } catch (error) {
+    say(error.message, true);
+  }
+}
+
+function showLoads(loads) {
+  const body = $('loads').tBodies[0];
+  body.replaceChildren();
+  for (const load of loads.links) {
+    const link = topology.links.find(l => l.id === load.id);
+    const level = !link.up ? 'down' : load.utilisation === null ? 'u0' : load.utilisation < 0.01 ? 'u0'
+      : load.utilisation < 0.5 ? 'u1' : load.utilisation < 0.9 ? 'u2' : 'u3';
+    const line = $('link-' + load.id);
+    line.setAttribute('class', level + (selected && selected.id === load.id ? ' selected' : ''));
+    const ab = load.ab ? load.ab.bps : null, ba = load.ba ? load.ba.bps : null;
+    $('load-' + load.id).textContent = (ab || ba) ? rate(ab) + ' \u2192 / ' + rate(ba) + ' \u2190' : '';
+    const row = body.insertRow();
+    row.dataset.link = load.id;
+    cell(row, load.id);
+    cell(row, link.bw ? rate(link.bw) : 'unshaped');
+    cell(row, rate(ab), 'num ab');
+    cell(row, rate(ba), 'num ba');
+    cell(row, ((load.ab ? load.ab.pps : 0) + (load.ba ? load.ba.pps : 0)).toFixed(0), 'num');
+    cell(row, load.utilisation === null ? '-' : (100 * load.utilisation).toFixed(1) + ' %', 'num');
+  }
+}
+
+function showTables(answer) {
+  const box = $('tables');
+  box.replaceChildren();
+  if (answer.note) box.textContent = answer.note;
+  for (const [switchName, rows] of Object.entries(answer.tables)) {
+    const table = document.createElement('table');
+    table.id = 'table-' + switchName;
+    table.createCaption().textContent = switchName + (Array.isArray(rows) ? ' (' + rows.length + ' entries)' : '');
+    const head = table.createTHead().insertRow();
+    for (const title of ['destination', 'prefix', 'next hop', 'packets']) head.appendChild(
+      Object.assign(document.createElement('th'), {textContent: title}));
+    for (const entry of Array.isArray(rows) ? rows : []) {
+      const row = table.insertRow();
+      row.className = 'entry';
+      cell(row, entry.destination);
+      cell(row, entry.prefix);
+      cell(row, 'port ' + entry.port + ' \u2192 ' + entry.neighbour);
+      cell(row, entry.packets, 'num');
+    }
+    box.appendChild(table);
+  }
+}
+
+function showControl(answer) {
+  const list = $('timeline');
+  list.replaceChildren();
+  for (const event of answer.timeline.slice(-10).reverse()) {
+    const item = document.createElement('li');
+    item.className = 'event';
+    const after = key => event[key] === undefined ? key + ' -' :
+      key + ' +' + ((event[key] - event.received) * 1000).toFixed(1) + ' ms';
+    item.textContent = event.event + ': ' + ['computed', 'sent', 'acknowledged'].map(after).join(', ') +
+      ' (' + (event.flow_mods || 0) + ' FlowMods)';
+    list.appendChild(item);
+  }
+  if (!answer.timeline.length) list.appendChild(Object.assign(document.createElement('li'),
+    {textContent: answer.note || 'no event yet'}));
+  const circuits = answer.circuits && answer.circuits.circuits ? answer.circuits.circuits : [];
+  $('circuits').textContent = circuits.length ? circuits.length + ' circuit(s): ' +
+    circuits.map(c => c.src + '\u2192' + c.dst + ' ' + rate(c.rate)).join(', ') : '';
+}
+
+function showTunnels(answer) {
+  const body = $('tunnels').tBodies[0];
+  body.replaceChildren();
+  for (const [name, row] of Object.entries(answer.tunnels)) {
+    const decap = row.counters.decap || {}, encap = row.counters.encap || {};
+    const drops = Object.entries(decap).filter(([key, value]) => key.startsWith('drop_') && value)
+      .map(([key, value]) => key.slice(5) + ' ' + value).join(', ');
+    const tr = body.insertRow();
+    tr.dataset.node = name;
+    for (const text of [name, row.mode || '6to4', row.role, row.path || '']) cell(tr, text);
+    if (row.counters.sessions !== undefined) {
+      cell(tr, row.counters.sessions + ' sessions (state per flow)').colSpan = 4;
+      continue;
+    }
+    cell(tr, decap.received || 0, 'num decap');
+    cell(tr, decap.delivered || 0, 'num');
+    cell(tr, encap.sent || 0, 'num encap');
+    cell(tr, drops || '-');
+  }
+}
+
+async function poll(path, show) {
+  try {
+    show(await api('GET', path));
+  } catch (error) {
+    say(path + ': ' + error.message, true);
+  }
+}
+
+async function main() {
+  topology = await api('GET', '/api/topology');
+  $('run').textContent = topology.run;
+  $('token-state').textContent = token ? 'actions enabled' : 'read-only (open the address printed on the console)';
+  draw();
+  $('link-down').addEventListener('click', () => setLink(false));
+  $('link-up').addEventListener('click', () => setLink(true));
+  const slow = () => { poll('/api/tables', showTables); poll('/api/control', showControl);
+                       poll('/api/tunnels', showTunnels); };
+  slow();
+  setInterval(() => poll('/api/loads', showLoads), 1000);
+  setInterval(slow, 2000);
+}
+
+main().catch(error => say(error.message, true));

@@ -1,0 +1,167 @@
+"""The web view's data as pure functions: what the page draws and how requests are checked.
+
+- ``node_kind``: the kind the page draws a node as (host, switch, router, 6to4 router, relay, tunnel endpoint,
+  translator, DNS), from the names of its classes;
+- ``layout``: positions in the unit square, readable up to a few hundred nodes (networkx's spring layout, seeded);
+- ``parse_net_dev`` and ``link_loads``: each link's load per direction (bits/s, packets/s, drops/s) from two
+  samples of the interface counters (``/proc/PID/net/dev`` of each end's namespace) and the time between them;
+- ``find_link``: the link a request names, or the 4xx it gets.
+"""
+import math
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+# (class name, kind): the first of a node's classes (most derived first) found here gives its kind
+KINDS = (('SixToFourRelay', 'relay'), ('SixToFourRouter', '6to4 router'), ('Nat64Router', 'translator'),
+         ('ClatHost', 'translator'), ('TunnelBroker', 'tunnel broker'), ('IsatapRouter', 'router'),
+         ('DnsServer', 'DNS'), ('AuthoritativeDns', 'DNS'), ('TunnelEndpoint', 'tunnel endpoint'),
+         ('Router', 'router'), ('IPv6Router', 'router'), ('OVSSwitch', 'switch'), ('Switch', 'switch'),
+         ('Host', 'host'), ('Node', 'host'))
+
+
+class WebRequestError(Exception):
+    """A request the view refuses: ``status`` is the HTTP status, the message its one line."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Counters:
+    """One interface's counters, as the kernel keeps them (received and transmitted)."""
+    rx_bytes: int
+    rx_packets: int
+    rx_drops: int
+    tx_bytes: int
+    tx_packets: int
+    tx_drops: int
+
+
+def node_kind(class_names: Sequence[str]) -> str:
+    for name in class_names:
+        for known, kind in KINDS:
+            if name == known:
+                return kind
+    return 'host'
+
+
+def layout(nodes: Sequence[str], links: Sequence[Tuple[str, str]], seed: int = 1) -> Dict[str, List[float]]:
+    """{node: [x, y]} with x and y in [0.05, 0.95]; the same network always gets the same picture."""
+    import networkx   # here: the command line imports this module for DEFAULT_PORT alone
+    graph = networkx.Graph()
+    graph.add_nodes_from(sorted(nodes))
+    graph.add_edges_from(sorted(tuple(sorted(link)) for link in links))
+    if len(nodes) == 1:
+        return {nodes[0]: [0.5, 0.5]}
+    parts = [graph.subgraph(part) for part in networkx.connected_components(graph)]
+    positions: Dict[str, Tuple[float, float]] = {}
+    offset = 0.0
+    for part in sorted(parts, key=lambda g: (-len(g), sorted(g)[0])):   # components side by side, largest first
+        placed = (networkx.spring_layout(part, seed=seed, iterations=200) if len(part) > 1
+                  else {next(iter(part)): (0.0, 0.0)})
+        width = math.sqrt(len(part))
+        for name, (x, y) in placed.items():
+            positions[name] = (offset + (x + 1) / 2 * width, (y + 1) / 2)
+        offset += width + 0.5
+    xs = [x for x, _ in positions.values()]
+    span = (max(xs) - min(xs)) or 1.0
+    return {name: [round(float(0.05 + 0.9 * (x - min(xs)) / span), 4), round(float(0.05 + 0.9 * y), 4)]
+            for name, (x, y) in positions.items()}
+
+
+def parse_net_dev(text: str) -> Dict[str, Counters]:
+    """The counters of every interface in a ``/proc/net/dev`` text."""
+    counters = {}
+    for line in text.splitlines()[2:]:
+        name, _, fields = line.partition(':')
+        values = fields.split()
+        if len(values) < 12:
+            continue
+        counters[name.strip()] = Counters(int(values[0]), int(values[1]), int(values[3]), int(values[8]),
+                                          int(values[9]), int(values[11]))
+    return counters
+
+
+def _direction(before: Optional[Counters], after: Optional[Counters], seconds: float) -> Optional[Dict]:
+    if before is None or after is None or seconds <= 0 or after.tx_bytes < before.tx_bytes:
+        return None   # an end not seen twice, or its interface was recreated: no figure rather than a wrong one
+    return {'bps': (after.tx_bytes - before.tx_bytes) * 8 / seconds,
+            'pps': (after.tx_packets - before.tx_packets) / seconds,
+            'drops_per_s': (after.tx_drops - before.tx_drops) / seconds}
+
+
+def link_loads(links: Sequence[Dict], before: Dict[str, Dict[str, Counters]], after: Dict[str, Dict[str, Counters]],
+               seconds: float) -> List[Dict]:
+    """Each link's load in both directions: what each end transmitted into it between two samples (``before``
+    and ``after``: {node: {interface: Counters}}, ``seconds`` apart), and its share of the link's rate."""
+    loads = []
+    for link in links:
+        ends = {}
+        for direction, node, intf in (('ab', link['a'], link['a_intf']), ('ba', link['b'], link['b_intf'])):
+            ends[direction] = _direction(before.get(node, {}).get(intf), after.get(node, {}).get(intf), seconds)
+        rate = link.get('bw')
+        shares = [end['bps'] / rate for end in ends.values() if end and rate]
+        loads.append({'id': link['id'], **ends, 'utilisation': round(max(shares), 4) if shares else None})
+    return loads
+
+
+def find_link(links: Sequence[Dict], a: str, b: str) -> Dict:
+    """The link between nodes ``a`` and ``b`` (either order); 404 if there is none."""
+    for link in links:
+        if {link['a'], link['b']} == {a, b}:
+            return link
+    names = {link[end] for link in links for end in ('a', 'b')}
+    missing = [name for name in (a, b) if name not in names]
+    if missing:
+        raise WebRequestError(f'no node {missing[0]!r} in this network', 404)
+    raise WebRequestError(f'no link between {a} and {b}', 404)
+
+
+# (method, path, what it answers or does, needs the token?): the routes, and the OpenAPI description made from them
+API = (('GET', '/api/topology', 'nodes (kind, position) and links (interfaces, rate in bits/s, delay in seconds, up)',
+        False),
+       ('GET', '/api/loads', 'each link\'s load per direction (bits/s, packets/s, drops/s) and share of its rate',
+        False),
+       ('GET', '/api/tables', 'each switch\'s forwarding table, read from the switch, with packet counters', False),
+       ('GET', '/api/control', 'the control plane\'s timeline (event, computed, sent, acknowledged) and circuits',
+        False),
+       ('GET', '/api/tunnels', 'tunnel and translator counters (encapsulated, decapsulated, drops by check)', False),
+       ('POST', '/api/links/{a}/{b}/down', 'take the link between nodes a and b down (both ends)', True),
+       ('POST', '/api/links/{a}/{b}/up', 'bring the link between nodes a and b back up', True),
+       ('POST', '/api/circuits', 'reserve a circuit: {"src": host, "dst": host, "rate": bits/s}', True),
+       ('DELETE', '/api/circuits/{circuit_id}', 'tear a circuit down', True))
+TOKEN_HEADER = 'X-Testbed-Token'
+DEFAULT_PORT = 8168
+
+
+def openapi(version: str) -> Dict:
+    """The API as an OpenAPI 3.0 description."""
+    paths: Dict[str, Dict] = {}
+    for method, path, summary, token in API:
+        operation: Dict = {'summary': summary, 'responses': {'200': {'description': 'JSON'},
+                                                             '4XX': {'description': '{"error": one line}'}}}
+        parameters = [{'name': name.strip('{}'), 'in': 'path', 'required': True, 'schema': {'type': 'string'}}
+                      for name in path.split('/') if name.startswith('{')]
+        if parameters:
+            operation['parameters'] = parameters
+        if token:
+            operation['security'] = [{'token': []}]
+        paths.setdefault(path, {})[method.lower()] = operation
+    return {'openapi': '3.0.3', 'info': {'title': 'testbed web view', 'version': version}, 'paths': paths,
+            'components': {'securitySchemes': {'token': {'type': 'apiKey', 'in': 'header', 'name': TOKEN_HEADER}}}}
+
+
+def route(method: str, path: str) -> Tuple[str, Dict[str, str]]:
+    """(the API path that matches, its parameters); 404 for a path the API does not have, 405 for a method."""
+    parts = path.split('?')[0].rstrip('/').split('/')
+    allowed = []
+    for api_method, pattern, _, _ in API:
+        names = pattern.split('/')
+        if len(names) == len(parts) and all(n.startswith('{') or n == p for n, p in zip(names, parts)):
+            if api_method == method:
+                return pattern, {n.strip('{}'): p for n, p in zip(names, parts) if n.startswith('{')}
+            allowed.append(api_method)
+    if allowed:
+        raise WebRequestError(f'{method} is not allowed on {path} (use {", ".join(allowed)})', 405)
+    raise WebRequestError(f'no such path: {path}', 404)

@@ -1,0 +1,160 @@
+"""The web view on real networks, in a real headless browser (Debian's Chromium, driven by Selenium): the star's
+forwarding table on the page, a link taken down from the page and the control plane's answer; the live load
+against iperf3; tunnel counters moving on the 6to4 network. Screenshots go to ``results/web/``."""
+import json
+import os
+import shutil
+import statistics
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from testbed import REPO
+from testbed.measure import theory
+from testbed.measure.probes import tcp_goodput
+from testbed.network.net import running
+from testbed.web.server import WebView
+from testbed.web.state import NetworkView
+from topologies.basic import LinearTopo
+from topologies.control import StarTopo
+from topologies.sixtofour import SixToFourTopo
+
+CHROMIUM, DRIVER = shutil.which('chromium'), shutil.which('chromedriver')
+ARTIFACTS = os.path.join(REPO, 'results', 'web')
+SITE_B_HOST = '2002:c633:6401:1::10'   # b, behind r2 (198.51.100.1)
+LOAD_TOLERANCE = 0.05      # the page's load against iperf3's, both in frame bytes on the wire
+needs_browser = pytest.mark.skipif(not (CHROMIUM and DRIVER),
+                                   reason='Chromium and its driver are not installed (make setup installs them)')
+
+
+def _view(net):
+    return WebView(NetworkView(net.run.id, net.run.dir, net.network_record()), port=0)
+
+
+def _browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ('--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
+                     '--window-size=1400,1000'):
+        options.add_argument(argument)
+    return webdriver.Chrome(service=Service(executable_path=DRIVER), options=options)
+
+
+def _until(condition, timeout=20.0, what='the page'):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f'{what} did not show it within {timeout:g} s')
+        time.sleep(0.25)
+
+
+def _screenshot(browser, name):
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    path = os.path.join(ARTIFACTS, name)
+    browser.save_screenshot(path)
+    print('screenshot:', path)
+
+
+def _destinations(browser, switch):
+    from selenium.webdriver.common.by import By
+    rows = browser.find_elements(By.CSS_SELECTOR, f'#table-{switch} tr.entry')
+    return {row.find_elements(By.TAG_NAME, 'td')[0].text for row in rows}
+
+
+@needs_browser
+def test_star_table_and_a_link_taken_down_from_the_page():
+    from selenium.webdriver.common.by import By
+    with running(StarTopo(), controller='router', label='web-star') as net:
+        web = _view(net)
+        browser = _browser()
+        try:
+            browser.get(web.url)
+            destinations = _until(lambda: _destinations(browser, 's1') >= {'src', 'UCB', 'NYU', 'MIT', 'UW'} and
+                                  _destinations(browser, 's1'), what="s1's table")
+            print('s1 on the page:', sorted(destinations))
+            assert destinations == {'src', 'UCB', 'NYU', 'MIT', 'UW'}
+            events_before = len(browser.find_elements(By.CSS_SELECTOR, '#timeline li.event'))
+            browser.find_element(By.ID, 'link-UCB-s1').click()
+            browser.find_element(By.ID, 'link-down').click()
+            _until(lambda: 'down' in browser.find_element(By.ID, 'status').text, what='the action\'s answer')
+            after = _until(lambda: 'UCB' not in _destinations(browser, 's1') and _destinations(browser, 's1'),
+                           what='the new table')
+            print('s1 after UCB\'s link went down:', sorted(after))
+            assert after == {'src', 'NYU', 'MIT', 'UW'}
+            events = _until(lambda: [e.text for e in browser.find_elements(By.CSS_SELECTOR, '#timeline li.event')
+                                     ][:max(0, len(browser.find_elements(By.CSS_SELECTOR, '#timeline li.event'))
+                                            - events_before)], what='the timeline')
+            print('timeline:', events)
+            assert any('down' in event and 'acknowledged +' in event for event in events)
+            assert 'down' in browser.find_element(By.ID, 'link-UCB-s1').get_attribute('class')
+            _screenshot(browser, 'star-link-down.png')
+            assert net['src'].cmd('ping -c 1 -W 1 10.0.2.10').count(' 0 received') == 1   # UCB is gone for real
+        finally:
+            browser.quit()
+            web.stop()
+
+
+def _api(web, path):
+    with urllib.request.urlopen(f'http://127.0.0.1:{web.port}{path}', timeout=10) as answer:
+        return json.loads(answer.read())
+
+
+@pytest.mark.remeasure('a 5 % comparison of two rates: a busy neighbour moves one run')
+def test_the_live_load_matches_iperf3():
+    with running(LinearTopo(n=2, bw=20), label='web-load') as net:
+        web = _view(net)
+        try:
+            h1, h2 = net['h1'], net['h2']
+            result = {}
+            thread = threading.Thread(target=lambda: result.update(run=tcp_goodput(h1, h2, seconds=6, report=True)))
+            samples = []
+            thread.start()
+            time.sleep(2.0)               # past slow start; the sampler runs once the API was asked
+            # the shaped link s1 -> s2: its sender's counters count what left after the shaper (no drops)
+            link = next(link for link in net.network_record()['links'] if {link['a'], link['b']} == {'s1', 's2'})
+            direction = 'ab' if link['a'] == 's1' else 'ba'
+            for _ in range(3):
+                time.sleep(1.0)
+                load = next(entry for entry in _api(web, '/api/loads')['links'] if entry['id'] == link['id'])
+                if load[direction]:
+                    samples.append(load[direction]['bps'])
+            thread.join()
+            goodput, _ = result['run']
+            expected = goodput * theory.full_frame() / theory.tcp_mss()    # payload -> frames on the wire
+            measured = statistics.median(samples)
+            print(f's1 -> s2: page {measured / 1e6:.2f} Mb/s of frames, iperf3 {goodput / 1e6:.2f} Mb/s of payload '
+                  f'= {expected / 1e6:.2f} Mb/s of frames (tolerance {LOAD_TOLERANCE:.0%}); samples {samples}')
+            assert len(samples) >= 2 and abs(measured - expected) <= LOAD_TOLERANCE * expected
+        finally:
+            web.stop()
+
+
+@needs_browser
+def test_tunnel_counters_move_on_the_page_while_a_ping_runs():
+    from selenium.webdriver.common.by import By
+    with running(SixToFourTopo(), controller='router', label='web-6to4') as net:   # the demo's network
+        web = _view(net)
+        browser = _browser()
+        try:
+            browser.get(web.url)
+
+            def decapsulated():
+                cells = browser.find_elements(By.CSS_SELECTOR, '#tunnels tr[data-node="r2"] td.decap')
+                return int(cells[0].text) if cells and cells[0].text.isdigit() else None
+            before = _until(lambda: decapsulated() is not None and (decapsulated(),), what='the tunnels table')[0]
+            thread = threading.Thread(target=net['a'].cmd, args=(f'ping -6 -c 30 -i 0.1 {SITE_B_HOST}',))
+            thread.start()
+            after = _until(lambda: (decapsulated() or 0) >= before + 10 and decapsulated(), what='a moving counter')
+            thread.join()
+            print(f'r2 decapsulated {before} -> {after} on the page while a pinged b')
+            _screenshot(browser, 'sixtofour-counters.png')
+        finally:
+            browser.quit()
+            web.stop()

@@ -1,0 +1,127 @@
+"""The web view without a network: its pure parts, and its HTTP server over a fake network (token, refusals)."""
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from testbed.web.view import (API, Counters, WebRequestError, find_link, layout, link_loads, node_kind, openapi,
+                              parse_net_dev, route)
+
+NET_DEV = '''Inter-|   Receive                                     |  Transmit
+ face |bytes packets errs drop fifo frame compressed multicast|bytes packets errs drop fifo colls carrier compressed
+    lo:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0       0
+h1-eth0: 1000 10 0 2 0 0 0 0 5000 50 0 3 0 0 0 0
+'''
+LINKS = [{'id': 'h1-s1', 'a': 'h1', 'a_intf': 'h1-eth0', 'b': 's1', 'b_intf': 's1-eth1', 'bw': 10e6, 'delay': 0.005},
+         {'id': 'h2-s1', 'a': 'h2', 'a_intf': 'h2-eth0', 'b': 's1', 'b_intf': 's1-eth2', 'bw': None, 'delay': 0}]
+
+
+def test_counters_and_loads_from_two_samples():
+    counters = parse_net_dev(NET_DEV)
+    assert counters['h1-eth0'] == Counters(1000, 10, 2, 5000, 50, 3) and set(counters) == {'lo', 'h1-eth0'}
+    before = {'h1': {'h1-eth0': Counters(0, 0, 0, 0, 0, 0)}, 's1': {'s1-eth1': Counters(0, 0, 0, 0, 0, 0)}}
+    after = {'h1': {'h1-eth0': Counters(0, 0, 0, 2_500_000, 2000, 4)},
+             's1': {'s1-eth1': Counters(0, 0, 0, 1250, 25, 0)}}
+    first, second = link_loads(LINKS, before, after, 2.0)
+    assert first['ab'] == {'bps': 10e6, 'pps': 1000, 'drops_per_s': 2} and first['ba']['bps'] == 5000
+    assert first['utilisation'] == 1.0                       # 10 Mb/s on a 10 Mb/s link
+    assert second == {'id': 'h2-s1', 'ab': None, 'ba': None, 'utilisation': None}   # never seen: no figure
+    recreated = {'h1': {'h1-eth0': Counters(0, 0, 0, 10, 1, 0)}}
+    assert link_loads(LINKS[:1], after, recreated, 1.0)[0]['ab'] is None   # counters went back: not a negative rate
+
+
+def test_node_kinds_and_a_stable_layout():
+    assert node_kind(['SixToFourRelay', 'SixToFourRouter', 'Node']) == 'relay'
+    assert node_kind(['TestbedSwitch', 'OVSSwitch', 'Switch', 'Node']) == 'switch'
+    assert node_kind(['RoutedHost', 'Host', 'Node']) == 'host' and node_kind(['Thing']) == 'host'
+    nodes = ['s1', 'h1', 'h2', 'lonely']
+    links = [('h1', 's1'), ('h2', 's1')]
+    first, again = layout(nodes, links), layout(list(reversed(nodes)), links)
+    assert first == again and set(first) == set(nodes)
+    assert all(0.05 <= value <= 0.95 for position in first.values() for value in position)
+    big = [f'n{i}' for i in range(100)]
+    placed = layout(big, [(big[i], big[i + 1]) for i in range(99)])
+    assert len({tuple(p) for p in placed.values()}) == 100     # 100 nodes, no two on one spot
+
+
+def test_requests_are_checked():
+    assert find_link(LINKS, 's1', 'h1')['id'] == 'h1-s1'
+    with pytest.raises(WebRequestError, match="no node 'nowhere'") as unknown:
+        find_link(LINKS, 'h1', 'nowhere')
+    assert unknown.value.status == 404
+    with pytest.raises(WebRequestError, match='no link between h1 and h2'):
+        find_link(LINKS, 'h1', 'h2')
+    assert route('POST', '/api/links/h1/s1/down') == ('/api/links/{a}/{b}/down', {'a': 'h1', 'b': 's1'})
+    assert route('GET', '/api/loads?x=1') == ('/api/loads', {})
+    with pytest.raises(WebRequestError) as wrong_method:
+        route('GET', '/api/links/h1/s1/down')
+    assert wrong_method.value.status == 405
+    with pytest.raises(WebRequestError) as missing:
+        route('GET', '/api/../etc/passwd')
+    assert missing.value.status == 404
+    description = openapi('0.1')
+    assert description['openapi'].startswith('3.') and len(description['paths']) == len({p for _, p, _, _ in API})
+    assert description['paths']['/api/links/{a}/{b}/down']['post']['security'] == [{'token': []}]
+
+
+class FakeView:
+    """What the server asks of a network, without one."""
+    run_id = 'fake'
+
+    def __init__(self):
+        self.actions = []
+
+    def topology(self):
+        return {'run': 'fake', 'nodes': [], 'links': LINKS}
+
+    def loads(self):
+        return {'seconds': 1.0, 'links': []}
+
+    def set_link(self, a, b, up):
+        link = find_link(LINKS, a, b)
+        self.actions.append((link['id'], up))
+        return {'link': link['id'], 'up': up}
+
+    def sampler(self, stop):
+        stop.wait()
+
+
+def _call(web, method, path, token=None, body=None):
+    headers = {'X-Testbed-Token': token} if token else {}
+    request = urllib.request.Request(f'http://127.0.0.1:{web.port}{path}', method=method, headers=headers,
+                                     data=body)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as refused:
+        return refused.code, refused.read()
+
+
+def test_the_server_answers_refuses_and_needs_the_token():
+    from testbed.web.server import WebView
+    fake = FakeView()
+    web = WebView(fake, port=0, token='secret')
+    try:
+        assert web.httpd.server_address[0] == '127.0.0.1' and web.url.endswith('#token=secret')
+        status, page = _call(web, 'GET', '/')
+        assert status == 200 and b'<svg id="topology"' in page
+        assert _call(web, 'GET', '/app.js')[0] == 200
+        assert json.loads(_call(web, 'GET', '/api/topology')[1])['links'] == LINKS
+        refusals = {'no token': _call(web, 'POST', '/api/links/h1/s1/down'),
+                    'wrong token': _call(web, 'POST', '/api/links/h1/s1/down', 'guess'),
+                    'unknown node': _call(web, 'POST', '/api/links/h1/nowhere/down', 'secret'),
+                    'unknown path': _call(web, 'GET', '/api/nothing'),
+                    'file outside': _call(web, 'GET', '/../server.py'),
+                    'wrong method': _call(web, 'PUT', '/api/topology')}
+        print({what: status for what, (status, _) in refusals.items()})
+        assert {what: status for what, (status, _) in refusals.items()} == {
+            'no token': 401, 'wrong token': 403, 'unknown node': 404, 'unknown path': 404, 'file outside': 404,
+            'wrong method': 405}
+        assert all(set(json.loads(body)) == {'error'} for _, body in refusals.values())
+        assert fake.actions == []                                   # nothing refused changed anything
+        status, body = _call(web, 'POST', '/api/links/s1/h1/down', 'secret')
+        assert (status, json.loads(body)) == (200, {'link': 'h1-s1', 'up': False})
+        assert fake.actions == [('h1-s1', False)]
+    finally:
+        web.stop()
