@@ -272,7 +272,9 @@ class TestbedNet(Mininet):
     def network_record(self):
         """The nodes (their classes, their shell's PID: the namespace to read) and the links (both ends' interfaces,
         rate in bits/s, one-way delay in seconds), as other processes read them."""
-        nodes = {node.name: {'pid': node.pid, 'classes': [cls.__name__ for cls in type(node).__mro__[:-1]]}
+        nodes = {node.name: {'pid': node.pid, 'classes': [cls.__name__ for cls in type(node).__mro__[:-1]],
+                             'ip': node.IP() if node in self.hosts else None,
+                             'ip6': (node.params.get('ip6') or '').split('/')[0] or None}
                  for node in self.hosts + self.switches}
         links = [{'id': f'{link.intf1.node.name}-{link.intf2.node.name}' + (f'#{index}' if any(
                       (other.intf1.node, other.intf2.node) == (link.intf1.node, link.intf2.node)

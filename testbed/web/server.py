@@ -49,6 +49,7 @@ class WebView:
 
     def stop(self) -> None:
         self._stop.set()
+        self.view.stop_captures()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -77,13 +78,18 @@ class WebView:
             return 200, view.tunnels()
         if pattern.startswith('/api/links/'):
             return 200, view.set_link(params['a'], params['b'], up=pattern.endswith('/up'))
+        if pattern == '/api/captures' and method == 'GET':
+            return 200, view.capture_list()
+        if method == 'DELETE':
+            return view.teardown(params['circuit_id'])
+        try:
+            request = json.loads(body or b'null')
+        except ValueError:
+            raise WebRequestError('the body is not JSON') from None
         if pattern == '/api/circuits':
-            try:
-                request = json.loads(body or b'null')
-            except ValueError:
-                raise WebRequestError('the body is not JSON') from None
             return view.reserve(request)
-        return view.teardown(params['circuit_id'])
+        actions = {'/api/ping': view.ping, '/api/iperf': view.iperf, '/api/captures': view.capture}
+        return 200, actions[pattern](request)
 
 
 def _handler(web: WebView):
@@ -112,6 +118,9 @@ def _handler(web: WebView):
                         return self._send(200, handle.read(), content_type)
                 if method == 'GET' and path == '/api/openapi.json':
                     return self._send(200, openapi(__version__))
+                if method == 'GET' and path.startswith('/api/captures/'):
+                    with open(web.view.capture_file(path.rsplit('/', 1)[1]), 'rb') as handle:
+                        return self._send(200, handle.read(), 'application/vnd.tcpdump.pcap')
                 length = int(self.headers.get('Content-Length') or 0)
                 if length > MAX_BODY:
                     raise WebRequestError('request body too large', 413)

@@ -10,7 +10,9 @@ those, in any process (the one that runs the network or another terminal's ``tes
 - the control plane's timeline and circuits: the controller's REST API (``testbed.control.api``);
 - tunnel and translator counters: as ``testbed tunnels`` reads them;
 - a link down or up: ``ip link set`` on both ends, inside each end's namespace (``nsenter``), as Mininet's
-  ``configLinkStatus`` does; names come from the network's own record, never from the request into a shell.
+  ``configLinkStatus`` does; names come from the network's own record, never from the request into a shell;
+- ping and iperf3 between two hosts (``testbed.measure.probes``, run through ``NodeShell``), and captures on a
+  link (tcpdump in one end's namespace, bounded by ``timeout`` in time and by a packet count, into the run folder).
 """
 import json
 import os
@@ -22,12 +24,32 @@ from typing import Dict, Optional
 from testbed.control.api import ControllerApi, ControllerUnreachable
 from testbed.control.tables import named_rows, read_switch
 from testbed.errors import TestbedError
+from testbed.measure.probes import ping_rtts, rtt_summary, tcp_goodput
 from testbed.system.runstate import find_run_file, list_runs
 from testbed.transition.status import tunnel_rows
-from testbed.web.view import Counters, WebRequestError, find_link, layout, link_loads, node_kind, parse_net_dev
+from testbed.web.view import (CAPTURE_PACKETS, Counters, WebRequestError, bounded, find_link, layout, link_loads,
+                              names, node_kind, parse_net_dev)
 
 SAMPLE_S = 1.0          # the page's load figures: one sample a second while someone looks
 IDLE_S = 5.0            # no request for this long: stop sampling (the page is closed)
+
+
+class NodeShell:
+    """A node of a running network from another process, with the part of Mininet's node API the probes use:
+    ``cmd`` runs a command line inside its network namespace, ``popen`` a program, ``IP`` its address."""
+
+    def __init__(self, name: str, record: Dict):
+        self.name, self.pid, self.ip = name, record['pid'], record.get('ip')
+
+    def IP(self) -> Optional[str]:   # noqa: N802 - Mininet's name
+        return self.ip
+
+    def cmd(self, command: str) -> str:   # commands the probes build from the network's own addresses
+        return subprocess.run(['nsenter', '-t', str(self.pid), '-n', 'sh', '-c', command], capture_output=True,
+                              text=True).stdout
+
+    def popen(self, args, **kwargs) -> subprocess.Popen:
+        return subprocess.Popen(['nsenter', '-t', str(self.pid), '-n', *args], **kwargs)
 
 
 class NetworkView:
@@ -41,6 +63,7 @@ class NetworkView:
         self.samples = []              # [(monotonic time, {node: {intf: Counters}})], the last two
         self.last_request = 0.0
         self.positions = None
+        self.captures: Dict[str, Dict] = {}
 
     @classmethod
     def attach(cls, run_id: Optional[str] = None) -> 'NetworkView':
@@ -163,3 +186,70 @@ class NetworkView:
         if not info:
             raise WebRequestError('no controller in this network: no circuits', 409)
         return ControllerApi(info['rest_port'])
+
+    # -- measurements and captures ------------------------------------------------------------------------------
+    def _host(self, name: str) -> NodeShell:
+        record = self.network['nodes'].get(name)
+        if record is None:
+            raise WebRequestError(f'no node {name!r} in this network', 404)
+        if not (record.get('ip') or record.get('ip6')):
+            raise WebRequestError(f'{name} has no address to measure with (a switch?)', 400)
+        return NodeShell(name, record)
+
+    def _address(self, name: str) -> str:
+        record = self.network['nodes'][name]
+        return record.get('ip') or record['ip6']
+
+    def ping(self, body) -> Dict:
+        src, dst = (self._host(name) for name in names(body, 'src', 'dst'))
+        count = bounded(body, 'count', 'count', 5)
+        rtts = ping_rtts(src, self._address(dst.name), count=count, interval=0.2, warmup=False)
+        return {'src': src.name, 'dst': dst.name, 'sent': count, 'received': len(rtts), 'rtt_ms': rtt_summary(rtts)}
+
+    def iperf(self, body) -> Dict:
+        src, dst = (self._host(name) for name in names(body, 'src', 'dst'))
+        seconds = bounded(body, 'seconds', 'iperf seconds', 3)
+        goodput = tcp_goodput(src, dst, seconds=seconds, address=self._address(dst.name))
+        return {'src': src.name, 'dst': dst.name, 'seconds': seconds, 'goodput_bps': goodput}
+
+    def capture(self, body) -> Dict:
+        """Start a capture on a link, at its first end: ``timeout`` ends it, whatever happens to this process."""
+        a, b = names(body, 'a', 'b')
+        link = find_link(self.links, a, b)
+        seconds = bounded(body, 'seconds', 'seconds', 5)
+        capture_id = str(len(self.captures) + 1)
+        path = os.path.join(self.run_dir, f'capture-{capture_id}.pcap')
+        pid = self.network['nodes'][link['a']]['pid']
+        process = subprocess.Popen(['nsenter', '-t', str(pid), '-n', 'timeout', str(seconds), 'tcpdump', '-i',
+                                    link['a_intf'], '-s', '0', '-U', '-c', str(CAPTURE_PACKETS), '-w', path],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.captures[capture_id] = {'id': capture_id, 'link': link['id'], 'interface': link['a_intf'],
+                                     'seconds': seconds, 'path': path, 'process': process}
+        return self._capture_state(self.captures[capture_id])
+
+    @staticmethod
+    def _capture_state(capture: Dict) -> Dict:
+        running = capture['process'].poll() is None
+        size = os.path.getsize(capture['path']) if os.path.exists(capture['path']) else 0
+        return {key: capture[key] for key in ('id', 'link', 'interface', 'seconds')} | {
+            'state': 'running' if running else 'done', 'bytes': size, 'download': f'/api/captures/{capture["id"]}'}
+
+    def capture_list(self) -> Dict:
+        return {'captures': [self._capture_state(capture) for capture in self.captures.values()]}
+
+    def capture_file(self, capture_id: str) -> str:
+        """The pcap file of a finished capture (404 for an unknown one, 409 while it runs)."""
+        capture = self.captures.get(capture_id)
+        if capture is None:
+            raise WebRequestError(f'no capture {capture_id!r}', 404)
+        if capture['process'].poll() is None:
+            raise WebRequestError(f'capture {capture_id} still runs ({capture["seconds"]} s)', 409)
+        if not os.path.exists(capture['path']):
+            raise WebRequestError(f'capture {capture_id} wrote nothing (the link was down?)', 404)
+        return capture['path']
+
+    def stop_captures(self) -> None:
+        for capture in self.captures.values():
+            if capture['process'].poll() is None:
+                capture['process'].terminate()
+                capture['process'].wait()

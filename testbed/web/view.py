@@ -130,7 +130,14 @@ API = (('GET', '/api/topology', 'nodes (kind, position) and links (interfaces, r
        ('POST', '/api/links/{a}/{b}/down', 'take the link between nodes a and b down (both ends)', True),
        ('POST', '/api/links/{a}/{b}/up', 'bring the link between nodes a and b back up', True),
        ('POST', '/api/circuits', 'reserve a circuit: {"src": host, "dst": host, "rate": bits/s}', True),
-       ('DELETE', '/api/circuits/{circuit_id}', 'tear a circuit down', True))
+       ('DELETE', '/api/circuits/{circuit_id}', 'tear a circuit down', True),
+       ('POST', '/api/ping', 'ping between two hosts: {"src", "dst", "count": 1-20}; RTTs and loss', True),
+       ('POST', '/api/iperf', 'TCP goodput between two hosts with iperf3: {"src", "dst", "seconds": 1-10}', True),
+       ('GET', '/api/captures', 'the captures taken, with their state and size', False),
+       ('POST', '/api/captures', 'capture on a link: {"a", "b", "seconds": 1-30}; at most 10,000 packets', True),
+       ('GET', '/api/captures/{capture_id}', 'a capture, as a pcap file for Wireshark', False))
+LIMITS = {'count': (1, 20), 'seconds': (1, 30), 'iperf seconds': (1, 10)}   # actions are bounded in count and time
+CAPTURE_PACKETS = 10_000
 TOKEN_HEADER = 'X-Testbed-Token'
 DEFAULT_PORT = 8168
 
@@ -150,6 +157,22 @@ def openapi(version: str) -> Dict:
         paths.setdefault(path, {})[method.lower()] = operation
     return {'openapi': '3.0.3', 'info': {'title': 'testbed web view', 'version': version}, 'paths': paths,
             'components': {'securitySchemes': {'token': {'type': 'apiKey', 'in': 'header', 'name': TOKEN_HEADER}}}}
+
+
+def bounded(body: object, key: str, limit: str, default: int) -> int:
+    """A whole number ``key`` of a request body within ``LIMITS[limit]`` (``default`` when absent), or a 400."""
+    low, high = LIMITS[limit]
+    value = body.get(key, default) if isinstance(body, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise WebRequestError(f'{key} must be a whole number from {low} to {high}, not {value!r}')
+    return value
+
+
+def names(body: object, *keys: str) -> Tuple[str, ...]:
+    """The node names a request body gives under ``keys`` (strings), or a 400."""
+    if not isinstance(body, dict) or not all(isinstance(body.get(key), str) for key in keys):
+        raise WebRequestError(f'the body is a JSON object with {", ".join(repr(k) for k in keys)} (node names)')
+    return tuple(body[key] for key in keys)
 
 
 def route(method: str, path: str) -> Tuple[str, Dict[str, str]]:

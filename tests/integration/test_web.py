@@ -71,6 +71,7 @@ def _destinations(browser, switch):
 @needs_browser
 def test_star_table_and_a_link_taken_down_from_the_page():
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
     with running(StarTopo(), controller='router', label='web-star') as net:
         web = _view(net)
         browser = _browser()
@@ -80,6 +81,24 @@ def test_star_table_and_a_link_taken_down_from_the_page():
                                   _destinations(browser, 's1'), what="s1's table")
             print('s1 on the page:', sorted(destinations))
             assert destinations == {'src', 'UCB', 'NYU', 'MIT', 'UW'}
+            # a capture on src's link while the page pings MIT, then the pcap the page offers
+            browser.find_element(By.ID, 'link-src-s1').click()
+            browser.find_element(By.ID, 'capture-seconds').clear()
+            browser.find_element(By.ID, 'capture-seconds').send_keys('3')
+            browser.find_element(By.ID, 'capture').click()
+            Select(browser.find_element(By.ID, 'src')).select_by_visible_text('src')
+            Select(browser.find_element(By.ID, 'dst')).select_by_visible_text('MIT')
+            browser.find_element(By.ID, 'ping').click()
+            pinged = _until(lambda: 'replies' in browser.find_element(By.ID, 'measure-result').text and
+                            browser.find_element(By.ID, 'measure-result').text, what='the ping\'s result')
+            print('ping from the page:', pinged)
+            assert pinged.startswith('5/5 replies')
+            download = _until(lambda: [a.get_attribute('href') for a in browser.find_elements(
+                By.CSS_SELECTOR, '#captures li.done a')], what='the finished capture')[0]
+            with urllib.request.urlopen(download, timeout=10) as answer:
+                pcap = answer.read()
+            print(f'capture: {len(pcap)} bytes from {download}')
+            assert pcap[:4] in (b'\xd4\xc3\xb2\xa1', b'\xa1\xb2\xc3\xd4') and len(pcap) > 24 + 6 * 98   # most of 5 pings and replies
             events_before = len(browser.find_elements(By.CSS_SELECTOR, '#timeline li.event'))
             browser.find_element(By.ID, 'link-UCB-s1').click()
             browser.find_element(By.ID, 'link-down').click()

@@ -5,8 +5,8 @@ import urllib.request
 
 import pytest
 
-from testbed.web.view import (API, Counters, WebRequestError, find_link, layout, link_loads, node_kind, openapi,
-                              parse_net_dev, route)
+from testbed.web.view import (API, Counters, WebRequestError, bounded, find_link, layout, link_loads, names,
+                              node_kind, openapi, parse_net_dev, route)
 
 NET_DEV = '''Inter-|   Receive                                     |  Transmit
  face |bytes packets errs drop fifo frame compressed multicast|bytes packets errs drop fifo colls carrier compressed
@@ -60,6 +60,13 @@ def test_requests_are_checked():
     with pytest.raises(WebRequestError) as missing:
         route('GET', '/api/../etc/passwd')
     assert missing.value.status == 404
+    assert bounded({'count': 3}, 'count', 'count', 5) == 3 and bounded({}, 'count', 'count', 5) == 5
+    for bad in ({'count': 0}, {'count': 21}, {'count': 2.5}, {'count': True}, {'count': '3'}, ['count']):
+        with pytest.raises(WebRequestError, match='count must be a whole number from 1 to 20'):
+            bounded(bad, 'count', 'count', 5)
+    assert names({'src': 'h1', 'dst': 'h2'}, 'src', 'dst') == ('h1', 'h2')
+    with pytest.raises(WebRequestError, match="'src', 'dst'"):
+        names({'src': 'h1', 'dst': 7}, 'src', 'dst')
     description = openapi('0.1')
     assert description['openapi'].startswith('3.') and len(description['paths']) == len({p for _, p, _, _ in API})
     assert description['paths']['/api/links/{a}/{b}/down']['post']['security'] == [{'token': []}]
@@ -85,6 +92,9 @@ class FakeView:
 
     def sampler(self, stop):
         stop.wait()
+
+    def stop_captures(self):
+        pass
 
 
 def _call(web, method, path, token=None, body=None):

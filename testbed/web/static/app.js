@@ -40,9 +40,14 @@ function say(message, isError) {
   $('status').className = isError ? 'error' : '';
 }
 
-async function api(method, path) {
+async function api(method, path, body) {
   const headers = token ? {'X-Testbed-Token': token} : {};
-  const answer = await fetch(path, {method: method, headers: headers});
+  const request = {method: method, headers: headers};
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    request.body = JSON.stringify(body);
+  }
+  const answer = await fetch(path, request);
   const body = await answer.json();
   if (!answer.ok) throw new Error(body.error || answer.statusText);
   return body;
@@ -186,6 +191,50 @@ function showTunnels(answer) {
   }
 }
 
+async function capture() {
+  if (!selected) return;
+  try {
+    const started = await api('POST', '/api/captures', {a: selected.a, b: selected.b,
+                                                         seconds: Number($('capture-seconds').value)});
+    say('capturing on ' + started.interface + ' for ' + started.seconds + ' s');
+    poll('/api/captures', showCaptures);
+  } catch (error) {
+    say(error.message, true);
+  }
+}
+
+function showCaptures(answer) {
+  const list = $('captures');
+  list.replaceChildren();
+  for (const item of answer.captures) {
+    const entry = document.createElement('li');
+    entry.className = 'capture ' + item.state;
+    entry.dataset.capture = item.id;
+    if (item.state === 'done') {
+      const link = Object.assign(document.createElement('a'), {href: item.download,
+        download: 'capture-' + item.id + '-' + item.link + '.pcap', textContent: 'download'});
+      entry.append(item.link + ' (' + item.interface + ', ' + item.seconds + ' s, ' + item.bytes + ' bytes) ', link);
+    } else {
+      entry.textContent = item.link + ' (' + item.interface + '): capturing for ' + item.seconds + ' s';
+    }
+    list.appendChild(entry);
+  }
+}
+
+async function measure(kind) {
+  const body = {src: $('src').value, dst: $('dst').value};
+  $('measure-result').textContent = kind + ' ' + body.src + ' \u2192 ' + body.dst + ' ...';
+  try {
+    const result = await api('POST', '/api/' + kind, body);
+    $('measure-result').textContent = kind === 'ping'
+      ? result.received + '/' + result.sent + ' replies, median RTT ' +
+        (result.rtt_ms.median === undefined ? '-' : result.rtt_ms.median.toFixed(3) + ' ms')
+      : rate(result.goodput_bps) + ' TCP goodput over ' + result.seconds + ' s';
+  } catch (error) {
+    $('measure-result').textContent = error.message;
+  }
+}
+
 async function poll(path, show) {
   try {
     show(await api('GET', path));
@@ -201,8 +250,15 @@ async function main() {
   draw();
   $('link-down').addEventListener('click', () => setLink(false));
   $('link-up').addEventListener('click', () => setLink(true));
+  $('capture').addEventListener('click', capture);
+  $('ping').addEventListener('click', () => measure('ping'));
+  $('iperf').addEventListener('click', () => measure('iperf'));
+  for (const node of topology.nodes.filter(n => n.kind !== 'switch')) {
+    for (const select of [$('src'), $('dst')]) select.appendChild(new Option(node.name, node.name));
+  }
+  if (topology.nodes.length > 1) $('dst').selectedIndex = Math.min(1, $('dst').options.length - 1);
   const slow = () => { poll('/api/tables', showTables); poll('/api/control', showControl);
-                       poll('/api/tunnels', showTunnels); };
+                       poll('/api/tunnels', showTunnels); poll('/api/captures', showCaptures); };
   slow();
   setInterval(() => poll('/api/loads', showLoads), 1000);
   setInterval(slow, 2000);
