@@ -170,9 +170,10 @@ def _run_network(args, topo, name, started):
 def cmd_web(args):
     from testbed.web.server import WebView
     from testbed.web.state import NetworkView
+    view = NetworkView.attach(args.run)
     if os.geteuid() != 0:
         raise TestbedError('testbed web needs root to read the namespaces\' counters and the switches (run with sudo)')
-    web = WebView(NetworkView.attach(args.run), args.bind, args.port)
+    web = WebView(view, args.bind, args.port)
     progress(f'web view of run {web.view.run_id}: {web.url} (the token in it allows actions; Ctrl-C stops the view)')
     try:
         while True:
@@ -298,6 +299,13 @@ def cmd_bench_sixtofour(args):
     if os.geteuid() != 0:
         raise TestbedError('testbed bench sixtofour needs root (run with sudo)')
     return run_sixtofour_bench(as_json=args.json, paths=args.paths)
+
+
+def cmd_bench_web(args):
+    from testbed.reports.benchweb import run_web_bench
+    if os.geteuid() != 0:
+        raise TestbedError('testbed bench web needs root (run with sudo)')
+    return run_web_bench(as_json=args.json)
 
 
 def cmd_bench(args):
@@ -435,6 +443,9 @@ def build_parser():
     sixtofour.add_argument('--paths', choices=BENCH_PATHS, default='available',
                            help='kernel, userspace or available (default)')
     sixtofour.set_defaults(func=cmd_bench_sixtofour)
+    web_bench = bench_sub.add_parser('web', help='what the live web view costs the machine, page open vs closed')
+    web_bench.add_argument('--json', action='store_true')
+    web_bench.set_defaults(func=cmd_bench_web)
     return parser
 
 

@@ -25,7 +25,7 @@ from testbed.control.api import ControllerApi, ControllerUnreachable
 from testbed.control.tables import named_rows, read_switch
 from testbed.errors import TestbedError
 from testbed.measure.probes import ping_rtts, rtt_summary, tcp_goodput
-from testbed.system.runstate import find_run_file, list_runs
+from testbed.system.runstate import list_runs
 from testbed.transition.status import tunnel_rows
 from testbed.web.view import (CAPTURE_PACKETS, Counters, WebRequestError, bounded, find_link, layout, link_loads,
                               names, node_kind, parse_net_dev)
@@ -67,9 +67,17 @@ class NetworkView:
 
     @classmethod
     def attach(cls, run_id: Optional[str] = None) -> 'NetworkView':
-        run, network = find_run_file(run_id, 'network.json', what='a network')
-        run_dir = next(path for name, path, _ in list_runs() if name == run)
-        return cls(run, run_dir, network)
+        """The running network (the one, or the one named ``run_id``)."""
+        runs = [(name, path) for name, path, alive in list_runs()
+                if alive and os.path.exists(os.path.join(path, 'network.json')) and run_id in (None, name)]
+        if not runs:
+            raise TestbedError('no running network' + (f' named {run_id!r}' if run_id else '') + ' to view (start '
+                               'one: sudo .venv/bin/testbed run star --controller; or add --web to testbed run)')
+        if len(runs) > 1:
+            raise TestbedError(f'several networks run ({", ".join(name for name, _ in runs)}): choose one with --run')
+        (run, run_dir), = runs
+        with open(os.path.join(run_dir, 'network.json')) as handle:
+            return cls(run, run_dir, json.load(handle))
 
     def _file(self, name: str) -> Optional[Dict]:
         try:

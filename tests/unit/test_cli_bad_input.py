@@ -81,6 +81,9 @@ BAD_INPUTS = [
     (['vm', 'test', '--timeout', '0'], "argument --timeout: '0' is not a whole number above 0"),
     (['demo', '--results', '/dev/null/x'], '/dev/null/x cannot be a results folder (/dev/null is not a writable'),
     (['experiment', 'run', 'pipe', '--results', '/dev/null/x'], 'cannot be a results folder'),
+    (['web'], 'no running network to view'),
+    (['web', '--port', '70000'], "argument --port: '70000' is not a TCP port"),
+    (['run', 'star', '--web', 'x'], "argument --web: 'x' is not a TCP port"),
 ]
 
 PLAIN_MININET = 'from mininet.topo import Topo\nclass T(Topo):\n    def build(self):\n        {}\ntopos = {{"t": T}}\n'
