@@ -135,8 +135,9 @@ def test_the_live_load_matches_iperf3():
             result = {}
             thread = threading.Thread(target=lambda: result.update(run=tcp_goodput(h1, h2, seconds=6, report=True)))
             samples = []
+            _api(web, '/api/loads')       # as a page does: the view samples while someone asks
             thread.start()
-            time.sleep(2.0)               # past slow start; the sampler runs once the API was asked
+            time.sleep(2.0)               # past slow start
             # the shaped link s1 -> s2: its sender's counters count what left after the shaper (no drops)
             link = next(link for link in net.network_record()['links'] if {link['a'], link['b']} == {'s1', 's2'})
             direction = 'ab' if link['a'] == 's1' else 'ba'
