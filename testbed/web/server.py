@@ -3,8 +3,9 @@
 Safe by default: it binds to 127.0.0.1 unless told otherwise; every action (a link down or up, a circuit) needs
 the token printed on the console, in the ``X-Testbed-Token`` header (the page reads it from its address,
 ``#token=...``); names in a request are looked up in the network's own record, never put into a shell; a bad
-request gets a 4xx with one JSON line ``{"error": ...}`` and changes nothing. The page and its script are the
-project's own files (``static/``): nothing is fetched from the Internet.
+request gets a 4xx with one JSON line ``{"error": ...}`` and changes nothing; a request for another host name (a
+DNS-rebinding page's) is refused. The page and its script are the project's own files (``static/``): nothing is
+fetched from the Internet.
 """
 import hmac
 import json
@@ -41,6 +42,9 @@ class WebView:
         self.port = self.httpd.server_address[1]
         host = {'0.0.0.0': '127.0.0.1', '::': '[::1]'}.get(bind, f'[{bind}]' if ':' in bind else bind)   # to open
         self.url = f'http://{host}:{self.port}/#token={self.token}'
+        # the Host header a browser sends for this view: others (a DNS-rebinding page's) are refused
+        self.hosts = None if bind in ('0.0.0.0', '::') else {
+            f'{name}:{self.port}' for name in ('127.0.0.1', 'localhost', '[::1]', host)}
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self.httpd.serve_forever, name='web view', daemon=True),
                          threading.Thread(target=view.sampler, args=(self._stop,), name='web sampler', daemon=True)]
@@ -112,6 +116,9 @@ def _handler(web: WebView):
         def _serve(self, method):
             path = self.path.split('?')[0]
             try:
+                if web.hosts is not None and self.headers.get('Host') not in web.hosts:
+                    raise WebRequestError(f'this view answers for {sorted(web.hosts)[0]}, not '
+                                          f'{self.headers.get("Host")!r}', 403)
                 if method == 'GET' and path in FILES:
                     name, content_type = FILES[path]
                     with open(os.path.join(STATIC, name), 'rb') as handle:

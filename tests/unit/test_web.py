@@ -97,8 +97,10 @@ class FakeView:
         pass
 
 
-def _call(web, method, path, token=None, body=None):
+def _call(web, method, path, token=None, body=None, host=None):
     headers = {'X-Testbed-Token': token} if token else {}
+    if host:
+        headers['Host'] = host
     request = urllib.request.Request(f'http://127.0.0.1:{web.port}{path}', method=method, headers=headers,
                                      data=body)
     try:
@@ -123,11 +125,12 @@ def test_the_server_answers_refuses_and_needs_the_token():
                     'unknown node': _call(web, 'POST', '/api/links/h1/nowhere/down', 'secret'),
                     'unknown path': _call(web, 'GET', '/api/nothing'),
                     'file outside': _call(web, 'GET', '/../server.py'),
-                    'wrong method': _call(web, 'PUT', '/api/topology')}
+                    'wrong method': _call(web, 'PUT', '/api/topology'),
+                    'rebound name': _call(web, 'GET', '/api/topology', host=f'evil.example:{web.port}')}
         print({what: status for what, (status, _) in refusals.items()})
         assert {what: status for what, (status, _) in refusals.items()} == {
             'no token': 401, 'wrong token': 403, 'unknown node': 404, 'unknown path': 404, 'file outside': 404,
-            'wrong method': 405}
+            'wrong method': 405, 'rebound name': 403}
         assert all(set(json.loads(body)) == {'error'} for _, body in refusals.values())
         assert fake.actions == []                                   # nothing refused changed anything
         status, body = _call(web, 'POST', '/api/links/s1/h1/down', 'secret')
