@@ -276,12 +276,14 @@ class TestbedNet(Mininet):
                              'ip': node.IP() if node in self.hosts else None,
                              'ip6': (node.params.get('ip6') or '').split('/')[0] or None}
                  for node in self.hosts + self.switches}
-        links = [{'id': f'{link.intf1.node.name}-{link.intf2.node.name}' + (f'#{index}' if any(
-                      (other.intf1.node, other.intf2.node) == (link.intf1.node, link.intf2.node)
-                      for other in self.links[:index]) else ''),
-                  'a': link.intf1.node.name, 'a_intf': link.intf1.name,
-                  'b': link.intf2.node.name, 'b_intf': link.intf2.name,
-                  'bw': link.shaping.bw, 'delay': link.shaping.delay} for index, link in enumerate(self.links)]
+        links = []
+        for index, link in enumerate(self.links):
+            ends = (link.intf1.node, link.intf2.node)
+            repeated = any((other.intf1.node, other.intf2.node) == ends for other in self.links[:index])
+            shaping = getattr(link, 'shaping', LinkParams())   # a link class of the user's own has none
+            links.append({'id': f'{ends[0].name}-{ends[1].name}' + (f'#{index}' if repeated else ''),
+                          'a': ends[0].name, 'a_intf': link.intf1.name, 'b': ends[1].name, 'b_intf': link.intf2.name,
+                          'bw': shaping.bw, 'delay': shaping.delay})
         return {'nodes': nodes, 'links': links}
 
     def stop(self):

@@ -2,9 +2,9 @@
 
 The view runs as its own process (``testbed web``, as a user in another terminal would start it) next to a
 ``linear`` network of 20 switches under the controller. For a window with no page open, then for a window with
-a page's polling (loads every second; tables, control plane, tunnels and captures every two seconds), it reads
-the CPU time of the view (with the ``ovs-ofctl`` and ``nsenter`` it runs) and of ``ovs-vswitchd`` from
-``/proc``. Target: the open page adds under 5 % of one CPU.
+a page's polling (each part as often as the page asks for it: ``testbed.web.view.POLL_S``), it reads the CPU
+time of the view (with the ``ovs-ofctl`` and ``nsenter`` it runs), of ``ovs-vswitchd`` and of the controller
+from ``/proc``. Target: the open page adds under 5 % of one CPU.
 """
 import json
 import os
@@ -14,12 +14,11 @@ import sys
 import time
 import urllib.request
 
-from testbed.web.view import DEFAULT_PORT
+from testbed.web.view import DEFAULT_PORT, POLL_S
 
 SWITCHES = 20
 WINDOW_S = 20.0
 TARGET = 0.05                  # of one CPU, added by an open page
-SLOW_EVERY = 2                 # the page reads tables, control plane, tunnels and captures every 2 s
 VSWITCHD_PID = '/var/run/openvswitch/ovs-vswitchd.pid'
 
 
@@ -48,9 +47,8 @@ def measure(pids, seconds, port=None):
     tick = 0
     while time.monotonic() - started < seconds:
         if port:
-            _get(port, '/api/loads')
-            if tick % SLOW_EVERY == 0:
-                for path in ('/api/tables', '/api/control', '/api/tunnels', '/api/captures'):
+            for path, every in POLL_S.items():
+                if tick % every == 0:
                     _get(port, path)
         tick += 1
         time.sleep(max(0.0, started + tick - time.monotonic()))
@@ -78,7 +76,7 @@ def run_web_bench(as_json=False):
                     if view.poll() is not None or time.monotonic() > deadline:
                         raise
                     time.sleep(0.2)
-            pids = {'web view': view.pid, 'ovs-vswitchd': vswitchd}
+            pids = {'web view': view.pid, 'ovs-vswitchd': vswitchd, 'controller': net.controllers[0].process.pid}
             closed = measure(pids, WINDOW_S)
             opened = measure(pids, WINDOW_S, port)
         finally:

@@ -27,8 +27,8 @@ from testbed.errors import TestbedError
 from testbed.measure.probes import ping_rtts, rtt_summary, tcp_goodput
 from testbed.system.runstate import list_runs
 from testbed.transition.status import tunnel_rows
-from testbed.web.view import (CAPTURE_PACKETS, Counters, WebRequestError, bounded, find_link, layout, link_loads,
-                              names, node_kind, parse_net_dev)
+from testbed.web.view import (CAPTURE_PACKETS, POLL_S, Counters, WebRequestError, bounded, find_link, layout,
+                              link_loads, names, node_kind, parse_net_dev)
 
 SAMPLE_S = 1.0          # the page's load figures: one sample a second while someone looks
 IDLE_S = 5.0            # no request for this long: stop sampling (the page is closed)
@@ -92,7 +92,7 @@ class NetworkView:
         if self.positions is None:   # the nodes and links never change: placed once
             self.positions = layout(sorted(nodes), [(link['a'], link['b']) for link in self.links])
         positions = self.positions
-        return {'run': self.run_id,
+        return {'run': self.run_id, 'poll_s': POLL_S,
                 'nodes': [{'name': name, 'kind': node_kind(node['classes']), 'position': positions[name]}
                           for name, node in sorted(nodes.items())],
                 'links': [{**{key: link[key] for key in ('id', 'a', 'b', 'a_intf', 'b_intf', 'bw', 'delay')},

@@ -140,6 +140,9 @@ LIMITS = {'count': (1, 20), 'seconds': (1, 30), 'iperf seconds': (1, 10)}   # ac
 CAPTURE_PACKETS = 10_000
 TOKEN_HEADER = 'X-Testbed-Token'
 DEFAULT_PORT = 8168
+# how often the page asks for each part, in seconds (it reads these from /api/topology; testbed bench web polls
+# alike): loads once a second; tables less often, since reading one costs a process per switch
+POLL_S = {'/api/loads': 1, '/api/control': 2, '/api/captures': 2, '/api/tables': 4, '/api/tunnels': 4}
 
 
 def openapi(version: str) -> Dict:

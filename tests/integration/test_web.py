@@ -25,6 +25,8 @@ CHROMIUM, DRIVER = shutil.which('chromium'), shutil.which('chromedriver')
 ARTIFACTS = os.path.join(REPO, 'results', 'web')
 SITE_B_HOST = '2002:c633:6401:1::10'   # b, behind r2 (198.51.100.1)
 LOAD_TOLERANCE = 0.05      # the page's load against iperf3's, both in frame bytes on the wire
+pytestmark = pytest.mark.host_only('the view reads the same counters, tables and files on every path: the host '
+                                   'suite tests it')
 needs_browser = pytest.mark.skipif(not (CHROMIUM and DRIVER),
                                    reason='Chromium and its driver are not installed (make setup installs them)')
 

@@ -1,5 +1,5 @@
-// The testbed's live view: draws /api/topology once, then polls loads every second and the tables, the control
-// plane and the tunnels every two seconds. Actions send the token from this page's address (#token=...).
+// The testbed's live view: draws /api/topology once, then polls each part as often as it says (poll_s: loads
+// every second). Actions send the token from this page's address (#token=...).
 'use strict';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -48,9 +48,9 @@ async function api(method, path, body) {
     request.body = JSON.stringify(body);
   }
   const answer = await fetch(path, request);
-  const body = await answer.json();
-  if (!answer.ok) throw new Error(body.error || answer.statusText);
-  return body;
+  const result = await answer.json();
+  if (!answer.ok) throw new Error(result.error || answer.statusText);
+  return result;
 }
 
 function point(name) {
@@ -101,6 +101,8 @@ async function setLink(up) {
     selected.up = done.up;
     $('link-' + selected.id).setAttribute('class', (done.up ? 'u0' : 'down') + ' selected');
     say('link ' + done.link + (done.up ? ' up' : ' down'));
+    for (const delay of [300, 1300]) setTimeout(() => { poll('/api/tables', showTables);
+                                                        poll('/api/control', showControl); }, delay);
   } catch (error) {
     say(error.message, true);
   }
@@ -139,8 +141,9 @@ function showTables(answer) {
     const head = table.createTHead().insertRow();
     for (const title of ['destination', 'prefix', 'next hop', 'packets']) head.appendChild(
       Object.assign(document.createElement('th'), {textContent: title}));
+    const body = table.createTBody();
     for (const entry of Array.isArray(rows) ? rows : []) {
-      const row = table.insertRow();
+      const row = body.insertRow();
       row.className = 'entry';
       cell(row, entry.destination);
       cell(row, entry.prefix);
@@ -173,6 +176,8 @@ function showControl(answer) {
 function showTunnels(answer) {
   const body = $('tunnels').tBodies[0];
   body.replaceChildren();
+  $('tunnels').hidden = !Object.keys(answer.tunnels).length;
+  $('no-tunnels').hidden = !$('tunnels').hidden;
   for (const [name, row] of Object.entries(answer.tunnels)) {
     const decap = row.counters.decap || {}, encap = row.counters.encap || {};
     const drops = Object.entries(decap).filter(([key, value]) => key.startsWith('drop_') && value)
@@ -243,6 +248,9 @@ async function poll(path, show) {
   }
 }
 
+const SHOW = {'/api/loads': showLoads, '/api/tables': showTables, '/api/control': showControl,
+              '/api/tunnels': showTunnels, '/api/captures': showCaptures};
+
 async function main() {
   topology = await api('GET', '/api/topology');
   $('run').textContent = topology.run;
@@ -257,11 +265,10 @@ async function main() {
     for (const select of [$('src'), $('dst')]) select.appendChild(new Option(node.name, node.name));
   }
   if (topology.nodes.length > 1) $('dst').selectedIndex = Math.min(1, $('dst').options.length - 1);
-  const slow = () => { poll('/api/tables', showTables); poll('/api/control', showControl);
-                       poll('/api/tunnels', showTunnels); poll('/api/captures', showCaptures); };
-  slow();
-  setInterval(() => poll('/api/loads', showLoads), 1000);
-  setInterval(slow, 2000);
+  for (const [path, seconds] of Object.entries(topology.poll_s)) {
+    poll(path, SHOW[path]);
+    setInterval(() => poll(path, SHOW[path]), seconds * 1000);
+  }
 }
 
 main().catch(error => say(error.message, true));
