@@ -170,7 +170,7 @@ def _run_network(args, topo, name, started):
 def cmd_web(args):
     from testbed.web.server import WebView
     from testbed.web.state import NetworkView
-    view = NetworkView.attach(args.run)
+    view = NetworkView.attach(args.run, args.results)
     if os.geteuid() != 0:
         raise TestbedError('testbed web needs root to read the namespaces\' counters and the switches (run with sudo)')
     web = WebView(view, args.bind, args.port)
@@ -386,6 +386,8 @@ def build_parser():
     web.add_argument('--port', type=_port, default=DEFAULT_WEB_PORT, help=f'default {DEFAULT_WEB_PORT}')
     web.add_argument('--bind', default='127.0.0.1', metavar='ADDRESS',
                      help='the address to listen on (default 127.0.0.1: this machine only)')
+    web.add_argument('--results', default='results', metavar='DIR',
+                     help='the results folder the page lets you browse (default: results)')
     web.set_defaults(func=cmd_web)
 
     sixtofour = sub.add_parser('tunnels', aliases=['sixtofour'],

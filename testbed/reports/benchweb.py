@@ -40,18 +40,26 @@ def _get(port, path):
         return json.loads(answer.read())
 
 
+def poll_like_the_page(port, seconds):
+    """Ask the view at ``port`` for each part as often as the page does, for ``seconds``."""
+    started = time.monotonic()
+    tick = 0
+    while time.monotonic() - started < seconds:
+        for path, every in POLL_S.items():
+            if tick % every == 0:
+                _get(port, path)
+        tick += 1
+        time.sleep(max(0.0, started + tick - time.monotonic()))
+
+
 def measure(pids, seconds, port=None):
     """{name: CPU share of one core} over ``seconds``; with ``port``, polling the view as the page does."""
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     started = time.monotonic()
-    tick = 0
-    while time.monotonic() - started < seconds:
-        if port:
-            for path, every in POLL_S.items():
-                if tick % every == 0:
-                    _get(port, path)
-        tick += 1
-        time.sleep(max(0.0, started + tick - time.monotonic()))
+    if port:
+        poll_like_the_page(port, seconds)
+    else:
+        time.sleep(seconds)
     elapsed = time.monotonic() - started
     return {name: (cpu_seconds(pid) - before[name]) / elapsed for name, pid in pids.items()}
 

@@ -14,6 +14,7 @@ import secrets
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Optional
+from urllib.parse import unquote
 
 from testbed import __version__
 from testbed.errors import TestbedError
@@ -82,6 +83,8 @@ class WebView:
             return 200, view.tunnels()
         if pattern.startswith('/api/links/'):
             return 200, view.set_link(params['a'], params['b'], up=pattern.endswith('/up'))
+        if pattern == '/api/results':
+            return 200, view.results_answer()
         if pattern == '/api/captures' and method == 'GET':
             return 200, view.capture_list()
         if method == 'DELETE':
@@ -125,6 +128,11 @@ def _handler(web: WebView):
                         return self._send(200, handle.read(), content_type)
                 if method == 'GET' and path == '/api/openapi.json':
                     return self._send(200, openapi(__version__))
+                if method == 'GET' and path.startswith('/api/results/'):
+                    _, params = route(method, path)
+                    content_type, file_path = web.view.result(unquote(params['folder']), unquote(params['file']))
+                    with open(file_path, 'rb') as handle:
+                        return self._send(200, handle.read(), content_type)
                 if method == 'GET' and path.startswith('/api/captures/'):
                     with open(web.view.capture_file(path.rsplit('/', 1)[1]), 'rb') as handle:
                         return self._send(200, handle.read(), 'application/vnd.tcpdump.pcap')

@@ -27,8 +27,8 @@ from testbed.errors import TestbedError
 from testbed.measure.probes import ping_rtts, rtt_summary, tcp_goodput
 from testbed.system.runstate import list_runs
 from testbed.transition.status import tunnel_rows
-from testbed.web.view import (CAPTURE_PACKETS, POLL_S, Counters, WebRequestError, bounded, find_link, layout,
-                              link_loads, names, node_kind, parse_net_dev)
+from testbed.web.view import (CAPTURE_PACKETS, POLL_S, RESULT_TYPES, Counters, WebRequestError, bounded, find_link,
+                              layout, link_loads, names, node_kind, parse_net_dev, result_file)
 
 SAMPLE_S = 1.0          # the page's load figures: one sample a second while someone looks
 IDLE_S = 5.0            # no request for this long: stop sampling (the page is closed)
@@ -55,8 +55,9 @@ class NodeShell:
 class NetworkView:
     """One running network as the web view sees it (``attach`` finds it)."""
 
-    def __init__(self, run_id: str, run_dir: str, network: Dict):
+    def __init__(self, run_id: str, run_dir: str, network: Dict, results: str = 'results'):
         self.run_id, self.run_dir, self.network = run_id, run_dir, network
+        self.results = os.path.abspath(results)   # the experiments' results folder, browsable from the page
         self.links = network['links']
         self.down = set()              # links this view took down
         self.lock = threading.Lock()
@@ -66,7 +67,7 @@ class NetworkView:
         self.captures: Dict[str, Dict] = {}
 
     @classmethod
-    def attach(cls, run_id: Optional[str] = None) -> 'NetworkView':
+    def attach(cls, run_id: Optional[str] = None, results: str = 'results') -> 'NetworkView':
         """The running network (the one, or the one named ``run_id``)."""
         runs = [(name, path) for name, path, alive in list_runs()
                 if alive and os.path.exists(os.path.join(path, 'network.json')) and run_id in (None, name)]
@@ -77,7 +78,7 @@ class NetworkView:
             raise TestbedError(f'several networks run ({", ".join(name for name, _ in runs)}): choose one with --run')
         (run, run_dir), = runs
         with open(os.path.join(run_dir, 'network.json')) as handle:
-            return cls(run, run_dir, json.load(handle))
+            return cls(run, run_dir, json.load(handle), results)
 
     def _file(self, name: str) -> Optional[Dict]:
         try:
@@ -261,3 +262,27 @@ class NetworkView:
             if capture['process'].poll() is None:
                 capture['process'].terminate()
                 capture['process'].wait()
+
+    # -- the results folder -----------------------------------------------------------------------------------
+    def results_listing(self) -> Dict[str, list]:
+        """{folder: [file names]} of the results folder's runs (one level, the files it may serve)."""
+        listing = {}
+        try:
+            folders = sorted(os.listdir(self.results), reverse=True)   # newest first: names start with the date
+        except OSError:
+            return {}
+        for folder in folders:
+            path = os.path.join(self.results, folder)
+            if os.path.isdir(path):
+                listing[folder] = sorted(name for name in os.listdir(path) if os.path.isfile(os.path.join(path, name))
+                                         and name[name.rfind('.'):] in RESULT_TYPES)
+        return listing
+
+    def results_answer(self) -> Dict:
+        return {'root': self.results, 'folders': [{'name': folder, 'files': files}
+                                                  for folder, files in self.results_listing().items()]}
+
+    def result(self, folder: str, name: str) -> tuple:
+        """(content type, path) of one file the listing has."""
+        content_type = result_file(self.results_listing(), folder, name)
+        return content_type, os.path.join(self.results, folder, name)

@@ -5,7 +5,7 @@
 - ``layout``: positions in the unit square, readable up to a few hundred nodes (networkx's spring layout, seeded);
 - ``parse_net_dev`` and ``link_loads``: each link's load per direction (bits/s, packets/s, drops/s) from two
   samples of the interface counters (``/proc/PID/net/dev`` of each end's namespace) and the time between them;
-- ``find_link``: the link a request names, or the 4xx it gets.
+- ``find_link``, ``bounded``, ``names``, ``result_file``, ``route``: what a request names, or the 4xx it gets.
 """
 import math
 from dataclasses import dataclass
@@ -135,14 +135,21 @@ API = (('GET', '/api/topology', 'nodes (kind, position) and links (interfaces, r
        ('POST', '/api/iperf', 'TCP goodput between two hosts with iperf3: {"src", "dst", "seconds": 1-10}', True),
        ('GET', '/api/captures', 'the captures taken, with their state and size', False),
        ('POST', '/api/captures', 'capture on a link: {"a", "b", "seconds": 1-30}; at most 10,000 packets', True),
-       ('GET', '/api/captures/{capture_id}', 'a capture, as a pcap file for Wireshark', False))
+       ('GET', '/api/captures/{capture_id}', 'a capture, as a pcap file for Wireshark', False),
+       ('GET', '/api/results', 'the results folder: each experiment run\'s report, plots, data and captures', False),
+       ('GET', '/api/results/{folder}/{file}', 'one file of the results folder', False))
+# what the results folder may serve, by ending, with its content type: reports, plots, data, captures
+RESULT_TYPES = {'.md': 'text/markdown; charset=utf-8', '.png': 'image/png', '.svg': 'image/svg+xml',
+                '.json': 'application/json', '.csv': 'text/csv; charset=utf-8', '.txt': 'text/plain; charset=utf-8',
+                '.pcap': 'application/vnd.tcpdump.pcap'}
 LIMITS = {'count': (1, 20), 'seconds': (1, 30), 'iperf seconds': (1, 10)}   # actions are bounded in count and time
 CAPTURE_PACKETS = 10_000
 TOKEN_HEADER = 'X-Testbed-Token'
 DEFAULT_PORT = 8168
 # how often the page asks for each part, in seconds (it reads these from /api/topology; testbed bench web polls
 # alike): loads once a second; tables less often, since reading one costs a process per switch
-POLL_S = {'/api/loads': 1, '/api/control': 2, '/api/captures': 2, '/api/tables': 4, '/api/tunnels': 4}
+POLL_S = {'/api/loads': 1, '/api/control': 2, '/api/captures': 2, '/api/tables': 4, '/api/tunnels': 4,
+          '/api/results': 10}
 
 
 def openapi(version: str) -> Dict:
@@ -176,6 +183,14 @@ def names(body: object, *keys: str) -> Tuple[str, ...]:
     if not isinstance(body, dict) or not all(isinstance(body.get(key), str) for key in keys):
         raise WebRequestError(f'the body is a JSON object with {", ".join(repr(k) for k in keys)} (node names)')
     return tuple(body[key] for key in keys)
+
+
+def result_file(listing: Dict, folder: str, name: str) -> str:
+    """The content type of ``folder/name`` if the results listing (``{folder: [file names]}``) has it; a 404
+    otherwise (so no path a request makes up, with ``..`` or not, is ever opened)."""
+    if name not in listing.get(folder, ()):
+        raise WebRequestError(f'no result {folder}/{name}', 404)
+    return RESULT_TYPES[name[name.rfind('.'):]]
 
 
 def route(method: str, path: str) -> Tuple[str, Dict[str, str]]:

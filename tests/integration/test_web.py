@@ -3,6 +3,7 @@ forwarding table on the page, a link taken down from the page and the control pl
 against iperf3; tunnel counters moving on the 6to4 network. Screenshots go to ``results/web/``."""
 import json
 import os
+import re
 import shutil
 import statistics
 import threading
@@ -13,11 +14,14 @@ import pytest
 
 from testbed import REPO
 from testbed.measure import theory
-from testbed.measure.probes import tcp_goodput
+from testbed.measure.compare import Comparison
+from testbed.measure.fidelity import compare_rtt
+from testbed.measure.probes import ping_rtts, rtt_summary, tcp_goodput
+from testbed.reports.benchweb import poll_like_the_page
 from testbed.network.net import running
 from testbed.web.server import WebView
 from testbed.web.state import NetworkView
-from topologies.basic import LinearTopo
+from topologies.basic import LinearTopo, PairTopo
 from topologies.control import StarTopo
 from topologies.sixtofour import SixToFourTopo
 
@@ -181,3 +185,56 @@ def test_tunnel_counters_move_on_the_page_while_a_ping_runs():
         finally:
             browser.quit()
             web.stop()
+
+
+@pytest.mark.remeasure('link fidelity under a busy neighbour: measured afresh once')
+def test_link_fidelity_holds_with_the_page_open():
+    """The link fidelity checks (test_link_fidelity.py) while a page polls the view as often as it does."""
+    with running(PairTopo(), label='web-base') as net:
+        base = rtt_summary(ping_rtts(net['h1'], net['h2'].IP(), count=50, interval=0.01))['median']
+    with running(PairTopo(bw=10, delay='10ms'), label='web-fidelity') as net:
+        web = _view(net)
+        page = threading.Thread(target=poll_like_the_page, args=(web.port, 16), daemon=True)
+        try:
+            page.start()
+            h1, h2 = net['h1'], net['h2']
+            shaped = rtt_summary(ping_rtts(h1, h2.IP(), count=100, interval=0.01))['median']
+            goodput = tcp_goodput(h1, h2, seconds=8) / 1e6
+        finally:
+            page.join()
+            web.stop()
+    for comparison in (compare_rtt(f'RTT added by one link of 10 ms with the page open (unshaped {base:.3f} ms)',
+                                   shaped - base, [10]),
+                       Comparison.within('TCP goodput at 10 Mb/s with the page open', goodput, 9.75, 0.45, 'Mb/s',
+                                         'range 93..102 % of bw, as test_link_fidelity')):
+        print(comparison)
+        assert comparison.ok, str(comparison)
+
+
+def test_a_second_terminal_attaches_and_acts():
+    """``testbed web`` in another process: it finds the running network, reads its tables, acts with its token,
+    and stops on Ctrl-C."""
+    import signal
+    import subprocess
+    import sys
+    with running(StarTopo(), controller='router', label='web-attach') as net:
+        view = subprocess.Popen([sys.executable, '-m', 'testbed', 'web', '--run', net.run.id, '--port', '0'],
+                                stderr=subprocess.PIPE, text=True, cwd=REPO)
+        try:
+            line = view.stderr.readline()
+            print('testbed web:', line.strip())
+            base, token = re.search(r'(http://\S+)/#token=(\S+)', line).groups()
+            tables = json.loads(urllib.request.urlopen(f'{base}/api/tables', timeout=10).read())['tables']
+            assert {row['destination'] for row in tables['s1']} == {'src', 'UCB', 'NYU', 'MIT', 'UW'}
+            request = urllib.request.Request(f'{base}/api/links/s1/UCB/down', method='POST',
+                                             headers={'X-Testbed-Token': token})
+            assert json.loads(urllib.request.urlopen(request, timeout=10).read()) == {'link': 'UCB-s1', 'up': False}
+            after = _until(lambda: 'UCB' not in {row['destination'] for row in json.loads(urllib.request.urlopen(
+                f'{base}/api/tables', timeout=10).read())['tables']['s1']}, what='the attached view')
+            assert after
+        finally:
+            view.send_signal(signal.SIGINT)
+            code = view.wait(timeout=10)
+            view.stderr.close()
+        print('testbed web exit code after Ctrl-C:', code)
+        assert code == 130

@@ -138,3 +138,27 @@ def test_the_server_answers_refuses_and_needs_the_token():
         assert fake.actions == [('h1-s1', False)]
     finally:
         web.stop()
+
+
+def test_the_results_folder_serves_only_what_it_lists(tmp_path):
+    from testbed.web.server import WebView
+    from testbed.web.state import NetworkView
+    run = tmp_path / 'packet-delay-20261202-1200'
+    run.mkdir(parents=True)
+    (run / 'report.md').write_text('# Packet delay\n')
+    (run / 'plot.png').write_bytes(b'\x89PNG')
+    (run / 'secret.key').write_text('no')               # not a kind of file the view serves
+    (tmp_path / 'loose.md').write_text('not in a run folder')
+    view = NetworkView('r', str(tmp_path), {'nodes': {}, 'links': []}, results=str(tmp_path))
+    assert view.results_answer()['folders'] == [{'name': 'packet-delay-20261202-1200',
+                                                 'files': ['plot.png', 'report.md']}]
+    web = WebView(view, port=0, token='secret')
+    try:
+        status, body = _call(web, 'GET', '/api/results/packet-delay-20261202-1200/report.md')
+        assert (status, body) == (200, b'# Packet delay\n')
+        for path in ('/api/results/packet-delay-20261202-1200/secret.key', '/api/results/x/..%2Floose.md',
+                     '/api/results/..%2F..%2Fetc/passwd', '/api/results/packet-delay-20261202-1200/..%2F..%2Floose.md'):
+            status, body = _call(web, 'GET', path)
+            assert status == 404 and b'no result' in body, path
+    finally:
+        web.stop()

@@ -168,9 +168,45 @@ function showControl(answer) {
   }
   if (!answer.timeline.length) list.appendChild(Object.assign(document.createElement('li'),
     {textContent: answer.note || 'no event yet'}));
-  const circuits = answer.circuits && answer.circuits.circuits ? answer.circuits.circuits : [];
-  $('circuits').textContent = circuits.length ? circuits.length + ' circuit(s): ' +
-    circuits.map(c => c.src + '\u2192' + c.dst + ' ' + rate(c.rate)).join(', ') : '';
+  const body = $('circuit-list').tBodies[0];
+  body.replaceChildren();
+  for (const circuit of (answer.circuits && answer.circuits.circuits) || []) {
+    const row = body.insertRow();
+    row.dataset.circuit = circuit.id;
+    for (const text of [circuit.id, circuit.src, circuit.dst, rate(circuit.rate), circuit.path.join(' \u2192 ')]) {
+      cell(row, text);
+    }
+    const button = Object.assign(document.createElement('button'), {textContent: 'Tear down'});
+    button.addEventListener('click', () => circuitAction('DELETE', '/api/circuits/' + circuit.id));
+    row.insertCell().appendChild(button);
+  }
+}
+
+async function circuitAction(method, path, body) {
+  try {
+    const done = await api(method, path, body);
+    say(method === 'DELETE' ? 'circuit ' + done.id + ' torn down' : 'circuit ' + done.id + ' reserved');
+    poll('/api/control', showControl);
+  } catch (error) {
+    say(error.message, true);
+  }
+}
+
+function showResults(answer) {
+  const list = $('results');
+  list.replaceChildren();
+  for (const folder of answer.folders) {
+    const item = Object.assign(document.createElement('li'), {textContent: folder.name + ': '});
+    for (const name of folder.files) {
+      item.appendChild(Object.assign(document.createElement('a'), {
+        href: '/api/results/' + encodeURIComponent(folder.name) + '/' + encodeURIComponent(name),
+        target: '_blank', textContent: name}));
+      item.append(' ');
+    }
+    list.appendChild(item);
+  }
+  if (!answer.folders.length) list.appendChild(Object.assign(document.createElement('li'),
+    {textContent: 'nothing in ' + answer.root + ' yet (testbed experiment run ...)'}));
 }
 
 function showTunnels(answer) {
@@ -249,7 +285,7 @@ async function poll(path, show) {
 }
 
 const SHOW = {'/api/loads': showLoads, '/api/tables': showTables, '/api/control': showControl,
-              '/api/tunnels': showTunnels, '/api/captures': showCaptures};
+              '/api/tunnels': showTunnels, '/api/captures': showCaptures, '/api/results': showResults};
 
 async function main() {
   topology = await api('GET', '/api/topology');
@@ -261,10 +297,14 @@ async function main() {
   $('capture').addEventListener('click', capture);
   $('ping').addEventListener('click', () => measure('ping'));
   $('iperf').addEventListener('click', () => measure('iperf'));
+  $('reserve').addEventListener('click', () => circuitAction('POST', '/api/circuits', {
+    src: $('circuit-src').value, dst: $('circuit-dst').value, rate: Number($('circuit-rate').value) * 1e6}));
   for (const node of topology.nodes.filter(n => n.kind !== 'switch')) {
-    for (const select of [$('src'), $('dst')]) select.appendChild(new Option(node.name, node.name));
+    for (const select of [$('src'), $('dst'), $('circuit-src'), $('circuit-dst')]) {
+      select.appendChild(new Option(node.name, node.name));
+    }
   }
-  if (topology.nodes.length > 1) $('dst').selectedIndex = Math.min(1, $('dst').options.length - 1);
+  for (const select of [$('dst'), $('circuit-dst')]) select.selectedIndex = Math.min(1, select.options.length - 1);
   for (const [path, seconds] of Object.entries(topology.poll_s)) {
     poll(path, SHOW[path]);
     setInterval(() => poll(path, SHOW[path]), seconds * 1000);
