@@ -117,8 +117,9 @@ class NetworkView:
     def sample(self) -> None:
         """Take a sample of every counter (the sampler thread calls this once a second while the page is open)."""
         reading = (time.monotonic(), self.read_counters())
-        with self.lock:
-            self.samples = (self.samples + [reading])[-2:]
+        with self.lock:   # a sample from before a pause would average the load over the pause: start afresh
+            fresh = [sample for sample in self.samples if reading[0] - sample[0] < 2.5 * SAMPLE_S]
+            self.samples = (fresh + [reading])[-2:]
 
     def loads(self) -> Dict:
         self.last_request = time.monotonic()
