@@ -198,10 +198,10 @@ def route(method: str, path: str) -> Tuple[str, Dict[str, str]]:
     parts = path.split('?')[0].rstrip('/').split('/')
     allowed = []
     for api_method, pattern, _, _ in API:
-        names = pattern.split('/')
-        if len(names) == len(parts) and all(n.startswith('{') or n == p for n, p in zip(names, parts)):
+        segments = pattern.split('/')
+        if len(segments) == len(parts) and all(s.startswith('{') or s == p for s, p in zip(segments, parts)):
             if api_method == method:
-                return pattern, {n.strip('{}'): p for n, p in zip(names, parts) if n.startswith('{')}
+                return pattern, {s.strip('{}'): p for s, p in zip(segments, parts) if s.startswith('{')}
             allowed.append(api_method)
     if allowed:
         raise WebRequestError(f'{method} is not allowed on {path} (use {", ".join(allowed)})', 405)
