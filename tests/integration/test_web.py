@@ -68,10 +68,16 @@ def _screenshot(browser, name):
     print('screenshot:', path)
 
 
+def _texts(browser, selector, column=None):
+    """The text of every element (or of one cell of every row) ``selector`` finds, read in one step: the page
+    redraws its tables every few seconds, so elements found one call earlier may be gone."""
+    return browser.execute_script(
+        'return Array.from(document.querySelectorAll(arguments[0]), e => '
+        '(arguments[1] === null ? e : e.cells[arguments[1]]).textContent)', selector, column)
+
+
 def _destinations(browser, switch):
-    from selenium.webdriver.common.by import By
-    rows = browser.find_elements(By.CSS_SELECTOR, f'#table-{switch} tr.entry')
-    return {row.find_elements(By.TAG_NAME, 'td')[0].text for row in rows}
+    return set(_texts(browser, f'#table-{switch} tr.entry', 0))
 
 
 @needs_browser
@@ -99,14 +105,15 @@ def test_star_table_and_a_link_taken_down_from_the_page():
                             browser.find_element(By.ID, 'measure-result').text, what='the ping\'s result')
             print('ping from the page:', pinged)
             assert pinged.startswith('5/5 replies')
-            download = _until(lambda: [a.get_attribute('href') for a in browser.find_elements(
-                By.CSS_SELECTOR, '#captures li.done a')], what='the finished capture')[0]
+            download = _until(lambda: browser.execute_script(
+                'return Array.from(document.querySelectorAll("#captures li.done a"), a => a.href)'),
+                what='the finished capture')[0]
             with urllib.request.urlopen(download, timeout=10) as answer:
                 pcap = answer.read()
             print(f'capture: {len(pcap)} bytes from {download}')
             assert pcap[:4] in (b'\xd4\xc3\xb2\xa1', b'\xa1\xb2\xc3\xd4')   # a pcap file
             assert len(pcap) > 24 + 6 * 98                                     # most of 5 pings and their replies
-            events_before = len(browser.find_elements(By.CSS_SELECTOR, '#timeline li.event'))
+            events_before = len(_texts(browser, '#timeline li.event'))
             browser.find_element(By.ID, 'link-UCB-s1').click()
             browser.find_element(By.ID, 'link-down').click()
             _until(lambda: 'down' in browser.find_element(By.ID, 'status').text, what='the action\'s answer')
@@ -114,9 +121,8 @@ def test_star_table_and_a_link_taken_down_from_the_page():
                            what='the new table')
             print('s1 after UCB\'s link went down:', sorted(after))
             assert after == {'src', 'NYU', 'MIT', 'UW'}
-            events = _until(lambda: [e.text for e in browser.find_elements(By.CSS_SELECTOR, '#timeline li.event')
-                                     ][:max(0, len(browser.find_elements(By.CSS_SELECTOR, '#timeline li.event'))
-                                            - events_before)], what='the timeline')
+            events = _until(lambda: (lambda now: now[:len(now) - events_before])(_texts(browser, '#timeline li.event')),
+                            what='the timeline')
             print('timeline:', events)
             assert any('down' in event and 'acknowledged +' in event for event in events)
             assert 'down' in browser.find_element(By.ID, 'link-UCB-s1').get_attribute('class')
@@ -165,7 +171,6 @@ def test_the_live_load_matches_iperf3():
 
 @needs_browser
 def test_tunnel_counters_move_on_the_page_while_a_ping_runs():
-    from selenium.webdriver.common.by import By
     with running(SixToFourTopo(), controller='router', label='web-6to4') as net:   # the demo's network
         web = _view(net)
         browser = _browser()
@@ -173,8 +178,8 @@ def test_tunnel_counters_move_on_the_page_while_a_ping_runs():
             browser.get(web.url)
 
             def decapsulated():
-                cells = browser.find_elements(By.CSS_SELECTOR, '#tunnels tr[data-node="r2"] td.decap')
-                return int(cells[0].text) if cells and cells[0].text.isdigit() else None
+                cells = _texts(browser, '#tunnels tr[data-node="r2"] td.decap')
+                return int(cells[0]) if cells and cells[0].isdigit() else None
             before = _until(lambda: decapsulated() is not None and (decapsulated(),), what='the tunnels table')[0]
             thread = threading.Thread(target=net['a'].cmd, args=(f'ping -6 -c 30 -i 0.1 {SITE_B_HOST}',))
             thread.start()
