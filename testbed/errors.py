@@ -10,3 +10,12 @@ class TestbedError(Exception):
 
 class CapabilityError(TestbedError):
     """The machine cannot do what was asked (a missing kernel feature, not root, ...)."""
+
+
+class RequestRefused(TestbedError):
+    """A request a service of the testbed refuses (the tunnel broker, the web view): ``status`` is the HTTP status
+    it answers with, the message its one line."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status

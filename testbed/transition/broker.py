@@ -13,17 +13,13 @@ import ipaddress
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional
 
-from testbed.errors import TestbedError
+from testbed.errors import RequestRefused
 
 MAX_TUNNELS = 256               # a bound on what one emulated tunnel server holds
 
 
-class BrokerError(TestbedError):
+class BrokerError(RequestRefused):
     """A request the broker refuses; ``status`` is the HTTP status it answers with."""
-
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from testbed.errors import RequestRefused
+
 # (class name, kind): the first of a node's classes (most derived first) found here gives its kind
 KINDS = (('SixToFourRelay', 'relay'), ('SixToFourRouter', '6to4 router'), ('Nat64Router', 'translator'),
          ('ClatHost', 'translator'), ('TunnelBroker', 'tunnel broker'), ('IsatapRouter', 'router'),
@@ -19,12 +21,8 @@ KINDS = (('SixToFourRelay', 'relay'), ('SixToFourRouter', '6to4 router'), ('Nat6
          ('Host', 'host'), ('Node', 'host'))
 
 
-class WebRequestError(Exception):
+class WebRequestError(RequestRefused):
     """A request the view refuses: ``status`` is the HTTP status, the message its one line."""
-
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True)
