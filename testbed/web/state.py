@@ -28,7 +28,7 @@ from testbed.measure.probes import ping_rtts, rtt_summary, tcp_goodput
 from testbed.system.runstate import list_runs
 from testbed.transition.status import tunnel_rows
 from testbed.web.view import (CAPTURE_PACKETS, POLL_S, RESULT_TYPES, Counters, WebRequestError, bounded, find_link,
-                              layout, link_loads, names, node_kind, parse_net_dev, result_file)
+                              layout, link_loads, names, node_kind, parse_net_dev, parse_qdiscs, result_file)
 
 SAMPLE_S = 1.0          # the page's load figures: one sample a second while someone looks
 IDLE_S = 5.0            # no request for this long: stop sampling (the page is closed)
@@ -114,9 +114,28 @@ class NetworkView:
                 counters[name] = {}   # the node is gone (the network is stopping)
         return counters
 
+    def read_queues(self) -> Dict[str, Dict[str, Dict[str, int]]]:
+        """{node: {interface: root qdisc}} for the nodes that send into a rate-limited link: one ``tc`` per
+        namespace."""
+        senders = {link[end] for link in self.links if link.get('bw') for end in ('a', 'b')}
+        by_namespace: Dict[str, Dict[str, Dict[str, int]]] = {}
+        queues = {}
+        for name in senders:
+            pid = self.network['nodes'][name]['pid']
+            try:
+                namespace = os.readlink(f'/proc/{pid}/ns/net')
+            except OSError:
+                continue
+            if namespace not in by_namespace:
+                done = subprocess.run(['nsenter', '-t', str(pid), '-n', 'tc', '-s', '-j', 'qdisc', 'show'],
+                                      capture_output=True, text=True)
+                by_namespace[namespace] = parse_qdiscs(done.stdout) if done.returncode == 0 else {}
+            queues[name] = by_namespace[namespace]
+        return queues
+
     def sample(self) -> None:
         """Take a sample of every counter (the sampler thread calls this once a second while the page is open)."""
-        reading = (time.monotonic(), self.read_counters())
+        reading = (time.monotonic(), self.read_counters(), self.read_queues())
         with self.lock:   # a sample from before a pause would average the load over the pause: start afresh
             fresh = [sample for sample in self.samples if reading[0] - sample[0] < 2.5 * SAMPLE_S]
             self.samples = (fresh + [reading])[-2:]
@@ -127,9 +146,9 @@ class NetworkView:
             samples = list(self.samples)
         if len(samples) < 2:
             return {'seconds': None, 'links': []}
-        (t0, before), (t1, after) = samples
+        (t0, before, queues_before), (t1, after, queues_after) = samples
         return {'seconds': round(t1 - t0, 3), 'age': round(time.monotonic() - t1, 3),
-                'links': link_loads(self.links, before, after, t1 - t0)}
+                'links': link_loads(self.links, before, after, t1 - t0, (queues_before, queues_after))}
 
     def sampler(self, stop: threading.Event) -> None:
         """Sample while someone asked for loads in the last IDLE_S seconds; idle otherwise."""

@@ -7,6 +7,7 @@
   samples of the interface counters (``/proc/PID/net/dev`` of each end's namespace) and the time between them;
 - ``find_link``, ``bounded``, ``names``, ``result_file``, ``route``: what a request names, or the 4xx it gets.
 """
+import json
 import math
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -81,6 +82,24 @@ def parse_net_dev(text: str) -> Dict[str, Counters]:
     return counters
 
 
+def parse_qdiscs(text: str) -> Dict[str, Dict[str, int]]:
+    """{device: its root qdisc's backlog (bytes, packets) and drops} from ``tc -s -j qdisc show``: the queue a
+    shaped link's sender holds (HTB on the kernel path; its leaf classes add up in the root)."""
+    queues = {}
+    for qdisc in json.loads(text or '[]'):
+        if qdisc.get('root') and 'dev' in qdisc:
+            queues[qdisc['dev']] = {'backlog_bytes': int(qdisc.get('backlog', 0)),
+                                    'backlog_packets': int(qdisc.get('qlen', 0)), 'drops': int(qdisc.get('drops', 0))}
+    return queues
+
+
+def _queue(before: Optional[Dict], after: Optional[Dict], seconds: float) -> Optional[Dict]:
+    if before is None or after is None or seconds <= 0 or after['drops'] < before['drops']:
+        return None
+    return {'packets': after['backlog_packets'], 'bytes': after['backlog_bytes'],
+            'drops_per_s': (after['drops'] - before['drops']) / seconds}
+
+
 def _direction(before: Optional[Counters], after: Optional[Counters], seconds: float) -> Optional[Dict]:
     if before is None or after is None or seconds <= 0 or after.tx_bytes < before.tx_bytes:
         return None   # an end not seen twice, or its interface was recreated: no figure rather than a wrong one
@@ -90,14 +109,20 @@ def _direction(before: Optional[Counters], after: Optional[Counters], seconds: f
 
 
 def link_loads(links: Sequence[Dict], before: Dict[str, Dict[str, Counters]], after: Dict[str, Dict[str, Counters]],
-               seconds: float) -> List[Dict]:
+               seconds: float, queues: Optional[Tuple[Dict, Dict]] = None) -> List[Dict]:
     """Each link's load in both directions: what each end transmitted into it between two samples (``before``
-    and ``after``: {node: {interface: Counters}}, ``seconds`` apart), and its share of the link's rate."""
+    and ``after``: {node: {interface: Counters}}, ``seconds`` apart), and its share of the link's rate; with
+    ``queues`` (the two samples' {node: {interface: root qdisc}}), each sender's queue and its drops per second."""
+    queues_before, queues_after = queues or ({}, {})
     loads = []
     for link in links:
         ends = {}
         for direction, node, intf in (('ab', link['a'], link['a_intf']), ('ba', link['b'], link['b_intf'])):
-            ends[direction] = _direction(before.get(node, {}).get(intf), after.get(node, {}).get(intf), seconds)
+            load = _direction(before.get(node, {}).get(intf), after.get(node, {}).get(intf), seconds)
+            queue = _queue(queues_before.get(node, {}).get(intf), queues_after.get(node, {}).get(intf), seconds)
+            if load is not None and queue is not None:
+                load['queue'] = queue
+            ends[direction] = load
         rate = link.get('bw')
         shares = [end['bps'] / rate for end in ends.values() if end and rate]
         loads.append({'id': link['id'], **ends, 'utilisation': round(max(shares), 4) if shares else None})

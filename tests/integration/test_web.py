@@ -243,3 +243,28 @@ def test_a_second_terminal_attaches_and_acts():
             view.stderr.close()
         print('testbed web exit code after Ctrl-C:', code)
         assert code == 130
+
+
+def test_the_queue_of_a_full_shaped_link_shows():
+    """A TCP flow fills a 5 Mb/s link: its sender's HTB queue holds packets (and drops some) on the page's API."""
+    with running(LinearTopo(n=2, bw=5), label='web-queue') as net:
+        web = _view(net)
+        try:
+            link = next(link for link in net.network_record()['links'] if {link['a'], link['b']} == {'s1', 's2'})
+            direction = 'ab' if link['a'] == 's1' else 'ba'
+            _until(lambda: _api(web, '/api/loads')['links'], what='the sampler')   # two samples taken
+            flow = threading.Thread(target=tcp_goodput, args=(net['h1'], net['h2']), kwargs={'seconds': 5})
+            flow.start()
+            queues = []
+            try:
+                for _ in range(4):
+                    time.sleep(1.0)
+                    load = next(entry for entry in _api(web, '/api/loads')['links'] if entry['id'] == link['id'])
+                    if load[direction] and 'queue' in load[direction]:
+                        queues.append(load[direction]['queue'])
+            finally:
+                flow.join()
+            print('s1 -> s2 queue, once a second:', queues)
+            assert queues and max(queue['packets'] for queue in queues) > 0
+        finally:
+            web.stop()

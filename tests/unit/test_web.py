@@ -162,3 +162,19 @@ def test_the_results_folder_serves_only_what_it_lists(tmp_path):
             assert status == 404 and b'no result' in body, path
     finally:
         web.stop()
+
+
+def test_queues_from_tc_json():
+    from testbed.web.view import parse_qdiscs
+    text = ('[{"kind": "noqueue", "dev": "lo", "root": true, "drops": 0, "backlog": 0, "qlen": 0},'
+            ' {"kind": "htb", "dev": "s1-eth2", "root": true, "drops": 7, "backlog": 30280, "qlen": 20},'
+            ' {"kind": "pfifo", "dev": "s1-eth2", "parent": "1:1", "drops": 7, "backlog": 30280, "qlen": 20}]')
+    queues = parse_qdiscs(text)
+    assert queues['s1-eth2'] == {'backlog_bytes': 30280, 'backlog_packets': 20, 'drops': 7}   # the root's alone
+    assert parse_qdiscs('') == {}
+    link = [{'id': 's1-s2', 'a': 's1', 'a_intf': 's1-eth2', 'b': 's2', 'b_intf': 's2-eth2', 'bw': 5e6, 'delay': 0}]
+    before = {'s1': {'s1-eth2': Counters(0, 0, 0, 0, 0, 0)}}
+    after = {'s1': {'s1-eth2': Counters(0, 0, 0, 625_000, 420, 0)}}
+    earlier = {'s1': {'s1-eth2': {'backlog_bytes': 0, 'backlog_packets': 0, 'drops': 1}}}
+    (load,) = link_loads(link, before, after, 1.0, (earlier, {'s1': queues}))
+    assert load['ab']['queue'] == {'packets': 20, 'bytes': 30280, 'drops_per_s': 6.0} and load['utilisation'] == 1.0

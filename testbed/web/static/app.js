@@ -127,6 +127,9 @@ function showLoads(loads) {
     cell(row, rate(ba), 'num ba');
     cell(row, ((load.ab ? load.ab.pps : 0) + (load.ba ? load.ba.pps : 0)).toFixed(0), 'num');
     cell(row, load.utilisation === null ? '-' : (100 * load.utilisation).toFixed(1) + ' %', 'num');
+    const queues = [load.ab, load.ba].filter(end => end && end.queue).map(end => end.queue);
+    cell(row, queues.length ? queues.map(q => q.packets + ' pkts, ' + q.drops_per_s.toFixed(0) + ' drops/s')
+      .join(' | ') : '-', 'queue');
   }
 }
 
