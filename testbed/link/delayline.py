@@ -22,8 +22,10 @@ no more (a wake-up from idle takes 0.1-0.3 ms on a virtual CPU, and longer after
 What it cannot see stays: a userspace switch behind it that was idle wakes late too (seen here: 0.1-0.3 ms per
 traversal, the README's "Limits seen").
 
-Run as ``python -m testbed.link.delayline CONFIG_JSON``; it prints ``ready`` when its sockets are bound and, on SIGTERM,
-stops at once and writes its counters to the ``stats`` file of the config. On SIGUSR1 it applies the new
+Run as ``python -m testbed.link.delayline CONFIG_JSON``; it prints ``ready`` when its sockets are bound, rewrites its
+counters (and the frames in flight, and when: ``at``, the system's monotonic clock) to the ``stats`` file of the
+config twice a second while it runs (the web view
+reads them), and on SIGTERM stops at once and writes them a last time. On SIGUSR1 it applies the new
 parameters of one or both directions from ``<stats>.retime`` and deletes that file (a link reshaped at run time).
 """
 import bisect
@@ -58,6 +60,8 @@ SIOCGSTAMPNS = 0x8907                  # the kernel's receive time of the last f
 WAIT_BOUNDS = (0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016)  # seconds: one lateness estimate per range
 IDLE_WAIT = 0.0005                     # a wait at least this long counts as a wake-up from idle
 MAX_COMPENSATION = 0.002               # no estimate may move a release by more than this (seconds)
+LIVE_STATS_S = 0.5                     # how often the counters are rewritten while the line runs (twice per
+                                       # sample of the web view: each of its samples sees a fresh file)
 
 
 class Lateness:
@@ -219,6 +223,7 @@ def run(config):
         kernel_arrival(sock, 0.0)  # the first SIOCGSTAMPNS turns receive timestamps on
     print('ready', flush=True)
     clock = time.monotonic
+    next_report = clock() + LIVE_STATS_S
     while not signals.stopping:
         if signals.reload:
             signals.reload = False
@@ -229,7 +234,7 @@ def run(config):
             wait = max(0.0, min(due) - started)
             wait = max(0.0, wait - timers.expected(wait))
         else:
-            wait = 1.0
+            wait = max(0.0, next_report - started)
         try:  # select(), not epoll: epoll_wait rounds its timeout up to whole milliseconds
             ready, _, _ = select.select(readable, (), (), wait)
         except InterruptedError:
@@ -251,7 +256,17 @@ def run(config):
         horizon = clock() + timers.expected(0.0)  # due before the next, shortest, wait could end
         forward.release(horizon)
         backward.release(horizon)
-    return {'link': config.get('link', ''), 'a_to_b': forward.counters, 'b_to_a': backward.counters,
+        if now >= next_report and config.get('stats'):
+            next_report = now + LIVE_STATS_S
+            write_json(config['stats'], report(config, directions, timers, wake_up))
+    return report(config, directions, timers, wake_up)
+
+
+def report(config, directions, timers, wake_up):
+    """The counters of both directions, with the frames in flight now, and the timing estimates learnt; ``at``:
+    when (CLOCK_MONOTONIC, the same in every process of the machine)."""
+    return {'link': config.get('link', ''), 'at': time.monotonic(),
+            **{direction.name: {**direction.counters, 'in_flight': len(direction.queue)} for direction in directions},
             'timer_lateness_us': [round(late * 1e6, 1) for late in timers.estimates],
             'wake_up_us': round(wake_up * 1e6, 1)}
 

@@ -271,7 +271,8 @@ class TestbedNet(Mininet):
 
     def network_record(self):
         """The nodes (their classes, their shell's PID: the namespace to read) and the links (both ends' interfaces,
-        rate in bits/s, one-way delay in seconds), as other processes read them."""
+        rate in bits/s, one-way delay in seconds, the stats file of its delay line if it has one), as other processes
+        read them."""
         nodes = {node.name: {'pid': node.pid, 'classes': [cls.__name__ for cls in type(node).__mro__[:-1]],
                              'ip': node.IP() if node in self.hosts else None,
                              'ip6': (node.params.get('ip6') or '').split('/')[0] or None}
@@ -283,7 +284,8 @@ class TestbedNet(Mininet):
             shaping = getattr(link, 'shaping', LinkParams())   # a link class of the user's own has none
             links.append({'id': f'{ends[0].name}-{ends[1].name}' + (f'#{index}' if repeated else ''),
                           'a': ends[0].name, 'a_intf': link.intf1.name, 'b': ends[1].name, 'b_intf': link.intf2.name,
-                          'bw': shaping.bw, 'delay': shaping.delay})
+                          'bw': shaping.bw, 'delay': shaping.delay,
+                          'delay_line': getattr(link, 'stats_path', None)})
         return {'nodes': nodes, 'links': links}
 
     def stop(self):

@@ -54,9 +54,10 @@ class WebView:
 
     def stop(self) -> None:
         self._stop.set()
-        self.view.stop_captures()
         self.httpd.shutdown()
         self.httpd.server_close()
+        self._threads[1].join()
+        self.view.close()
 
     def authorised(self, given: Optional[str]) -> bool:
         return bool(given) and hmac.compare_digest(given.encode(), self.token.encode())

@@ -9,6 +9,8 @@ those, in any process (the one that runs the network or another terminal's ``tes
 - forwarding tables: read from each switch (``testbed tables``), named by the plan;
 - the control plane's timeline and circuits: the controller's REST API (``testbed.control.api``);
 - tunnel and translator counters: as ``testbed tunnels`` reads them;
+- link state: each end's flags (up, carrier) from a socket in its namespace (``testbed.system.netns``), so a link
+  set down elsewhere (Mininet's CLI, a test) shows too; the delay lines' counters from their stats files;
 - a link down or up: ``ip link set`` on both ends, inside each end's namespace (``nsenter``), as Mininet's
   ``configLinkStatus`` does; names come from the network's own record, never from the request into a shell;
 - ping and iperf3 between two hosts (``testbed.measure.probes``, run through ``NodeShell``), and captures on a
@@ -19,16 +21,18 @@ import os
 import subprocess
 import threading
 import time
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 from testbed.control.api import ControllerApi, ControllerUnreachable
 from testbed.control.tables import named_rows, read_switch
 from testbed.errors import TestbedError
 from testbed.measure.probes import ping_rtts, rtt_summary, tcp_goodput
+from testbed.system.netns import NamespaceSockets
 from testbed.system.runstate import list_runs
 from testbed.transition.status import tunnel_rows
-from testbed.web.view import (CAPTURE_PACKETS, POLL_S, RESULT_TYPES, Counters, WebRequestError, bounded, find_link,
-                              layout, link_loads, names, node_kind, parse_net_dev, parse_qdiscs, result_file)
+from testbed.web.view import (CAPTURE_PACKETS, POLL_S, RESULT_TYPES, Counters, Sample, WebRequestError, bounded,
+                              find_link, layout, link_loads, link_up, names, node_kind, parse_net_dev, parse_qdiscs,
+                              result_file)
 
 SAMPLE_S = 1.0          # the page's load figures: one sample a second while someone looks
 IDLE_S = 5.0            # no request for this long: stop sampling (the page is closed)
@@ -59,9 +63,9 @@ class NetworkView:
         self.run_id, self.run_dir, self.network = run_id, run_dir, network
         self.results = os.path.abspath(results)   # the experiments' results folder, browsable from the page
         self.links = network['links']
-        self.down = set()              # links this view took down
         self.lock = threading.Lock()
-        self.samples = []              # [(monotonic time, {node: {intf: Counters}})], the last two
+        self.samples: List[Sample] = []   # the last two
+        self.interfaces = NamespaceSockets()
         self.last_request = 0.0
         self.positions = None
         self.captures: Dict[str, Dict] = {}
@@ -92,12 +96,12 @@ class NetworkView:
         nodes = self.network['nodes']
         if self.positions is None:   # the nodes and links never change: placed once
             self.positions = layout(sorted(nodes), [(link['a'], link['b']) for link in self.links])
-        positions = self.positions
+        positions, states = self.positions, self.read_states()
         return {'run': self.run_id, 'poll_s': POLL_S,
                 'nodes': [{'name': name, 'kind': node_kind(node['classes']), 'position': positions[name]}
                           for name, node in sorted(nodes.items())],
                 'links': [{**{key: link[key] for key in ('id', 'a', 'b', 'a_intf', 'b_intf', 'bw', 'delay')},
-                           'up': link['id'] not in self.down} for link in self.links]}
+                           'up': link_up(states[link['id']])} for link in self.links]}
 
     def read_counters(self) -> Dict[str, Dict[str, Counters]]:
         """{node: {interface: counters}}, one read per namespace."""
@@ -133,11 +137,31 @@ class NetworkView:
             queues[name] = by_namespace[namespace]
         return queues
 
+    def read_lines(self) -> Dict[str, Dict]:
+        """{link id: its delay line's counters} for the links with a delay line (the userspace path): each line
+        rewrites its stats file once a second."""
+        lines = {}
+        for link in self.links:
+            if link.get('delay_line'):
+                try:
+                    with open(link['delay_line']) as handle:
+                        lines[link['id']] = json.load(handle)
+                except (OSError, ValueError):
+                    pass   # not written yet, or the line is stopped (a link cut)
+        return lines
+
+    def read_states(self) -> Dict[str, Dict[str, Optional[str]]]:
+        """{link id: {'a': state, 'b': state}}, read from the interfaces (whoever set them down or up)."""
+        nodes = self.network['nodes']
+        return {link['id']: {end: self.interfaces.state(nodes[link[end]]['pid'], link[f'{end}_intf'])
+                             for end in ('a', 'b')} for link in self.links}
+
     def sample(self) -> None:
         """Take a sample of every counter (the sampler thread calls this once a second while the page is open)."""
-        reading = (time.monotonic(), self.read_counters(), self.read_queues())
+        reading = Sample(time.monotonic(), self.read_counters(), self.read_queues(), self.read_lines(),
+                         self.read_states())
         with self.lock:   # a sample from before a pause would average the load over the pause: start afresh
-            fresh = [sample for sample in self.samples if reading[0] - sample[0] < 2.5 * SAMPLE_S]
+            fresh = [sample for sample in self.samples if reading.at - sample.at < 2.5 * SAMPLE_S]
             self.samples = (fresh + [reading])[-2:]
 
     def loads(self) -> Dict:
@@ -146,9 +170,9 @@ class NetworkView:
             samples = list(self.samples)
         if len(samples) < 2:
             return {'seconds': None, 'links': []}
-        (t0, before, queues_before), (t1, after, queues_after) = samples
-        return {'seconds': round(t1 - t0, 3), 'age': round(time.monotonic() - t1, 3),
-                'links': link_loads(self.links, before, after, t1 - t0, (queues_before, queues_after))}
+        before, after = samples
+        return {'seconds': round(after.at - before.at, 3), 'age': round(time.monotonic() - after.at, 3),
+                'links': link_loads(self.links, before, after)}
 
     def sampler(self, stop: threading.Event) -> None:
         """Sample while someone asked for loads in the last IDLE_S seconds; idle otherwise."""
@@ -195,7 +219,6 @@ class NetworkView:
             if done.returncode != 0:
                 raise WebRequestError(f'{node}: {intf} could not be set {"up" if up else "down"}: '
                                       f'{done.stderr.strip()}', 409)
-        (self.down.discard if up else self.down.add)(link['id'])
         return {'link': link['id'], 'up': up}
 
     def reserve(self, body) -> tuple:
@@ -277,11 +300,13 @@ class NetworkView:
             raise WebRequestError(f'capture {capture_id} wrote nothing (the link was down?)', 404)
         return capture['path']
 
-    def stop_captures(self) -> None:
+    def close(self) -> None:
+        """Stop the captures still running and close the namespaces' sockets (once nothing samples)."""
         for capture in self.captures.values():
             if capture['process'].poll() is None:
                 capture['process'].terminate()
                 capture['process'].wait()
+        self.interfaces.close()
 
     # -- the results folder -----------------------------------------------------------------------------------
     def results_listing(self) -> Dict[str, list]:

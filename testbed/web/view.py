@@ -3,13 +3,14 @@
 - ``node_kind``: the kind the page draws a node as (host, switch, router, 6to4 router, relay, tunnel endpoint,
   translator, DNS), from the names of its classes;
 - ``layout``: positions in the unit square, readable up to a few hundred nodes (networkx's spring layout, seeded);
-- ``parse_net_dev`` and ``link_loads``: each link's load per direction (bits/s, packets/s, drops/s) from two
-  samples of the interface counters (``/proc/PID/net/dev`` of each end's namespace) and the time between them;
+- ``parse_net_dev``, ``parse_qdiscs`` and ``link_loads``: each link's load per direction (bits/s, packets/s,
+  drops/s, the sender's queue, the delay line's frames in flight and losses) and state, from two ``Sample``s of the
+  interface counters (``/proc/PID/net/dev`` of each end's namespace), the qdiscs and the delay lines' stats;
 - ``find_link``, ``bounded``, ``names``, ``result_file``, ``route``: what a request names, or the 4xx it gets.
 """
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from testbed.errors import RequestRefused
@@ -100,6 +101,24 @@ def _queue(before: Optional[Dict], after: Optional[Dict], seconds: float) -> Opt
             'drops_per_s': (after['drops'] - before['drops']) / seconds}
 
 
+def _line(before: Optional[Dict], after: Optional[Dict], direction: str) -> Optional[Dict]:
+    """A delay line's direction between two of its stats files, over the time between their writing (``at``):
+    frames in flight on the wire, lost (the link's ``loss``) and overflowed (more in flight than its limit) per
+    second."""
+    key = {'ab': 'a_to_b', 'ba': 'b_to_a'}[direction]
+    if not before or not after or key not in before or key not in after:
+        return None
+    seconds = after.get('at', 0) - before.get('at', 0)
+    if seconds <= 0:
+        return None
+    old, new = before[key], after[key]
+    if new['received'] < old['received']:
+        return None   # the delay line was restarted (a link cut and mended)
+    return {'in_flight': new.get('in_flight', 0), 'received_per_s': (new['received'] - old['received']) / seconds,
+            'lost_per_s': (new['lost'] - old['lost']) / seconds,
+            'overflow_per_s': (new['overflow'] - old['overflow']) / seconds}
+
+
 def _direction(before: Optional[Counters], after: Optional[Counters], seconds: float) -> Optional[Dict]:
     if before is None or after is None or seconds <= 0 or after.tx_bytes < before.tx_bytes:
         return None   # an end not seen twice, or its interface was recreated: no figure rather than a wrong one
@@ -108,24 +127,48 @@ def _direction(before: Optional[Counters], after: Optional[Counters], seconds: f
             'drops_per_s': (after.tx_drops - before.tx_drops) / seconds}
 
 
-def link_loads(links: Sequence[Dict], before: Dict[str, Dict[str, Counters]], after: Dict[str, Dict[str, Counters]],
-               seconds: float, queues: Optional[Tuple[Dict, Dict]] = None) -> List[Dict]:
-    """Each link's load in both directions: what each end transmitted into it between two samples (``before``
-    and ``after``: {node: {interface: Counters}}, ``seconds`` apart), and its share of the link's rate; with
-    ``queues`` (the two samples' {node: {interface: root qdisc}}), each sender's queue and its drops per second."""
-    queues_before, queues_after = queues or ({}, {})
+@dataclass
+class Sample:
+    """Everything the load figures need, read at one moment (``at``, monotonic seconds): {node: {interface:
+    Counters}}, the senders' root qdiscs {node: {interface: qdisc}}, the delay lines' counters {link id: their
+    stats file}, and each link's end states {link id: {'a': state, 'b': state}} (``up``, ``down``, ``no carrier``,
+    or None: not found)."""
+    at: float
+    counters: Dict[str, Dict[str, Counters]]
+    queues: Dict[str, Dict[str, Dict[str, int]]] = field(default_factory=dict)
+    lines: Dict[str, Dict] = field(default_factory=dict)
+    states: Dict[str, Dict[str, Optional[str]]] = field(default_factory=dict)
+
+
+def link_up(ends: Optional[Dict[str, Optional[str]]]) -> Optional[bool]:
+    """A link carries frames when both its ends are up with a carrier; None when an end was not found."""
+    if not ends or None in ends.values():
+        return None
+    return all(state == 'up' for state in ends.values())
+
+
+def link_loads(links: Sequence[Dict], before: Sample, after: Sample) -> List[Dict]:
+    """Each link's load in both directions: what each end transmitted into it between two samples, and its share
+    of the link's rate; each sender's queue and its drops per second where it has one; the delay line's frames in
+    flight and losses per second on the userspace path; and the link's state in the later sample."""
+    seconds = after.at - before.at
     loads = []
     for link in links:
         ends = {}
-        for direction, node, intf in (('ab', link['a'], link['a_intf']), ('ba', link['b'], link['b_intf'])):
-            load = _direction(before.get(node, {}).get(intf), after.get(node, {}).get(intf), seconds)
-            queue = _queue(queues_before.get(node, {}).get(intf), queues_after.get(node, {}).get(intf), seconds)
-            if load is not None and queue is not None:
-                load['queue'] = queue
+        for direction, end, node, intf in (('ab', 'a', link['a'], link['a_intf']),
+                                           ('ba', 'b', link['b'], link['b_intf'])):
+            load = _direction(before.counters.get(node, {}).get(intf), after.counters.get(node, {}).get(intf),
+                              seconds)
+            if load is not None:
+                queue = _queue(before.queues.get(node, {}).get(intf), after.queues.get(node, {}).get(intf), seconds)
+                line = _line(before.lines.get(link['id']), after.lines.get(link['id']), direction)
+                load.update({key: value for key, value in (('queue', queue), ('line', line)) if value})
             ends[direction] = load
         rate = link.get('bw')
         shares = [end['bps'] / rate for end in ends.values() if end and rate]
-        loads.append({'id': link['id'], **ends, 'utilisation': round(max(shares), 4) if shares else None})
+        state = after.states.get(link['id'])
+        loads.append({'id': link['id'], **ends, 'utilisation': round(max(shares), 4) if shares else None,
+                      'up': link_up(state), 'ends': state})
     return loads
 
 

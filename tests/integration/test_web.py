@@ -126,6 +126,9 @@ def test_star_table_and_a_link_taken_down_from_the_page():
             print('timeline:', events)
             assert any('down' in event and 'acknowledged +' in event for event in events)
             assert 'down' in browser.find_element(By.ID, 'link-UCB-s1').get_attribute('class')
+            state = _until(lambda: (lambda cells: cells and 'down' in cells[0] and cells[0])(
+                _texts(browser, '#loads tr[data-link="UCB-s1"] td.state')), what='the link\'s state, read back')
+            print('UCB-s1 state on the page:', state)
             _screenshot(browser, 'star-link-down.png')
             assert net['src'].cmd('ping -c 1 -W 1 10.0.2.10').count(' 0 received') == 1   # UCB is gone for real
         finally:
@@ -268,3 +271,62 @@ def test_the_queue_of_a_full_shaped_link_shows():
             assert queues and max(queue['packets'] for queue in queues) > 0
         finally:
             web.stop()
+
+
+def _load(web, link_id):
+    return next(entry for entry in _api(web, '/api/loads')['links'] if entry['id'] == link_id)
+
+
+def test_a_link_set_down_elsewhere_shows_on_the_page():
+    """The link state comes from the interfaces: a link set down with Mininet's own API, not through the view,
+    shows down (which end), and up again."""
+    with running(PairTopo(), label='web-state') as net:
+        web = _view(net)
+        try:
+            _until(lambda: _api(web, '/api/loads')['links'], what='the sampler')
+            assert _load(web, 'h1-h2')['up'] is True
+            net.configLinkStatus('h1', 'h2', 'down')
+            down = _until(lambda: (lambda load: load['up'] is False and load)(_load(web, 'h1-h2')),
+                          what='the link set down by Mininet')
+            up = next(link for link in _api(web, '/api/topology')['links'] if link['id'] == 'h1-h2')['up']
+            net.configLinkStatus('h1', 'h2', 'up')
+            again = _until(lambda: (lambda load: load['up'] is True and load)(_load(web, 'h1-h2')),
+                           what='the link set up again')
+            print('ends while down:', down['ends'], '; up again:', again['ends'])
+            assert down['ends'] == {'a': 'down', 'b': 'down'} and up is False
+        finally:
+            web.stop()
+
+
+def test_a_delay_lines_losses_show_on_the_page():
+    """On the userspace path, a lossy link's delay line reports its frames in flight and its losses twice a second;
+    the page's share of frames lost matches the link's loss (tolerance: 3 binomial standard deviations)."""
+    loss, rate, seconds = 0.2, 100, 6       # 20 % loss; pings at 100 per second
+    with running(PairTopo(delay='20ms', loss=loss * 100), label='web-line') as net:
+        link, = net.network_record()['links']
+        if not link['delay_line']:
+            pytest.skip('this link has no delay line: the kernel has sch_netem (netem drops in the qdisc, which '
+                        'the queue column shows)')
+        web = _view(net)
+        try:
+            _until(lambda: _api(web, '/api/loads')['links'], what='the sampler')
+            flow = threading.Thread(target=net['h1'].cmd,
+                                    args=(f'ping -q -c {seconds * rate} -i {1 / rate} 10.0.0.2',))
+            flow.start()
+            lines = []
+            try:
+                for _ in range(seconds - 1):
+                    time.sleep(1.0)
+                    load = _load(web, link['id'])
+                    if load['ab'] and 'line' in load['ab']:
+                        lines.append(load['ab']['line'])
+            finally:
+                flow.join()
+        finally:
+            web.stop()
+    print(f'h1 -> h2 delay line, once a second: {lines}')
+    received = sum(line['received_per_s'] for line in lines)   # about a second per line: frames
+    lost = sum(line['lost_per_s'] for line in lines) / received
+    spread = 3 * (loss * (1 - loss) / received) ** 0.5
+    print(f'share lost: page {lost:.3f} of {received:.0f} frames, link {loss} +- {spread:.3f}')
+    assert len(lines) >= 3 and abs(lost - loss) <= spread

@@ -5,8 +5,8 @@ import urllib.request
 
 import pytest
 
-from testbed.web.view import (API, Counters, WebRequestError, bounded, find_link, layout, link_loads, names,
-                              node_kind, openapi, parse_net_dev, route)
+from testbed.web.view import (API, Counters, Sample, WebRequestError, bounded, find_link, layout, link_loads, link_up,
+                              names, node_kind, openapi, parse_net_dev, route)
 
 NET_DEV = '''Inter-|   Receive                                     |  Transmit
  face |bytes packets errs drop fifo frame compressed multicast|bytes packets errs drop fifo colls carrier compressed
@@ -23,12 +23,41 @@ def test_counters_and_loads_from_two_samples():
     before = {'h1': {'h1-eth0': Counters(0, 0, 0, 0, 0, 0)}, 's1': {'s1-eth1': Counters(0, 0, 0, 0, 0, 0)}}
     after = {'h1': {'h1-eth0': Counters(0, 0, 0, 2_500_000, 2000, 4)},
              's1': {'s1-eth1': Counters(0, 0, 0, 1250, 25, 0)}}
-    first, second = link_loads(LINKS, before, after, 2.0)
+    first, second = link_loads(LINKS, Sample(10.0, before), Sample(12.0, after))
     assert first['ab'] == {'bps': 10e6, 'pps': 1000, 'drops_per_s': 2} and first['ba']['bps'] == 5000
     assert first['utilisation'] == 1.0                       # 10 Mb/s on a 10 Mb/s link
-    assert second == {'id': 'h2-s1', 'ab': None, 'ba': None, 'utilisation': None}   # never seen: no figure
+    assert second == {'id': 'h2-s1', 'ab': None, 'ba': None, 'utilisation': None, 'up': None,
+                      'ends': None}                          # never seen: no figure
     recreated = {'h1': {'h1-eth0': Counters(0, 0, 0, 10, 1, 0)}}
-    assert link_loads(LINKS[:1], after, recreated, 1.0)[0]['ab'] is None   # counters went back: not a negative rate
+    assert link_loads(LINKS[:1], Sample(0, after), Sample(1, recreated))[0]['ab'] is None   # not a negative rate
+
+
+def test_link_state_is_both_ends():
+    assert link_up({'a': 'up', 'b': 'up'}) is True
+    assert link_up({'a': 'up', 'b': 'no carrier'}) is False and link_up({'a': 'down', 'b': 'up'}) is False
+    assert link_up({'a': 'up', 'b': None}) is None and link_up(None) is None       # an end not found: unknown
+    counters = {'h1': {'h1-eth0': Counters(0, 0, 0, 0, 0, 0)}}
+    load, = link_loads(LINKS[:1], Sample(0, counters), Sample(1, counters, states={'h1-h2': {}, 'h1-s1': {
+        'a': 'down', 'b': 'no carrier'}}))
+    assert load['up'] is False and load['ends'] == {'a': 'down', 'b': 'no carrier'}
+
+
+def test_a_delay_lines_counters_over_its_own_time():
+    """Losses per second over the time between the line's two writes, not the view's samples."""
+    counters = {'h1': {'h1-eth0': Counters(0, 0, 0, 0, 0, 0)}, 's1': {'s1-eth1': Counters(0, 0, 0, 0, 0, 0)}}
+
+    def line(at, received, lost, overflow, in_flight):
+        return {'h1-s1': {'at': at, 'a_to_b': {'received': received, 'lost': lost, 'overflow': overflow,
+                                                'in_flight': in_flight}}}
+    load, = link_loads(LINKS[:1], Sample(0.0, counters, lines=line(100.0, 0, 0, 0, 0)),
+                       Sample(1.0, counters, lines=line(100.5, 100, 10, 2, 7)))
+    assert load['ab']['line'] == {'in_flight': 7, 'received_per_s': 200.0, 'lost_per_s': 20.0, 'overflow_per_s': 4.0}
+    assert 'line' not in load['ba']                          # the other direction was not in the file
+    same, = link_loads(LINKS[:1], Sample(0.0, counters, lines=line(100.0, 5, 0, 0, 0)),
+                       Sample(1.0, counters, lines=line(100.0, 5, 0, 0, 0)))
+    restarted, = link_loads(LINKS[:1], Sample(0.0, counters, lines=line(100.0, 50, 0, 0, 0)),
+                            Sample(1.0, counters, lines=line(101.0, 3, 0, 0, 0)))
+    assert 'line' not in same['ab'] and 'line' not in restarted['ab']   # no time passed; a new line: no figure
 
 
 def test_node_kinds_and_a_stable_layout():
@@ -93,7 +122,7 @@ class FakeView:
     def sampler(self, stop):
         stop.wait()
 
-    def stop_captures(self):
+    def close(self):
         pass
 
 
@@ -176,5 +205,5 @@ def test_queues_from_tc_json():
     before = {'s1': {'s1-eth2': Counters(0, 0, 0, 0, 0, 0)}}
     after = {'s1': {'s1-eth2': Counters(0, 0, 0, 625_000, 420, 0)}}
     earlier = {'s1': {'s1-eth2': {'backlog_bytes': 0, 'backlog_packets': 0, 'drops': 1}}}
-    (load,) = link_loads(link, before, after, 1.0, (earlier, {'s1': queues}))
+    (load,) = link_loads(link, Sample(0.0, before, earlier), Sample(1.0, after, {'s1': queues}))
     assert load['ab']['queue'] == {'packets': 20, 'bytes': 30280, 'drops_per_s': 6.0} and load['utilisation'] == 1.0

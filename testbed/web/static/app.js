@@ -113,6 +113,7 @@ function showLoads(loads) {
   body.replaceChildren();
   for (const load of loads.links) {
     const link = topology.links.find(l => l.id === load.id);
+    if (load.up !== null) link.up = load.up;   // read from the interfaces: whoever set them down or up
     const level = !link.up ? 'down' : load.utilisation === null ? 'u0' : load.utilisation < 0.01 ? 'u0'
       : load.utilisation < 0.5 ? 'u1' : load.utilisation < 0.9 ? 'u2' : 'u3';
     const line = $('link-' + load.id);
@@ -122,6 +123,7 @@ function showLoads(loads) {
     const row = body.insertRow();
     row.dataset.link = load.id;
     cell(row, load.id);
+    cell(row, linkState(link, load), 'state');
     cell(row, link.bw ? rate(link.bw) : 'unshaped');
     cell(row, rate(ab), 'num ab');
     cell(row, rate(ba), 'num ba');
@@ -130,7 +132,17 @@ function showLoads(loads) {
     const queues = [load.ab, load.ba].filter(end => end && end.queue).map(end => end.queue);
     cell(row, queues.length ? queues.map(q => q.packets + ' pkts, ' + q.drops_per_s.toFixed(0) + ' drops/s')
       .join(' | ') : '-', 'queue');
+    const lines = [load.ab, load.ba].filter(end => end && end.line).map(end => end.line);
+    cell(row, lines.length ? lines.map(l => l.in_flight + ' in flight, ' + (l.lost_per_s + l.overflow_per_s)
+      .toFixed(0) + ' lost/s').join(' | ') : '-', 'wire');
   }
+}
+
+function linkState(link, load) {
+  if (!load.ends) return '?';
+  const ends = [[link.a, load.ends.a], [link.b, load.ends.b]];
+  return ends.every(([, state]) => state === 'up') ? 'up'
+    : ends.filter(([, state]) => state !== 'up').map(([node, state]) => node + ' ' + (state || 'gone')).join(', ');
 }
 
 function showTables(answer) {
