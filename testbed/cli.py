@@ -308,6 +308,13 @@ def cmd_bench_web(args):
     return run_web_bench(as_json=args.json)
 
 
+def cmd_bench_scale(args):
+    from testbed.reports.benchscale import run_scale_bench
+    if os.geteuid() != 0:
+        raise TestbedError('testbed bench scale needs root (run with sudo)')
+    return run_scale_bench(as_json=args.json, largest=not args.quick)
+
+
 def cmd_bench(args):
     from testbed.reports.bench import run_link_bench
     if os.geteuid() != 0:
@@ -448,6 +455,11 @@ def build_parser():
     web_bench = bench_sub.add_parser('web', help='what the live web view costs the machine, page open vs closed')
     web_bench.add_argument('--json', action='store_true')
     web_bench.set_defaults(func=cmd_bench_web)
+    scale = bench_sub.add_parser('scale', help='up, stop and memory against plain Mininet: linear,10 and 100, '
+                                               'a grid of 506 switches')
+    scale.add_argument('--json', action='store_true')
+    scale.add_argument('--quick', action='store_true', help='the two linear cases only (not the grid)')
+    scale.set_defaults(func=cmd_bench_scale)
     return parser
 
 

@@ -5,6 +5,13 @@ Every link takes the shaping parameters of ``testbed.link.params`` (``bw``, ``de
 """
 from testbed.network.topo import TestbedTopo, check_count, shaping_options
 
+MAX_FLAT_HOSTS = 65534     # hosts one flat network numbers: 10.0.0.1 .. 10.0.255.254 in a /16
+
+
+def flat_host_ip(index: int, hosts: int) -> str:
+    """Host ``index`` (from 1) of a flat network of ``hosts``: 10.0.0.index/24 up to 254 hosts, a /16 above."""
+    return f'10.0.{index >> 8}.{index & 255}/{24 if hosts < 255 else 16}'
+
 
 class PairTopo(TestbedTopo):
     """Two hosts joined by one shaped link (no switch): the unit of link fidelity tests.
@@ -27,11 +34,11 @@ class SingleSwitchTopo(TestbedTopo):
     """
 
     def build(self, n=3, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
-        check_count('n', n, 1, 64)
+        check_count('n', n, 1, MAX_FLAT_HOSTS)
         shaping = shaping_options(locals())
         self.addSwitch('s1')
         for i in range(1, n + 1):
-            self.addHost(f'h{i}', ip=f'10.0.0.{i}/24')
+            self.addHost(f'h{i}', ip=flat_host_ip(i, n))
             self.addLink(f'h{i}', 's1', **shaping)
 
 
@@ -44,11 +51,11 @@ class LinearTopo(TestbedTopo):
     """
 
     def build(self, n=3, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
-        check_count('n', n, 1, 64)
+        check_count('n', n, 1, MAX_FLAT_HOSTS)
         shaping = shaping_options(locals())
         for i in range(1, n + 1):
             self.addSwitch(f's{i}')
-            self.addHost(f'h{i}', ip=f'10.0.0.{i}/24')
+            self.addHost(f'h{i}', ip=flat_host_ip(i, n))
             self.addLink(f'h{i}', f's{i}')
             if i > 1:
                 self.addLink(f's{i - 1}', f's{i}', **shaping)
@@ -63,12 +70,12 @@ class DumbbellTopo(TestbedTopo):
     """
 
     def build(self, n=2, bw=10, delay='10ms', jitter=None, loss=None, max_queue_size=None):
-        check_count('n', n, 1, 32)
+        check_count('n', n, 1, MAX_FLAT_HOSTS // 2)
         self.addSwitch('s1')
         self.addSwitch('s2')
         self.addLink('s1', 's2', **shaping_options(locals()))
         for i in range(1, 2 * n + 1):
-            self.addHost(f'h{i}', ip=f'10.0.0.{i}/24')
+            self.addHost(f'h{i}', ip=flat_host_ip(i, 2 * n))
             self.addLink(f'h{i}', 's1' if i <= n else 's2')
 
 

@@ -24,9 +24,14 @@ from testbed.network.topo import TestbedTopo, check_count, shaping_options
 STAR_DESTINATIONS = (('UCB', 2), ('NYU', 3), ('MIT', 4), ('UW', 5))
 
 
+MAX_ROUTED_HOSTS = 65279   # one /24 each: 10.0.1.0/24 .. 10.254.255.0/24 (10.255/16 is the switches' own)
+
+
 def routed_host(topo, name, index):
-    """A host in 10.0.<index>.0/24 and 2001:db8:<index>::/64, gateway .1 / ::1 on its switch."""
-    return topo.addHost(name, cls=RoutedHost, ip=f'10.0.{index}.10/24', defaultRoute=f'via 10.0.{index}.1',
+    """Host number ``index`` (1..MAX_ROUTED_HOSTS) in its own subnet, 10.<index // 256>.<index % 256>.0/24
+    (10.0.<index>.0/24 up to 255) and 2001:db8:<index>::/64, gateway .1 / ::1 on its switch."""
+    subnet = f'10.{index >> 8}.{index & 255}'
+    return topo.addHost(name, cls=RoutedHost, ip=f'{subnet}.10/24', defaultRoute=f'via {subnet}.1',
                         ip6=f'2001:db8:{index:x}::10/64', gateway6=f'2001:db8:{index:x}::1')
 
 
@@ -46,7 +51,7 @@ class RingTopo(TestbedTopo):
     """N switches in a ring, host hK on switch sK (port 1); ring links use ports 2 (clockwise) and 3."""
 
     def build(self, n=6, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
-        check_count('n', n, 3, 64)
+        check_count('n', n, 3, MAX_ROUTED_HOSTS)
         shaping = shaping_options(locals())
         for i in range(1, n + 1):
             self.addSwitch(f's{i}')
@@ -96,8 +101,8 @@ class GridTopo(TestbedTopo):
     def build(self, rows=3, cols=3, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
         check_count('rows', rows, 1)
         check_count('cols', cols, 1)
-        if rows * cols > 250:
-            raise ValueError(f'rows x cols = {rows * cols} exceeds 250 (one /24 per host)')
+        if rows * cols > MAX_ROUTED_HOSTS:
+            raise ValueError(f'rows x cols = {rows * cols} exceeds {MAX_ROUTED_HOSTS} (one /24 per host)')
         shaping = shaping_options(locals())
         for index in range(1, rows * cols + 1):
             self.addSwitch(f's{index}')

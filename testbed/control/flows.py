@@ -114,6 +114,20 @@ def build_plan(net: Any, algorithm: str = 'link-state', metric: str = 'hops') ->
     return plan
 
 
+def unroutable(plan: dict) -> Optional[str]:
+    """Why the router app cannot route this network, or None: it routes one prefix to one switch port, so two hosts
+    on different ports must not share a subnet (a flat network, such as ``linear``, needs learning switches)."""
+    where: Dict[str, dict] = {}
+    for attachment in plan['attachments']:
+        first = where.setdefault(attachment['prefix'], attachment)
+        if (first['switch'], first['port']) != (attachment['switch'], attachment['port']):
+            return (f'hosts {first["name"]} ({first["switch"]}) and {attachment["name"]} ({attachment["switch"]}) '
+                    f'share the subnet {attachment["prefix"]}, and the router app routes one subnet to one port: '
+                    'run this topology without --controller (learning switches), or use a routed one (star, ring, '
+                    'mesh, chain, grid, bottleneck)')
+    return None
+
+
 def graph_from_plan(plan: dict, links: Optional[list] = None) -> nx.Graph:
     """The switch graph; ``links`` (discovered ones, same form as the plan's) replaces the plan's when given."""
     graph = nx.Graph()

@@ -1,32 +1,36 @@
-"""Userspace delay line: the fallback for netem on kernels without sch_netem.
+"""Userspace delay lines: the fallback for netem on kernels without sch_netem.
 
-One process per link, running in the testbed's delay namespace between the two veth ends that stand in for the
-link's "wire" (``end_a`` faces the link's first node, ``end_b`` its second). It reads frames from each end with an
-AF_PACKET socket and writes them to the other end after the link's one-way delay, dropping a fraction ``loss``.
-With a ``rate`` it is also the wire's serialiser, as netem's ``rate``: a frame finishes transmission its bytes / rate
-after the previous one finished or after it arrived, whichever is later, and then propagates for the delay.
+Each link's "wire" is two veth ends in the testbed's delay namespace (``a`` faces the link's first node, ``b`` its
+second). A delay line reads frames from each end with an AF_PACKET socket and writes them to the other end after
+the link's one-way delay, dropping a fraction ``loss``. With a ``rate`` it is also the wire's serialiser, as netem's
+``rate``: a frame finishes transmission its bytes / rate after the previous one finished or after it arrived,
+whichever is later, and then propagates for the delay.
 
-Design (measured ceilings: the README's "Measured here"): one single-threaded select loop (two sockets; select has
-microsecond timeouts), no threads for timed forwarding; a FIFO
-per direction when the delay is fixed (arrival order equals departure order) and a heap only with jitter (netem
-reorders too); ``PACKET_VNET_HDR`` so that GSO super-frames and partial checksums pass whole, which keeps
-checksum offload on and lets one Python process carry ~1 Gb/s. Rate shaping is not done here: HTB on the nodes'
-egress interfaces does it, as on the kernel path.
+One process serves many links (a network starts one per CPU, ``testbed.link.lines``): a link costs its two
+sockets and a few Python objects, not an interpreter. The process is one single-threaded loop, no threads for
+timed forwarding. It waits in select() on an epoll set of every link's sockets and on the signal pipe (select has
+microsecond timeouts; epoll_wait rounds up to whole milliseconds, and select alone stops at 1024 descriptors).
+Each direction keeps a FIFO when its delay is fixed (arrival order equals departure order) and a heap only with
+jitter (netem reorders too); one heap over the directions (``Schedule``) says which is due next.
+``PACKET_VNET_HDR`` lets GSO super-frames and partial checksums pass whole, which keeps checksum offload on and
+lets one Python process carry ~1 Gb/s. Rate shaping is not done here: HTB on the nodes' egress interfaces does it,
+as on the kernel path.
 
 What a userspace element costs in time is compensated where it can be measured, so that the link adds its delay and
 no more (a wake-up from idle takes 0.1-0.3 ms on a virtual CPU, and longer after longer sleeps):
-- a frame's arrival time is the kernel's receive timestamp (SIOCGSTAMPNS) of the first frame read after a wake-up,
-  not the moment this process got to read it;
+- a frame's arrival time is the kernel's receive timestamp (SIOCGSTAMPNS) of the first frame read from a socket
+  after a wake-up, not the moment this process got to read it;
 - frames are released early by how late this process's timers fire, learnt as it runs for each length of wait
   (``Lateness``; ``early_us`` is the starting guess).
 What it cannot see stays: a userspace switch behind it that was idle wakes late too (seen here: 0.1-0.3 ms per
 traversal, the README's "Limits seen").
 
-Run as ``python -m testbed.link.delayline CONFIG_JSON``; it prints ``ready`` when its sockets are bound, rewrites its
-counters (and the frames in flight, and when: ``at``, the system's monotonic clock) to the ``stats`` file of the
-config twice a second while it runs (the web view
-reads them), and on SIGTERM stops at once and writes them a last time. On SIGUSR1 it applies the new
-parameters of one or both directions from ``<stats>.retime`` and deletes that file (a link reshaped at run time).
+Run as ``python -m testbed.link.delayline CONFIG_JSON`` with ``{"links": [{"key", "a", "b", "a_to_b", "b_to_a"}],
+"stats": PATH, "early_us": N}``. It prints ``ready`` when every socket is bound; rewrites every link's counters
+(and the frames in flight, and when: ``at``, the system's monotonic clock) to the ``stats`` file twice a second
+while it runs (the web view reads them); on SIGTERM it stops at once and writes them a last time. On SIGUSR1 it
+applies ``<stats>.retime`` (``{key: {"a_to_b": {...}}}``: new parameters of one or both directions of some links,
+a link reshaped or cut at run time) and deletes that file.
 """
 import bisect
 import collections
@@ -35,6 +39,7 @@ import heapq
 import json
 import os
 import random
+import resource
 import select
 import socket
 import struct
@@ -55,12 +60,12 @@ VNET_HDR_LEN = 10
 MIN_FRAME = VNET_HDR_LEN + 14          # a virtio header and an Ethernet header
 RECV_SIZE = VNET_HDR_LEN + 65535 + 64  # largest GSO super-frame
 SOCKET_BUFFER = 8 << 20
-BATCH = 256                            # frames read per readable event, so one direction cannot starve the other
+BATCH = 64                             # frames read from a socket per turn, so one link cannot starve the others
 SIOCGSTAMPNS = 0x8907                  # the kernel's receive time of the last frame read (CLOCK_REALTIME)
 WAIT_BOUNDS = (0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016)  # seconds: one lateness estimate per range
 IDLE_WAIT = 0.0005                     # a wait at least this long counts as a wake-up from idle
 MAX_COMPENSATION = 0.002               # no estimate may move a release by more than this (seconds)
-LIVE_STATS_S = 0.5                     # how often the counters are rewritten while the line runs (twice per
+LIVE_STATS_S = 0.5                     # how often the counters are rewritten while the lines run (twice per
                                        # sample of the web view: each of its samples sees a fresh file)
 
 
@@ -105,6 +110,7 @@ class Direction:
         self.rng = random.Random(seed)
         self.queue = [] if jitter else collections.deque()
         self.sequence = 0  # keeps the heap stable for equal due times
+        self.scheduled = None  # the due time under which the Schedule holds this direction (None: not held)
         self.counters = {'received': 0, 'delivered': 0, 'lost': 0, 'overflow': 0, 'runt': 0,
                          'send_errors': 0, 'max_in_flight': 0}
 
@@ -182,6 +188,37 @@ def open_end(ifname):
     return sock
 
 
+class Schedule:
+    """Which direction is due next, over every link of the process: a heap of (due, order, direction), one entry per
+    direction with frames in flight, kept right lazily (an entry whose due is not the direction's is skipped)."""
+
+    def __init__(self):
+        self.heap = []
+        self.order = 0
+
+    def arrived(self, direction):
+        """Call after frames arrived in ``direction``: hold it under its first due time if that is new."""
+        due = direction.next_due()
+        if due is not None and (direction.scheduled is None or due < direction.scheduled):
+            direction.scheduled = due
+            self.order += 1
+            heapq.heappush(self.heap, (due, self.order, direction))
+
+    def next_due(self):
+        return self.heap[0][0] if self.heap else None
+
+    def release(self, horizon):
+        """Send every frame due by ``horizon``, in every direction."""
+        heap = self.heap
+        while heap and heap[0][0] <= horizon:
+            due, _, direction = heapq.heappop(heap)
+            if due != direction.scheduled:
+                continue  # stale: the direction is held under an earlier time too
+            direction.release(horizon)
+            direction.scheduled = None
+            self.arrived(direction)
+
+
 def _drain(sock, direction, now, stamp_first):
     """Read up to BATCH frames from ``sock`` into ``direction``; with ``stamp_first``, the first frame arrives at
     the kernel's receive time. Returns (still open, how long the first frame waited to be read, or None)."""
@@ -206,83 +243,120 @@ def _drain(sock, direction, now, stamp_first):
     return True, waited
 
 
+class Line:
+    """One link's wire: a socket on each end and a direction each way."""
+
+    def __init__(self, spec):
+        self.key = spec['key']
+        self.sock_a, self.sock_b = open_end(spec['a']), open_end(spec['b'])
+        self.directions = {'a_to_b': Direction('a_to_b', self.sock_b, **spec['a_to_b']),
+                           'b_to_a': Direction('b_to_a', self.sock_a, **spec['b_to_a'])}
+        self.open = True
+
+    def inbound(self):
+        """(socket, the direction its frames go) for both ends."""
+        return ((self.sock_a, self.directions['a_to_b']), (self.sock_b, self.directions['b_to_a']))
+
+    def counters(self):
+        return {name: {**direction.counters, 'in_flight': len(direction.queue)}
+                for name, direction in self.directions.items()}
+
+
+def raise_file_limit(needed):
+    """Two sockets per link: lift this process's soft limit on open files (to the hard one) when it is too low."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard == resource.RLIM_INFINITY else
+                                                    max(soft, min(hard, needed)), hard))
+
+
 def run(config):
-    """Forward frames between the two ends until SIGTERM; return the counters."""
+    """Forward frames on every link of ``config`` until SIGTERM; return the counters."""
     die_with_parent(config.get('parent'))
-    sock_a, sock_b = open_end(config['a']), open_end(config['b'])
+    signals = LoopSignals()              # its pipe and the epoll set first: select() takes descriptors < 1024
+    poller = select.epoll()
+    raise_file_limit(2 * len(config['links']) + 64)
+    lines = [Line(spec) for spec in config['links']]
+    inbound = {}
+    for line in lines:
+        for sock, direction in line.inbound():
+            inbound[sock.fileno()] = (sock, direction, line)
+            poller.register(sock.fileno(), select.EPOLLIN)
+            kernel_arrival(sock, 0.0)    # the first SIOCGSTAMPNS turns receive timestamps on
     early = config.get('early_us', 100) * 1e-6
     timers = Lateness(early)
+    schedule = Schedule()
     wake_up = early  # how long a frame waits, after an idle spell, before this process reads it (reported)
-    forward = Direction('a_to_b', sock_b, **config['a_to_b'])
-    backward = Direction('b_to_a', sock_a, **config['b_to_a'])
-    directions = (forward, backward)
-    inbound = {sock_a.fileno(): (sock_a, forward), sock_b.fileno(): (sock_b, backward)}
-    signals = LoopSignals()
-    readable = list(inbound) + [signals.fd]
-    for sock in (sock_a, sock_b):
-        kernel_arrival(sock, 0.0)  # the first SIOCGSTAMPNS turns receive timestamps on
+    waitables = [poller.fileno(), signals.fd]
     print('ready', flush=True)
     clock = time.monotonic
     next_report = clock() + LIVE_STATS_S
     while not signals.stopping:
         if signals.reload:
             signals.reload = False
-            retime(config, {'a_to_b': forward, 'b_to_a': backward})
+            retime(config, {line.key: line for line in lines}, schedule)
         started = clock()
-        due = [direction.next_due() for direction in directions if direction.queue]
-        if due:
-            wait = max(0.0, min(due) - started)
+        due = schedule.next_due()
+        if due is not None:
+            wait = max(0.0, due - started)
             wait = max(0.0, wait - timers.expected(wait))
         else:
             wait = max(0.0, next_report - started)
-        try:  # select(), not epoll: epoll_wait rounds its timeout up to whole milliseconds
-            ready, _, _ = select.select(readable, (), (), wait)
+        try:
+            ready, _, _ = select.select(waitables, (), (), wait)
         except InterruptedError:
             continue
         now = clock()
-        if not ready and due:
+        if not ready and due is not None:
             timers.observe(wait, now - started - wait)
         idle = now - started >= IDLE_WAIT
-        for fd in ready:
-            if fd == signals.fd:
-                signals.drain()
-                continue
-            sock, direction = inbound[fd]
-            still_open, waited = _drain(sock, direction, now, idle)
-            if not still_open:
-                signals.stopping = True
-            if waited is not None:
-                wake_up += (min(max(waited, 0.0), MAX_COMPENSATION) - wake_up) / 8
-        horizon = clock() + timers.expected(0.0)  # due before the next, shortest, wait could end
-        forward.release(horizon)
-        backward.release(horizon)
-        if now >= next_report and config.get('stats'):
+        if signals.fd in ready:
+            signals.drain()
+        if poller.fileno() in ready:
+            for fd, _ in poller.poll(0):
+                sock, direction, line = inbound[fd]
+                still_open, waited = _drain(sock, direction, now, idle)
+                schedule.arrived(direction)
+                if not still_open and line.open:   # its interface went away: the link is being deleted
+                    line.open = False
+                    for end, _ in line.inbound():
+                        poller.unregister(end.fileno())
+                if waited is not None:
+                    wake_up += (min(max(waited, 0.0), MAX_COMPENSATION) - wake_up) / 8
+                now = clock()
+                schedule.release(now + timers.expected(0.0))   # between sockets: no link waits for all the others
+        schedule.release(clock() + timers.expected(0.0))  # due before the next, shortest, wait could end
+        if now >= next_report:
             next_report = now + LIVE_STATS_S
-            write_json(config['stats'], report(config, directions, timers, wake_up))
-    return report(config, directions, timers, wake_up)
+            if config.get('stats'):
+                write_json(config['stats'], report(lines, timers, wake_up))
+    return report(lines, timers, wake_up)
 
 
-def report(config, directions, timers, wake_up):
-    """The counters of both directions, with the frames in flight now, and the timing estimates learnt; ``at``:
-    when (CLOCK_MONOTONIC, the same in every process of the machine)."""
-    return {'link': config.get('link', ''), 'at': time.monotonic(),
-            **{direction.name: {**direction.counters, 'in_flight': len(direction.queue)} for direction in directions},
+def report(lines, timers, wake_up):
+    """Every link's counters in both directions, with the frames in flight now, and the timing estimates learnt;
+    ``at``: when (CLOCK_MONOTONIC, the same in every process of the machine)."""
+    return {'at': time.monotonic(), 'links': {line.key: line.counters() for line in lines},
             'timer_lateness_us': [round(late * 1e6, 1) for late in timers.estimates],
             'wake_up_us': round(wake_up * 1e6, 1)}
 
 
-def retime(config, directions):
+def retime(config, lines, schedule):
     """Apply the new parameters of the ``.retime`` request next to the stats file, then delete it (the testbed
-    waits for that): ``{"a_to_b": {delay, jitter, loss, limit, seed, rate}}``, one direction or both."""
+    waits for that): ``{key: {"a_to_b": {delay, jitter, loss, limit, seed, rate}}}``, some links, one direction or
+    both."""
     request = f'{config.get("stats")}.retime'
     try:
         with open(request) as handle:
             changes = json.load(handle)
     except (OSError, ValueError):
         return
-    for name, values in changes.items():
-        if name in directions:
-            directions[name].retime(**values)
+    for key, directions in changes.items():
+        line = lines.get(key)
+        for name, values in directions.items():
+            if line is not None and name in line.directions:
+                line.directions[name].retime(**values)
+                schedule.arrived(line.directions[name])   # a FIFO that became a heap may have a new first frame
     os.unlink(request)
 
 
@@ -294,7 +368,8 @@ def run_and_report(config):
 
 def main(argv=None):
     return daemon_main(argv, 'testbed.link.delayline', run_and_report,
-                       lambda config: f'delay line {config.get("link", "")}')
+                       lambda config: f'delay lines {", ".join(spec["key"] for spec in config["links"][:3])}'
+                                      f'{"..." if len(config["links"]) > 3 else ""}')
 
 
 if __name__ == '__main__':

@@ -232,3 +232,10 @@ def delay_line_direction(params: LinkParams, seed: int) -> dict:
     """What the delay line does to one direction of a link (JSON-serialisable); ``rate`` 0 = no serialisation."""
     return {'delay': params.delay, 'jitter': params.jitter, 'loss': params.loss / 100.0,
             'limit': params.inflight_limit, 'seed': seed, 'rate': params.bw if params.serialized else 0.0}
+
+
+def line_groups(count: int, cpus: int) -> list:
+    """Which delay-line process serves each of ``count`` links: one process per CPU (fewer for fewer links), the
+    links dealt out in turn so each process gets its share of any stretch of the topology. A list of index lists."""
+    processes = max(1, min(count, cpus))
+    return [list(range(first, count, processes)) for first in range(processes)] if count else []

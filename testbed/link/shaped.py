@@ -6,7 +6,7 @@ qdiscs are not what was asked for is an error (Mininet's TCLink would carry on w
 
 ``DelayLineLink`` is the userspace path for links that need delay, jitter or loss on a kernel without
 sch_netem: each end is a veth pair into the testbed's delay namespace, where a ``testbed.link.delayline`` process
-joins the two inner ends::
+(one per CPU, each serving many links: ``testbed.link.lines``) joins the two inner ends::
 
     node1 [intf1] ==veth== [dlNa] (delay line process) [dlNb] ==veth== [intf2] node2
                            \\______ delay namespace ______/
@@ -17,21 +17,14 @@ at run time through Mininet's own ``intf.config(bw=..., delay=..., jitter=..., l
 parameters given change for the traffic leaving that interface, the others stay (``ShapedLink.reshape``).
 """
 import dataclasses
-import json
-import os
-import signal
-import time
 
 from mininet.link import Intf, Link
 
-from testbed.system import daemon
 from testbed.errors import TestbedError
 from testbed.link.params import SHAPING_KEYS, LinkParams, check_path, delay_line_direction, rate_change_command, \
     tc_commands
 from testbed.system.runstate import free_ifindex
 
-DELAY_LINE_READY_TIMEOUT_S = 10.0
-RESHAPE_TIMEOUT_S = 5.0
 MININET_ONLY_TC_KEYS = ('speedup', 'use_hfsc', 'use_tbf', 'latency_ms', 'enable_ecn', 'enable_red')
 
 
@@ -179,25 +172,21 @@ class ShapedLink(Link):
         for intf in (self.intf1, self.intf2):
             intf.node.cmd(f'tc qdisc replace dev {intf.name} root netem loss 100%')
 
-    def start_data_plane(self, net):
-        """Nothing to start for a kernel link."""
-
-    def stop_data_plane(self):
-        """Nothing to stop for a kernel link; returns its counters (none)."""
-        return None
-
 
 class DelayLineLink(ShapedLink):
-    """A link whose delay, jitter and loss come from a userspace delay line (no sch_netem needed)."""
+    """A link whose delay, jitter and loss come from a userspace delay line (no sch_netem needed), served by one of
+    its network's delay-line processes (``lines``, a ``testbed.link.lines.DelayLines``)."""
 
     delay_path = 'userspace'
 
-    def __init__(self, node1, node2, delay_node, index, **kwargs):
+    def __init__(self, node1, node2, delay_node, index, lines, **kwargs):
         self.delay_node = delay_node
-        self.end_a, self.end_b = f'dl{index}a', f'dl{index}b'
-        self.process = None
-        self.stats_path = None
+        self.key = f'dl{index}'
+        self.end_a, self.end_b = f'{self.key}a', f'{self.key}b'
+        self.lines = lines
+        self.seeds = {}
         super().__init__(node1, node2, **kwargs)
+        lines.add(self)
 
     def makeIntfPair(self, intfname1, intfname2, addr1=None, addr2=None, node1=None, node2=None,
                      deleteIntfs=True):  # Mininet's hook for how a link's interfaces are made
@@ -206,48 +195,21 @@ class DelayLineLink(ShapedLink):
             self.make_veth(node, intf, addr, end, None, self.delay_node)
             self.delay_node.cmd(f'ip link set {end} up')
 
-    def start_data_plane(self, net):
-        """Start the delay line process and wait until its sockets are bound."""
-        self.stats_path = net.run.path(f'delayline-{self.end_a[:-1]}.json')
-        seed = net.seed * 1000 + int(self.end_a[2:-1])
-        self.seeds = {self.intf1.name: seed, self.intf2.name: seed + 500}
-        config = {
-            'link': self.name(), 'a': self.end_a, 'b': self.end_b, 'stats': self.stats_path,
-            'early_us': net.early_release_us,
-            'a_to_b': delay_line_direction(self.egress[self.intf1.name], seed),
-            'b_to_a': delay_line_direction(self.egress[self.intf2.name], seed + 500),
-        }
-        self.process = daemon.start(self.delay_node, 'testbed.link.delayline', config, net.run,
-                                    f'delay line {self.name()}', DELAY_LINE_READY_TIMEOUT_S)
+    def line_spec(self, seed):
+        """What the delay line process needs for this link (``seed``: the network's; each direction gets its own)."""
+        first = seed * 1000 + int(self.key[2:])
+        self.seeds = {self.intf1.name: first, self.intf2.name: first + 500}
+        return {'key': self.key, 'a': self.end_a, 'b': self.end_b,
+                'a_to_b': delay_line_direction(self.egress[self.intf1.name], self.seeds[self.intf1.name]),
+                'b_to_a': delay_line_direction(self.egress[self.intf2.name], self.seeds[self.intf2.name])}
 
     def _retime(self, intf, params):
-        """Hand the delay line the new delay, jitter, loss and rate of one direction and wait until it holds them
-        (it reads the file on SIGUSR1 and deletes it once applied)."""
-        if not self.process or self.process.poll() is not None:
-            raise TestbedError(f'link {self.name()}: its delay line is not running')
+        """Hand the delay line the new delay, jitter, loss and rate of one direction and wait until it holds them."""
         direction = 'a_to_b' if intf is self.intf1 else 'b_to_a'
-        request = f'{self.stats_path}.retime'
-        daemon.write_json(request, {direction: delay_line_direction(params, self.seeds[intf.name])})
-        self.process.send_signal(signal.SIGUSR1)
-        deadline = time.monotonic() + RESHAPE_TIMEOUT_S
-        while os.path.exists(request):
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                raise TestbedError(f'link {self.name()}: the delay line did not take the new parameters')
-            time.sleep(0.005)
+        self.lines.retime(self, {direction: delay_line_direction(params, self.seeds[intf.name])})
 
     def cut(self):
-        """Fail the link silently: stop the delay line, so no frame crosses while both ports stay up."""
-        self.stop_data_plane()
-
-    def stop_data_plane(self):
-        """Stop the delay line; return its counters."""
-        if not self.process:
-            return None
-        daemon.stop(self.process)
-        self.process = None
-        try:
-            with open(self.stats_path) as handle:
-                return json.load(handle)
-        except (OSError, ValueError):
-            return None
-
+        """Fail the link silently: its delay line loses every frame both ways while both ports stay up."""
+        self.lines.retime(self, {direction: {**delay_line_direction(self.egress[intf.name], self.seeds[intf.name]),
+                                             'loss': 1.0}
+                                 for direction, intf in (('a_to_b', self.intf1), ('b_to_a', self.intf2))})

@@ -24,10 +24,11 @@ from mininet.node import Host, Node, OVSSwitch
 
 from testbed.control.ryu import ROUTER_APP, ExternalController, RyuController, parse_controller_address, \
     wait_for_controller
-from testbed.control.flows import build_plan
+from testbed.control.flows import build_plan, unroutable
 from testbed.errors import TestbedError, CapabilityError
 from testbed.system.interrupts import deferred_signals, stop_on_signals
 from testbed.link.params import SHAPING_KEYS, LinkParams, check_path
+from testbed.link.lines import DelayLines
 from testbed.link.shaped import DelayLineLink, ShapedLink
 from testbed.system.probe import current_plan, probe
 from testbed.system.runstate import RUN_TAG, Run, end_namespace_processes
@@ -141,6 +142,7 @@ class TestbedNet(Mininet):
         self.run = run or Run(label)
         self._own_run = run is None
         self._delay_node = None
+        self._lines = None         # the delay lines' processes (on the userspace path, once a link needs one)
         self._delay_links = 0
         self._namespaces = []  # this network's namespace records (a run passed in may hold others')
         self.link_stats = {}
@@ -207,6 +209,7 @@ class TestbedNet(Mininet):
             # No IPv6 link-local chatter (RS, MLD, DAD) may leak from the inner ends into the links.
             self._delay_node.cmd('sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1')
             self._delay_node.cmd('ip link set lo up')
+            self._lines = DelayLines(self._delay_node, self.run, self.early_release_us)
         return self._delay_node
 
     # -- links ------------------------------------------------------------------------------------------------
@@ -223,7 +226,8 @@ class TestbedNet(Mininet):
                     raise TestbedError(f'{where}: an interface or Open vSwitch port called {intf} already exists '
                                        f'(another network running?); stop it or rename the node')
         if cls is None and self.plan.delay == 'userspace' and shaping.needs_delay:
-            cls = functools.partial(DelayLineLink, delay_node=self.delay_node(), index=self._delay_links)
+            cls = functools.partial(DelayLineLink, delay_node=self.delay_node(), index=self._delay_links,
+                                    lines=self._lines)
             self._delay_links += 1
         # The link records its root-namespace interfaces itself, before creating them (ShapedLink.makeIntfPair).
         return super().addLink(node1, node2, port1, port2, cls=cls, shaping=shaping, run=self.run,
@@ -241,12 +245,18 @@ class TestbedNet(Mininet):
 
     def start(self):
         if self.controllers:
+            plan = build_plan(self, self.algorithm, self.metric)
+            problem = unroutable(plan) if self.routed else None
+            if problem:
+                raise TestbedError(problem)
             with open(self.run.path('plan.json'), 'w') as handle:
-                json.dump(build_plan(self, self.algorithm, self.metric), handle, indent=1)
-        super().start()
+                json.dump(plan, handle, indent=1)
+        # The links carry frames before the switches start, so the controller's first LLDP probes cross them.
+        if self._lines is not None:
+            self._lines.start(self.seed)
         for link in self.links:
-            link.start_data_plane(self)
             link.apply_shaping()
+        super().start()
         if self.routed:
             self.router_status = self.controllers[0].wait_ready()
         if self.plan.datapath == 'userspace':  # the checksum-offload trap: only on ports of userspace switches
@@ -271,8 +281,8 @@ class TestbedNet(Mininet):
 
     def network_record(self):
         """The nodes (their classes, their shell's PID: the namespace to read) and the links (both ends' interfaces,
-        rate in bits/s, one-way delay in seconds, the stats file of its delay line if it has one), as other processes
-        read them."""
+        rate in bits/s, one-way delay in seconds, where its delay line writes its counters if it has one), as other
+        processes read them."""
         nodes = {node.name: {'pid': node.pid, 'classes': [cls.__name__ for cls in type(node).__mro__[:-1]],
                              'ip': node.IP() if node in self.hosts else None,
                              'ip6': (node.params.get('ip6') or '').split('/')[0] or None}
@@ -285,7 +295,7 @@ class TestbedNet(Mininet):
             links.append({'id': f'{ends[0].name}-{ends[1].name}' + (f'#{index}' if repeated else ''),
                           'a': ends[0].name, 'a_intf': link.intf1.name, 'b': ends[1].name, 'b_intf': link.intf2.name,
                           'bw': shaping.bw, 'delay': shaping.delay,
-                          'delay_line': getattr(link, 'stats_path', None)})
+                          'delay_line': self._lines.stats_of(link) if isinstance(link, DelayLineLink) else None})
         return {'nodes': nodes, 'links': links}
 
     def stop(self):
@@ -311,9 +321,8 @@ class TestbedNet(Mininet):
             for host in getattr(self, 'hosts', []):
                 if hasattr(host, 'stop_services'):
                     attempt(f'{host.name} services', host.stop_services)
-            for link in list(getattr(self, 'links', [])):
-                if isinstance(link, ShapedLink):
-                    attempt(f'link {link.name()}', self._stop_data_plane, link)
+            if self._lines is not None:
+                attempt('delay lines', self._stop_delay_lines)
             shells = {node.pid for node in nodes if node.pid}
             attempt('processes left in the nodes', end_namespace_processes, self._namespaces, shells)
             if hasattr(self, 'controllers'):  # Mininet's own __init__ completed
@@ -330,12 +339,19 @@ class TestbedNet(Mininet):
                 print(f'testbed: warning: run {self.run.id} left {", ".join(left)}; remove it with: '
                       f'testbed clean --run {self.run.id}', file=sys.stderr)
 
-    def _stop_data_plane(self, link):
-        stats = link.stop_data_plane()
-        if stats:
-            self.link_stats[link.name()] = stats
+    def _stop_delay_lines(self):
+        counters = self._lines.stop()
+        for link in self.links:
+            if isinstance(link, DelayLineLink) and link.key in counters:
+                self.link_stats[link.name()] = counters[link.key]
 
     # -- reporting --------------------------------------------------------------------------------------------
+    def delay_line_processes(self):
+        """(PIDs of the delay-line processes, how many links they serve): what the userspace delay costs."""
+        if self._lines is None:
+            return [], 0
+        return [process.pid for process, _ in self._lines.processes], len(self._lines.links)
+
     def describe_links(self):
         """(link name, shaping, path) for each link."""
         rows = []

@@ -64,21 +64,48 @@ def start(node, module, config, run, what, timeout=10.0):
     """Start ``python -m module CONFIG`` inside ``node``, record its PID in ``run``, wait for its ``ready`` line.
 
     Raises ``TestbedError`` with the daemon's own error line when it does not come up."""
-    from testbed.errors import TestbedError
+    process = launch(node, module, config, run, what)
+    wait_ready([(process, what)], timeout)
+    return process
+
+
+def launch(node, module, config, run, what):
+    """Start ``python -m module CONFIG`` inside ``node`` and record its PID in ``run``; do not wait for it."""
     from testbed.system.interrupts import deferred_signals
     config = {**config, 'parent': os.getpid()}
     with deferred_signals():  # recorded before a signal can end the run
         process = node.popen([sys.executable, '-m', module, json.dumps(config)], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE)
         run.record_process(process.pid, what)
-    ready, _, _ = select.select([process.stdout], [], [], timeout)
-    line = process.stdout.readline().decode().strip() if ready else ''
-    if line != 'ready':
-        process.kill()
-        process.wait()
-        error = process.stderr.read().decode().strip()
-        raise TestbedError(f'{what} did not start: {error.splitlines()[-1] if error else "no answer"}')
     return process
+
+
+def wait_ready(started, timeout=10.0):
+    """Wait until every daemon of ``started`` ([(process, what)], started together) printed ``ready``. If one does
+    not, stop them all and raise ``TestbedError`` with the first failure's own error line."""
+    import time
+    from testbed.errors import TestbedError
+    deadline = time.monotonic() + timeout
+    waiting = {process.stdout.fileno(): (process, what) for process, what in started}
+    failure = None
+    while waiting and failure is None:
+        ready, _, _ = select.select(list(waiting), [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            failure = (*next(iter(waiting.values())), 'no answer')
+        for fd in ready:
+            process, what = waiting.pop(fd)
+            if process.stdout.readline().decode().strip() != 'ready':
+                failure = failure or (process, what, None)
+    if failure is None:
+        return
+    failed, what, reason = failure
+    failed.kill()
+    failed.wait()
+    if reason is None:
+        error = failed.stderr.read().decode().strip()
+        reason = error.splitlines()[-1] if error else 'no answer'
+    stop_all([process for process, _ in started])
+    raise TestbedError(f'{what} did not start: {reason}')
 
 
 def start_program(node, run, command, what, ready, timeout=10.0):
@@ -110,14 +137,22 @@ def start_program(node, run, command, what, ready, timeout=10.0):
 
 def stop(process, grace=5.0):
     """Terminate a daemon started by ``start`` and reap it (kill it if it ignores SIGTERM)."""
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    stop_all([process], grace)
+
+
+def stop_all(processes, grace=5.0):
+    """Terminate daemons together, then reap them (killing those that ignore SIGTERM for ``grace`` seconds)."""
+    import time
+    running = [process for process in processes if process is not None and process.poll() is None]
+    for process in running:
+        process.terminate()
+    deadline = time.monotonic() + grace
+    for process in running:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def main(argv, prog, run, label, errors=(OSError,)):

@@ -10,7 +10,7 @@ those, in any process (the one that runs the network or another terminal's ``tes
 - the control plane's timeline and circuits: the controller's REST API (``testbed.control.api``);
 - tunnel and translator counters: as ``testbed tunnels`` reads them;
 - link state: each end's flags (up, carrier) from a socket in its namespace (``testbed.system.netns``), so a link
-  set down elsewhere (Mininet's CLI, a test) shows too; the delay lines' counters from their stats files;
+  set down elsewhere (Mininet's CLI, a test) shows too; the delay lines' counters from their processes' stats files;
 - a link down or up: ``ip link set`` on both ends, inside each end's namespace (``nsenter``), as Mininet's
   ``configLinkStatus`` does; names come from the network's own record, never from the request into a shell;
 - ping and iperf3 between two hosts (``testbed.measure.probes``, run through ``NodeShell``), and captures on a
@@ -138,16 +138,23 @@ class NetworkView:
         return queues
 
     def read_lines(self) -> Dict[str, Dict]:
-        """{link id: its delay line's counters} for the links with a delay line (the userspace path): each line
-        rewrites its stats file once a second."""
+        """{link id: its delay line's counters and when they were written} for the links with a delay line (the
+        userspace path): each delay-line process rewrites its stats file, all its links, twice a second."""
+        files: Dict[str, Optional[Dict]] = {}
         lines = {}
         for link in self.links:
-            if link.get('delay_line'):
+            where = link.get('delay_line')
+            if not where:
+                continue
+            if where['stats'] not in files:
                 try:
-                    with open(link['delay_line']) as handle:
-                        lines[link['id']] = json.load(handle)
+                    with open(where['stats']) as handle:
+                        files[where['stats']] = json.load(handle)
                 except (OSError, ValueError):
-                    pass   # not written yet, or the line is stopped (a link cut)
+                    files[where['stats']] = None   # not written yet
+            written = files[where['stats']]
+            if written and where['key'] in written.get('links', {}):
+                lines[link['id']] = {'at': written['at'], **written['links'][where['key']]}
         return lines
 
     def read_states(self) -> Dict[str, Dict[str, Optional[str]]]:

@@ -1,7 +1,7 @@
 """The control plane's plan and flows, without switches: flow specs and reading tables back from dumps."""
 from testbed.control.flows import (COOKIE_PUNT, COOKIE_ROUTE, PRIORITY_ROUTE_BASE, attachments_from_plan,
                                   graph_from_plan, parse_dumped_routes, punt_flows, reconvergence_flow_mods,
-                                  route_flows, router_ipv4, router_mac)
+                                  route_flows, router_ipv4, router_mac, unroutable)
 from testbed.control.routing import compute_routes
 
 PLAN = {
@@ -70,3 +70,12 @@ def test_a_failure_costs_only_the_changed_entries():
     assert reconvergence_flow_mods(plan, before, after) == {'s1': 1, 's2': 1}
     assert reconvergence_flow_mods(plan, after, before) == {'s1': 1, 's2': 1}  # the repair undoes it
     assert reconvergence_flow_mods(plan, before, before) == {}
+
+
+def test_a_flat_network_is_refused_by_the_router_app_with_the_reason():
+    assert unroutable(PLAN) is None
+    flat = {**PLAN, 'attachments': PLAN['attachments'] + [
+        {'prefix': '10.0.1.0/24', 'switch': 's2', 'port': 1, 'name': 'h3', 'mac': '00:00:00:00:00:03',
+         'gateway': None}]}
+    reason = unroutable(flat)
+    assert reason.startswith('hosts h1 (s1) and h3 (s2) share the subnet 10.0.1.0/24') and '--controller' in reason

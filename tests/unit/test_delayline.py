@@ -1,7 +1,8 @@
 """The delay line's per-direction logic with a fake socket (no root, no interfaces)."""
 import pytest
 
-from testbed.link.delayline import MAX_COMPENSATION, MIN_FRAME, VNET_HDR_LEN, Direction, Lateness
+from testbed.link.delayline import MAX_COMPENSATION, MIN_FRAME, VNET_HDR_LEN, Direction, Lateness, Schedule
+from testbed.link.params import line_groups
 
 
 class FakeSocket:
@@ -87,3 +88,33 @@ def test_a_serialising_link_gives_each_frame_its_transmission_time_back_to_back(
     dues = [entry[0] for entry in direction.queue]
     frame_time = 1514 * 8 / 1e6
     assert dues == pytest.approx([frame_time + 0.001, 2 * frame_time + 0.001, 1.0 + frame_time + 0.001])
+
+
+def test_links_are_dealt_out_over_one_process_per_cpu():
+    assert line_groups(5, 2) == [[0, 2, 4], [1, 3]]
+    assert line_groups(1, 8) == [[0]] and line_groups(0, 2) == []
+    many = line_groups(1000, 4)
+    assert sorted(index for group in many for index in group) == list(range(1000))
+    assert {len(group) for group in many} == {250}
+
+
+def test_the_schedule_releases_every_link_in_due_order():
+    """Three directions of two links in one process: each frame leaves at its own due time, whichever link."""
+    outs = [FakeSocket() for _ in range(3)]
+    fast, slow = Direction('a_to_b', outs[0], delay=0.001), Direction('b_to_a', outs[1], delay=0.005)
+    jittery = Direction('a_to_b', outs[2], delay=0.004, jitter=0.003, seed=7)
+    schedule = Schedule()
+    for direction in (fast, slow, jittery):
+        direction.arrive(frame(1), now=0.0)
+        schedule.arrived(direction)
+    assert schedule.next_due() == pytest.approx(0.001)
+    schedule.release(0.0015)
+    assert [len(out.sent) for out in outs] == [1, 0, 0]
+    for i in range(20):                    # jitter: later frames may be due before the first one
+        jittery.arrive(frame(i), now=0.002)
+        schedule.arrived(jittery)
+    assert schedule.next_due() == pytest.approx(jittery.next_due())
+    schedule.release(0.0049)
+    assert len(outs[1].sent) == 0 and all(due > 0.0049 for due, _, _ in jittery.queue)
+    schedule.release(1.0)
+    assert [len(out.sent) for out in outs] == [1, 1, 21] and schedule.next_due() is None

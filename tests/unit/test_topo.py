@@ -121,3 +121,19 @@ def test_declarative_mistakes(tmp_path, text, words):
 def test_from_spec_host_options():
     topo = from_spec({'hosts': {'h1': {'ip': '10.0.0.1/24'}}, 'switches': [], 'links': []})
     assert topo.nodeInfo('h1')['ip'] == '10.0.0.1/24'
+
+
+def test_sizes_are_the_address_plans_not_arbitrary_caps():
+    """A flat network numbers up to 65534 hosts (a /16 above 254); routed hosts get a /24 each up to 65279, past
+    which 10.255/16 (the switches' own addresses) would be reached."""
+    from topologies.basic import LinearTopo, flat_host_ip
+    from topologies.control import GridTopo
+    assert flat_host_ip(3, 3) == '10.0.0.3/24' and flat_host_ip(300, 500) == '10.0.1.44/16'
+    big = LinearTopo(n=300)
+    addresses = {big.nodeInfo(host)['ip'] for host in big.hosts()}
+    assert len(addresses) == 300 and '10.0.1.44/16' in addresses
+    grid = GridTopo(rows=22, cols=23)
+    assert len(grid.switches()) == 506 and grid.nodeInfo('h300')['ip'] == '10.1.44.10/24'
+    assert grid.nodeInfo('h300')['defaultRoute'] == 'via 10.1.44.1'
+    with pytest.raises(ValueError, match='exceeds 65279'):
+        GridTopo(rows=300, cols=300)
