@@ -39,14 +39,13 @@ import heapq
 import json
 import os
 import random
-import resource
 import select
 import socket
 import struct
 import sys
 import time
 
-from testbed.system.daemon import LoopSignals, die_with_parent, write_json
+from testbed.system.daemon import LoopSignals, die_with_parent, raise_file_limit, write_json
 from testbed.system.daemon import main as daemon_main
 
 ETH_P_ALL = 0x0003
@@ -262,20 +261,12 @@ class Line:
                 for name, direction in self.directions.items()}
 
 
-def raise_file_limit(needed):
-    """Two sockets per link: lift this process's soft limit on open files (to the hard one) when it is too low."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and soft < needed:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard == resource.RLIM_INFINITY else
-                                                    max(soft, min(hard, needed)), hard))
-
-
 def run(config):
     """Forward frames on every link of ``config`` until SIGTERM; return the counters."""
     die_with_parent(config.get('parent'))
     signals = LoopSignals()              # its pipe and the epoll set first: select() takes descriptors < 1024
     poller = select.epoll()
-    raise_file_limit(2 * len(config['links']) + 64)
+    raise_file_limit(2 * len(config['links']) + 64)   # two sockets per link
     lines = [Line(spec) for spec in config['links']]
     inbound = {}
     for line in lines:

@@ -26,6 +26,7 @@ from testbed.control.ryu import ROUTER_APP, ExternalController, RyuController, p
     wait_for_controller
 from testbed.control.flows import build_plan, unroutable
 from testbed.errors import TestbedError, CapabilityError
+from testbed.system.daemon import raise_file_limit
 from testbed.system.interrupts import deferred_signals, stop_on_signals
 from testbed.link.params import SHAPING_KEYS, LinkParams, check_path
 from testbed.link.lines import DelayLines
@@ -35,6 +36,7 @@ from testbed.system.runstate import RUN_TAG, Run, end_namespace_processes
 from testbed.network.topo import validate
 
 DELAY_NODE_NAME = 'tbdelay'
+FILES_PER_NODE = 4    # a node's terminal and pipes, with room to spare
 SHELL_SETTLE_S = 2.0  # how long an interrupted command in a node's shell may take to give the prompt back
 
 
@@ -132,6 +134,7 @@ class TestbedNet(Mininet):
         self.plan = plan or current_plan()
         if topo is not None:
             check_topology(topo, self.plan)
+            raise_file_limit(FILES_PER_NODE * len(topo.nodes()) + 256)
         self._names = MachineNames()
         if topo is not None:
             for name in topo.nodes():

@@ -2,6 +2,7 @@
 import ctypes
 import json
 import os
+import resource
 import select
 import signal
 import subprocess
@@ -19,6 +20,15 @@ def die_with_parent(parent=None):
         pass
     if parent is not None and os.getppid() != parent:
         sys.exit(1)
+
+
+def raise_file_limit(needed):
+    """Lift this process's soft limit on open files towards ``needed`` (up to the hard limit) when it is lower: a
+    large network holds a terminal per node, a delay-line process two sockets per link."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed if hard == resource.RLIM_INFINITY else
+                                                    min(hard, needed), hard))
 
 
 class LoopSignals:
