@@ -254,12 +254,13 @@ class TestbedNet(Mininet):
                 raise TestbedError(problem)
             with open(self.run.path('plan.json'), 'w') as handle:
                 json.dump(plan, handle, indent=1)
-        # The links carry frames before the switches start, so the controller's first LLDP probes cross them.
+        # The delay lines carry frames before the switches start, so the controller's first LLDP probes cross them.
+        # The qdiscs come after: Open vSwitch resets a port's root qdisc as it adds the port.
         if self._lines is not None:
             self._lines.start(self.seed)
+        super().start()
         for link in self.links:
             link.apply_shaping()
-        super().start()
         if self.routed:
             self.router_status = self.controllers[0].wait_ready()
         if self.plan.datapath == 'userspace':  # the checksum-offload trap: only on ports of userspace switches
