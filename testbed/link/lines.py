@@ -77,8 +77,13 @@ class DelayLines:
                     raise TestbedError(f'link {link.name()}: the delay line did not take the new parameters')
                 time.sleep(0.002)
 
+    def begin_stop(self) -> None:
+        """Ask every process to stop (their sockets take the kernel a while to close: let it overlap)."""
+        daemon.terminate_all([process for process, _ in self.processes])
+
     def stop(self) -> dict:
-        """Stop every process at once; {link key: its counters} from their last stats files."""
+        """Stop every process at once (if ``begin_stop`` did not); {link key: its counters} from their last stats
+        files."""
         daemon.stop_all([process for process, _ in self.processes])
         counters = {}
         for _, stats in self.processes:

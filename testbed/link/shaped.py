@@ -65,6 +65,27 @@ class ShapedLink(Link):
     def name(self):
         return f'{self.intf1.node.name}-{self.intf2.node.name}'
 
+    # -- deleting the interfaces ------------------------------------------------------------------------------
+    def deletion_ends(self):
+        """[(node, interface)] whose deletion takes the whole link with it (a veth goes with its peer): an end in
+        the root namespace if there is one, so that one command there can delete many links."""
+        return [(self.intf2.node, self.intf2.name) if self.intf1.node.inNamespace and not
+                self.intf2.node.inNamespace else (self.intf1.node, self.intf1.name)]
+
+    def forget(self):
+        """The interfaces were deleted together with others' (``TestbedNet.stop``): let Mininet's ``stop`` skip
+        its command per interface."""
+        self.deleted_together = True
+
+    def delete(self):  # Mininet's API: called by link.stop()
+        if not getattr(self, 'deleted_together', False):
+            super().delete()
+            return
+        for intf in (self.intf1, self.intf2):
+            intf.node.delIntf(intf)
+            intf.link = None
+        self.intf1 = self.intf2 = None
+
     # -- creating the interfaces ------------------------------------------------------------------------------
     def makeIntfPair(self, intfname1, intfname2, addr1=None, addr2=None, node1=None, node2=None,
                      deleteIntfs=True):  # Mininet's hook for how a link's interfaces are made
@@ -194,6 +215,10 @@ class DelayLineLink(ShapedLink):
         for node, intf, addr, end in ((node1, intfname1, addr1, self.end_a), (node2, intfname2, addr2, self.end_b)):
             self.make_veth(node, intf, addr, end, None, self.delay_node)
             self.delay_node.cmd(f'ip link set {end} up')
+
+    def deletion_ends(self):
+        """The delay namespace's ends of both veth pairs: each takes a node's end with it."""
+        return [(self.delay_node, self.end_a), (self.delay_node, self.end_b)]
 
     def line_spec(self, seed):
         """What the delay line process needs for this link (``seed``: the network's; each direction gets its own)."""

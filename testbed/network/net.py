@@ -325,12 +325,18 @@ class TestbedNet(Mininet):
             for host in getattr(self, 'hosts', []):
                 if hasattr(host, 'stop_services'):
                     attempt(f'{host.name} services', host.stop_services)
+            if self._lines is not None:   # reaped after Mininet's stop: closing their sockets takes the kernel time
+                attempt('delay lines', self._lines.begin_stop)
+            # the nodes' own shells end with their nodes below (an interactive shell ignores SIGTERM); the delay
+            # lines are stopping already
+            ours = {node.pid for node in nodes + [self._delay_node] if node is not None and node.pid}
+            ours.update(self.delay_line_processes()[0])
+            attempt('processes left in the nodes', end_namespace_processes, self._namespaces, ours)
+            if hasattr(self, 'controllers'):  # Mininet's own __init__ completed
+                attempt('links', self._delete_links_together)
+                attempt('Mininet', super().stop)
             if self._lines is not None:
                 attempt('delay lines', self._stop_delay_lines)
-            shells = {node.pid for node in nodes if node.pid}
-            attempt('processes left in the nodes', end_namespace_processes, self._namespaces, shells)
-            if hasattr(self, 'controllers'):  # Mininet's own __init__ completed
-                attempt('Mininet', super().stop)
             if self._delay_node is not None:
                 attempt('delay namespace', self._delay_node.terminate)
                 self._delay_node = None
@@ -342,6 +348,22 @@ class TestbedNet(Mininet):
             if left:
                 print(f'testbed: warning: run {self.run.id} left {", ".join(left)}; remove it with: '
                       f'testbed clean --run {self.run.id}', file=sys.stderr)
+
+    def _delete_links_together(self):
+        """Delete the links' veths with one ``ip -batch`` per namespace, not Mininet's command per interface (12 ms
+        each, measured: 5 s of a 100-switch network's stop)."""
+        batches = {}
+        for link in self.links:
+            if isinstance(link, ShapedLink) and link.intf1 is not None:
+                for node, name in link.deletion_ends():
+                    batches.setdefault(node if node.inNamespace else None, []).append(name)   # None: the root's
+                link.forget()
+        for node, names in batches.items():
+            command = ['ip', '-force', '-batch', '-']
+            process = node.popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL) if node else subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            process.communicate(''.join(f'link del dev {name}\n' for name in names).encode())
 
     def _stop_delay_lines(self):
         counters = self._lines.stop()

@@ -152,12 +152,24 @@ def stop(process, grace=5.0):
 
 def stop_all(processes, grace=5.0):
     """Terminate daemons together, then reap them (killing those that ignore SIGTERM for ``grace`` seconds)."""
+    terminate_all(processes)
+    reap_all(processes, grace)
+
+
+def terminate_all(processes):
+    """Send SIGTERM to every daemon still running, without waiting (``reap_all`` later)."""
+    for process in processes:
+        if process is not None and process.poll() is None:
+            process.terminate()
+
+
+def reap_all(processes, grace=5.0):
+    """Wait for daemons already sent SIGTERM; kill those still running after ``grace`` seconds."""
     import time
-    running = [process for process in processes if process is not None and process.poll() is None]
-    for process in running:
-        process.terminate()
     deadline = time.monotonic() + grace
-    for process in running:
+    for process in processes:
+        if process is None:
+            continue
         try:
             process.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
