@@ -30,7 +30,7 @@ from testbed.system.daemon import raise_file_limit
 from testbed.system.interrupts import deferred_signals, stop_on_signals
 from testbed.link.params import SHAPING_KEYS, LinkParams, check_path
 from testbed.link.lines import DelayLines
-from testbed.link.shaped import DelayLineLink, ShapedLink
+from testbed.link.shaped import DelayLineLink, ShapedLink, apply_shaping_together
 from testbed.system.probe import current_plan, probe
 from testbed.system.runstate import RUN_TAG, Run, end_namespace_processes
 from testbed.network.topo import validate
@@ -47,6 +47,7 @@ class TestbedSwitch(OVSSwitch):
 
     def __init__(self, name, run_id='', **params):
         params.setdefault('protocols', 'OpenFlow13')
+        params.setdefault('batch', True)   # Mininet's batchStartup: one ovs-vsctl for many bridges, not one each
         self.run_id = run_id
         super().__init__(name, **params)
 
@@ -259,8 +260,7 @@ class TestbedNet(Mininet):
         if self._lines is not None:
             self._lines.start(self.seed)
         super().start()
-        for link in self.links:
-            link.apply_shaping()
+        apply_shaping_together(self.links)
         if self.routed:
             self.router_status = self.controllers[0].wait_ready()
         if self.plan.datapath == 'userspace':  # the checksum-offload trap: only on ports of userspace switches

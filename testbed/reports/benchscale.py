@@ -85,8 +85,8 @@ def testbed_side(rows: int, cols: int) -> dict:
 
 def plain_side(topo, controller: bool, far: str) -> dict:
     """Plain Mininet (its own classes, the userspace datapath if the kernel has no OVS module), recorded in a
-    testbed run so that ``testbed clean`` removes it if the bench is killed (its OVSSwitch carries the run's tag:
-    ``TestbedSwitch`` adds nothing else)."""
+    testbed run so that ``testbed clean`` removes it if the bench is killed (its OVSSwitch carries the run's tag;
+    ``TestbedSwitch`` with Mininet's defaults adds nothing else)."""
     from mininet.link import TCLink
     from mininet.log import setLogLevel
     from mininet.net import Mininet
@@ -95,7 +95,7 @@ def plain_side(topo, controller: bool, far: str) -> dict:
     from testbed.system.probe import current_plan
     from testbed.system.runstate import Run
     run = Run('benchscale-plain')
-    switch = functools.partial(TestbedSwitch, run_id=run.id,
+    switch = functools.partial(TestbedSwitch, run_id=run.id, batch=False,   # Mininet's own default
                                datapath='user' if current_plan().datapath == 'userspace' else 'kernel')
     for name in topo.switches():
         run.record_bridge(name)

@@ -27,7 +27,7 @@ FEATURES = ('delay', 'tunnel', 'datapath')   # what has a kernel path and a user
 PATHS = ('kernel', 'userspace')
 FEATURE_NEEDS = {'delay': 'sch_netem', 'tunnel': 'sit', 'datapath': 'openvswitch'}
 FEATURE_FALLBACK = {
-    'delay': 'userspace delay line (AF_PACKET, one event loop per link)',
+    'delay': 'userspace delay lines (AF_PACKET, one event loop per CPU for all links)',
     'tunnel': 'userspace 6to4 encapsulator (TUN + raw IPv4 socket, protocol 41)',
     'datapath': 'OVS userspace datapath (datapath_type=netdev)',
 }

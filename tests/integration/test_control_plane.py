@@ -2,6 +2,7 @@
 controller restart, and no packet-in for routed traffic."""
 import re
 import subprocess
+import sys
 import threading
 import time
 
@@ -10,6 +11,7 @@ import pytest
 from testbed.measure.probes import traceroute_hops
 from testbed.network.net import running
 from testbed.control.tables import named_rows, read_switch
+from testbed.system.runstate import list_runs
 from topologies.control import ChainTopo, MeshTopo, RingTopo, StarTopo
 
 
@@ -153,3 +155,16 @@ def test_silent_failure_is_found_by_lldp_timeout():
           f'{"reachable the other way round" if reachable else "UNREACHABLE"}')
     assert any('LLDP timeout' in entry['event'] for entry in timeline)
     assert reachable
+
+
+def test_a_flat_network_is_refused_by_the_router_app_and_leaves_nothing():
+    """``linear`` puts every host in one subnet: the router app cannot route it, and says so in one line."""
+    before = {name for name, _, _ in list_runs()}
+    bridges = set(subprocess.run(['ovs-vsctl', 'list-br'], capture_output=True, text=True).stdout.split())
+    done = subprocess.run([sys.executable, '-m', 'testbed', 'run', 'linear', '--controller', '--test', 'pingall'],
+                          capture_output=True, text=True, timeout=120)
+    errors = [line for line in done.stderr.splitlines() if line.startswith('testbed: error')]
+    print(done.returncode, errors)
+    assert done.returncode != 0 and len(errors) == 1 and 'share the subnet 10.0.0.0/24' in errors[0]
+    assert {name for name, _, _ in list_runs()} == before
+    assert set(subprocess.run(['ovs-vsctl', 'list-br'], capture_output=True, text=True).stdout.split()) == bridges
