@@ -114,6 +114,14 @@ def build_plan(net: Any, algorithm: str = 'link-state', metric: str = 'hops') ->
     return plan
 
 
+FLOW_MODS_PER_S = 5000    # what the router app installs at the least (Ryu, userspace OVS, 2 vCPUs: ~20,000/s)
+
+
+def install_allowance_s(plan: dict) -> float:
+    """Time to allow, beyond a small network's, for the initial tables: a route per prefix on every switch."""
+    return len(plan['switches']) * len(plan['attachments']) / FLOW_MODS_PER_S
+
+
 def unroutable(plan: dict) -> Optional[str]:
     """Why the router app cannot route this network, or None: it routes one prefix to one switch port, so two hosts
     on different ports must not share a subnet (a flat network, such as ``linear``, needs learning switches)."""

@@ -150,9 +150,10 @@ class RyuController(Controller):
         self.stop_process()
         super().stop(*args, **kwargs)
 
-    def wait_ready(self, timeout=None):
-        """Wait until the router app has installed every table (all switches connected, all links discovered)."""
-        timeout = timeout or start_timeout_s()
+    def wait_ready(self, timeout=None, extra=0.0):
+        """Wait until the router app has installed every table (all switches connected, all links discovered);
+        ``extra`` seconds more than a small network needs (a large one's tables take longer)."""
+        timeout = round((timeout or start_timeout_s()) + extra)
         deadline = time.monotonic() + timeout
         status = {}
         while time.monotonic() < deadline:
@@ -165,4 +166,7 @@ class RyuController(Controller):
             except ControllerUnreachable:
                 pass
             time.sleep(0.1)
-        raise TestbedError(f'controller {self.name} not ready after {timeout} s: {status or "no answer"}')
+        shown = {key: value for key, value in status.items() if key != 'switches'}
+        if status:
+            shown['switches'] = len(status.get('switches', []))
+        raise TestbedError(f'controller {self.name} not ready after {timeout} s: {shown or "no answer"}')

@@ -5,7 +5,6 @@ the pcap's path. ``decode_6in4`` reads protocol-41 datagrams from it as plain di
 header fields: the form the 6to4 header comparison (kernel sit vs userspace encapsulator) and the report use.
 """
 import os
-import select
 import subprocess
 import time
 
@@ -22,7 +21,7 @@ def capture(node, intf, bpf, action, path, run=None, count=100):
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     if run is not None:
         run.record_process(process.pid, f'tcpdump on {node.name}:{intf}')
-    ready, _, _ = select.select([process.stderr], [], [], 5)  # "listening on ..." once the filter is live
+    ready = daemon.readable([process.stderr.fileno()], 5)  # "listening on ..." once the filter is live
     line = process.stderr.readline().decode() if ready else ''
     if 'listening on' not in line:
         daemon.stop(process)

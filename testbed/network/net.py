@@ -24,7 +24,7 @@ from mininet.node import Host, Node, OVSSwitch
 
 from testbed.control.ryu import ROUTER_APP, ExternalController, RyuController, parse_controller_address, \
     wait_for_controller
-from testbed.control.flows import build_plan, unroutable
+from testbed.control.flows import build_plan, install_allowance_s, unroutable
 from testbed.errors import TestbedError, CapabilityError
 from testbed.system.daemon import raise_file_limit
 from testbed.system.interrupts import deferred_signals, stop_on_signals
@@ -262,7 +262,7 @@ class TestbedNet(Mininet):
         super().start()
         apply_shaping_together(self.links)
         if self.routed:
-            self.router_status = self.controllers[0].wait_ready()
+            self.router_status = self.controllers[0].wait_ready(extra=install_allowance_s(plan))
         if self.plan.datapath == 'userspace':  # the checksum-offload trap: only on ports of userspace switches
             switches = set(self.switches)
             for host in self.hosts:

@@ -22,6 +22,15 @@ def die_with_parent(parent=None):
         sys.exit(1)
 
 
+def readable(fds, timeout):
+    """The descriptors of ``fds`` that are readable within ``timeout`` seconds. poll(), not select(): a large
+    network's process holds more than select()'s 1024 descriptors."""
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN)
+    return [fd for fd, _ in poller.poll(max(0.0, timeout) * 1000)]
+
+
 def raise_file_limit(needed):
     """Lift this process's soft limit on open files towards ``needed`` (up to the hard limit) when it is lower: a
     large network holds a terminal per node, a delay-line process two sockets per link."""
@@ -99,7 +108,7 @@ def wait_ready(started, timeout=10.0):
     waiting = {process.stdout.fileno(): (process, what) for process, what in started}
     failure = None
     while waiting and failure is None:
-        ready, _, _ = select.select(list(waiting), [], [], max(0.0, deadline - time.monotonic()))
+        ready = readable(list(waiting), deadline - time.monotonic())
         if not ready:
             failure = (*next(iter(waiting.values())), 'no answer')
         for fd in ready:
