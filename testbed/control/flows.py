@@ -124,11 +124,14 @@ def install_allowance_s(plan: dict) -> float:
 
 def unroutable(plan: dict) -> Optional[str]:
     """Why the router app cannot route this network, or None: it routes one prefix to one switch port, so two hosts
-    on different ports must not share a subnet (a flat network, such as ``linear``, needs learning switches)."""
+    with different addresses on different ports must not share a subnet (a flat network, such as ``linear``, needs
+    learning switches). The same address in several places is anycast (the 6to4 relays), which it routes to the
+    nearest."""
     where: Dict[str, dict] = {}
     for attachment in plan['attachments']:
         first = where.setdefault(attachment['prefix'], attachment)
-        if (first['switch'], first['port']) != (attachment['switch'], attachment['port']):
+        if (first['switch'], first['port']) != (attachment['switch'], attachment['port']) \
+                and first.get('host_ip') != attachment.get('host_ip'):
             return (f'hosts {first["name"]} ({first["switch"]}) and {attachment["name"]} ({attachment["switch"]}) '
                     f'share the subnet {attachment["prefix"]}, and the router app routes one subnet to one port: '
                     'run this topology without --controller (learning switches), or use a routed one (star, ring, '

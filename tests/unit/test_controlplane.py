@@ -76,6 +76,9 @@ def test_a_flat_network_is_refused_by_the_router_app_with_the_reason():
     assert unroutable(PLAN) is None
     flat = {**PLAN, 'attachments': PLAN['attachments'] + [
         {'prefix': '10.0.1.0/24', 'switch': 's2', 'port': 1, 'name': 'h3', 'mac': '00:00:00:00:00:03',
-         'gateway': None}]}
+         'host_ip': '10.0.1.11', 'gateway': None}]}
     reason = unroutable(flat)
     assert reason.startswith('hosts h1 (s1) and h3 (s2) share the subnet 10.0.1.0/24') and '--controller' in reason
+    relays = [{'prefix': '192.88.99.0/24', 'switch': switch, 'port': 1, 'name': name, 'host_ip': '192.88.99.1'}
+              for switch, name in (('s2', 'relay'), ('s3', 'relay2'))]
+    assert unroutable({**PLAN, 'attachments': relays}) is None      # one address in two places: anycast
