@@ -47,7 +47,6 @@ class TestbedSwitch(OVSSwitch):
 
     def __init__(self, name, run_id='', **params):
         params.setdefault('protocols', 'OpenFlow13')
-        params.setdefault('batch', True)   # Mininet's batchStartup: one ovs-vsctl for many bridges, not one each
         self.run_id = run_id
         super().__init__(name, **params)
 
