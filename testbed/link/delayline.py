@@ -24,9 +24,9 @@ traversal, the README's "Limits seen").
 
 Run as ``python -m testbed.link.delayline CONFIG_JSON``; it prints ``ready`` when its sockets are bound, rewrites its
 counters (and the frames in flight, and when: ``at``, the system's monotonic clock) to the ``stats`` file of the
-config twice a second while it runs (the web view
-reads them), and on SIGTERM stops at once and writes them a last time. On SIGUSR1 it applies the new
-parameters of one or both directions from ``<stats>.retime`` and deletes that file (a link reshaped at run time).
+config twice a second while it runs (the web view reads them), and on SIGTERM stops at once and writes them a last
+time. On SIGUSR1 it applies the new parameters of one or both directions from ``<stats>.retime`` and deletes that
+file (a link reshaped at run time).
 """
 import bisect
 import collections
