@@ -47,16 +47,16 @@ class WebView:
         self.hosts = None if bind in ('0.0.0.0', '::') else {
             f'{name}:{self.port}' for name in ('127.0.0.1', 'localhost', '[::1]', host)}
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self.httpd.serve_forever, name='web view', daemon=True),
-                         threading.Thread(target=view.sampler, args=(self._stop,), name='web sampler', daemon=True)]
-        for thread in self._threads:
+        self._sampler = threading.Thread(target=view.sampler, args=(self._stop,), name='web sampler', daemon=True)
+        for thread in (threading.Thread(target=self.httpd.serve_forever, name='web view', daemon=True),
+                       self._sampler):
             thread.start()
 
     def stop(self) -> None:
         self._stop.set()
         self.httpd.shutdown()
         self.httpd.server_close()
-        self._threads[1].join()
+        self._sampler.join()   # before the view closes what the sampler reads with
         self.view.close()
 
     def authorised(self, given: Optional[str]) -> bool:

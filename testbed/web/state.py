@@ -103,39 +103,38 @@ class NetworkView:
                 'links': [{**{key: link[key] for key in ('id', 'a', 'b', 'a_intf', 'b_intf', 'bw', 'delay')},
                            'up': link_up(states[link['id']])} for link in self.links]}
 
-    def read_counters(self) -> Dict[str, Dict[str, Counters]]:
-        """{node: {interface: counters}}, one read per namespace."""
-        by_namespace: Dict[str, Dict[str, Counters]] = {}
-        counters = {}
-        for name, node in self.network['nodes'].items():
+    def _per_namespace(self, names, read) -> Dict[str, Dict]:
+        """{node: read(pid)} for the nodes ``names``, calling ``read`` once per network namespace (the switches
+        share the root's); {} for a node that is gone (the network is stopping) or a read that failed."""
+        by_namespace: Dict[str, Dict] = {}
+        results = {}
+        for name in names:
+            pid = self.network['nodes'][name]['pid']
             try:
-                namespace = os.readlink(f'/proc/{node["pid"]}/ns/net')
+                namespace = os.readlink(f'/proc/{pid}/ns/net')
                 if namespace not in by_namespace:
-                    with open(f'/proc/{node["pid"]}/net/dev') as handle:
-                        by_namespace[namespace] = parse_net_dev(handle.read())
-                counters[name] = by_namespace[namespace]
+                    by_namespace[namespace] = read(pid)
+                results[name] = by_namespace[namespace]
             except OSError:
-                counters[name] = {}   # the node is gone (the network is stopping)
-        return counters
+                results[name] = {}
+        return results
+
+    def read_counters(self) -> Dict[str, Dict[str, Counters]]:
+        """{node: {interface: counters}}: ``/proc/PID/net/dev``, one read per namespace."""
+        def net_dev(pid):
+            with open(f'/proc/{pid}/net/dev') as handle:
+                return parse_net_dev(handle.read())
+        return self._per_namespace(self.network['nodes'], net_dev)
 
     def read_queues(self) -> Dict[str, Dict[str, Dict[str, int]]]:
         """{node: {interface: root qdisc}} for the nodes that send into a rate-limited link: one ``tc`` per
         namespace."""
-        senders = {link[end] for link in self.links if link.get('bw') for end in ('a', 'b')}
-        by_namespace: Dict[str, Dict[str, Dict[str, int]]] = {}
-        queues = {}
-        for name in senders:
-            pid = self.network['nodes'][name]['pid']
-            try:
-                namespace = os.readlink(f'/proc/{pid}/ns/net')
-            except OSError:
-                continue
-            if namespace not in by_namespace:
-                done = subprocess.run(['nsenter', '-t', str(pid), '-n', 'tc', '-s', '-j', 'qdisc', 'show'],
-                                      capture_output=True, text=True)
-                by_namespace[namespace] = parse_qdiscs(done.stdout) if done.returncode == 0 else {}
-            queues[name] = by_namespace[namespace]
-        return queues
+        def qdiscs(pid):
+            done = subprocess.run(['nsenter', '-t', str(pid), '-n', 'tc', '-s', '-j', 'qdisc', 'show'],
+                                  capture_output=True, text=True)
+            return parse_qdiscs(done.stdout) if done.returncode == 0 else {}
+        return self._per_namespace({link[end] for link in self.links if link.get('bw') for end in ('a', 'b')},
+                                   qdiscs)
 
     def read_lines(self) -> Dict[str, Dict]:
         """{link id: its delay line's counters and when they were written} for the links with a delay line (the
