@@ -43,7 +43,7 @@ class TestbedRouter(app_manager.RyuApp):
         metric = os.environ.get('TESTBED_METRIC', plan.get('metric', 'hops'))
         self.core = RouterCore(plan, routing_algorithm(algorithm), metric,
                                load_function(admission, 'admit', 'admission module') if admission else None,
-                               time.time, algorithm)
+                               time.time, algorithm, aggregate=bool(os.environ.get('TESTBED_AGGREGATE')))
         self.circuits_file = os.path.join(os.path.dirname(os.path.abspath(os.environ['TESTBED_PLAN'])),
                                           'circuits.json')
         if os.path.exists(self.circuits_file):  # a restarted controller keeps the circuits

@@ -116,6 +116,8 @@ def cmd_run(args):
     from testbed.reports.catalog import known_topologies
     if args.remote_controller and args.controller:
         raise TestbedError('--remote-controller and --controller exclude each other')
+    if args.aggregate and not args.controller:
+        raise TestbedError('--aggregate is an option of the testbed\'s router app: add --controller')
     if args.remote_controller:
         parse_controller_address(args.remote_controller)
     topo, name = load(args.topology, parse_params(args.param), known_topologies())
@@ -134,7 +136,7 @@ def _run_network(args, topo, name, started):
     try:
         net = TestbedNet(topo, label=name, controller='router' if args.controller else None,
                          algorithm=args.algorithm, metric=args.metric, admission=args.admission,
-                         remote_controller=args.remote_controller)
+                         remote_controller=args.remote_controller, aggregate=args.aggregate)
         net.start()
         progress(f'{name} up in {time.monotonic() - started:.1f} s (run {net.run.id})')
         if args.web is not None:
@@ -364,6 +366,9 @@ def build_parser():
                      help='the address the view listens on (default 127.0.0.1: this machine only)')
     run.add_argument('--metric', choices=('hops', 'delay', 'bandwidth'), default='hops',
                      help='link cost (with --controller)')
+    run.add_argument('--aggregate', action='store_true',
+                     help='merge adjacent prefixes that leave by one port: fewer entries, the same forwarding '
+                          '(with --controller; for networks of hundreds of switches)')
     run.add_argument('--admission', type=_existing_file, metavar='FILE.py',
                      help='circuit admission by your admit(path_links, rate) (with --controller; lab 4)')
     run.set_defaults(func=cmd_run)

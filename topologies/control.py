@@ -27,12 +27,12 @@ STAR_DESTINATIONS = (('UCB', 2), ('NYU', 3), ('MIT', 4), ('UW', 5))
 MAX_ROUTED_HOSTS = 65279   # one /24 each: 10.0.1.0/24 .. 10.254.255.0/24 (10.255/16 is the switches' own)
 
 
-def routed_host(topo, name, index):
+def routed_host(topo, name, index, ipv6=True):
     """Host number ``index`` (1..MAX_ROUTED_HOSTS) in its own subnet, 10.<index // 256>.<index % 256>.0/24
-    (10.0.<index>.0/24 up to 255) and 2001:db8:<index>::/64, gateway .1 / ::1 on its switch."""
+    (10.0.<index>.0/24 up to 255) and, with ``ipv6``, 2001:db8:<index>::/64; gateway .1 / ::1 on its switch."""
     subnet = f'10.{index >> 8}.{index & 255}'
-    return topo.addHost(name, cls=RoutedHost, ip=f'{subnet}.10/24', defaultRoute=f'via {subnet}.1',
-                        ip6=f'2001:db8:{index:x}::10/64', gateway6=f'2001:db8:{index:x}::1')
+    six = {'ip6': f'2001:db8:{index:x}::10/64', 'gateway6': f'2001:db8:{index:x}::1'} if ipv6 else {}
+    return topo.addHost(name, cls=RoutedHost, ip=f'{subnet}.10/24', defaultRoute=f'via {subnet}.1', **six)
 
 
 class StarTopo(TestbedTopo):
@@ -91,14 +91,15 @@ class ChainTopo(TestbedTopo):
 
 
 class GridTopo(TestbedTopo):
-    """A rows x cols grid of switches, a host on every switch (for scale: 10 x 10 is 100 switches, 180 links).
+    """A rows x cols grid of switches, a host on every switch (for scale: 10 x 10 is 100 switches, 180 links);
+    ``ipv6=False`` gives the hosts IPv4 only (half the routes: a large grid's tables).
 
         s1 -- s2 -- s3
         |     |     |
         s4 -- s5 -- s6      (each sK also has host hK on port 1)
     """
 
-    def build(self, rows=3, cols=3, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None):
+    def build(self, rows=3, cols=3, bw=None, delay=None, jitter=None, loss=None, max_queue_size=None, ipv6=True):
         check_count('rows', rows, 1)
         check_count('cols', cols, 1)
         if rows * cols > MAX_ROUTED_HOSTS:
@@ -106,7 +107,7 @@ class GridTopo(TestbedTopo):
         shaping = shaping_options(locals())
         for index in range(1, rows * cols + 1):
             self.addSwitch(f's{index}')
-            routed_host(self, f'h{index}', index)
+            routed_host(self, f'h{index}', index, ipv6)
             self.addLink(f'h{index}', f's{index}', port2=1)
         for index in range(1, rows * cols + 1):
             if index % cols:

@@ -17,7 +17,7 @@ from testbed.control.circuits import AdmissionError, Circuit, CircuitBook
 from testbed.control.flows import (COOKIE_CIRCUIT, FlowSpec, attachment_switch, attachments_from_plan,
                                    circuit_flows, gateway_owner, graph_from_plan, punt_flows, route_flows)
 from testbed.control.packets import answer
-from testbed.control.routing import RoutingError, compute_routes, table_diff
+from testbed.control.routing import RoutingError, aggregate_table, compute_routes, table_diff
 
 LinkKey = Tuple[Tuple[str, int], Tuple[str, int]]
 MIN_POLICED_BPS = 1e3     # a meter's rate may not be 0
@@ -66,12 +66,14 @@ class RouterCore:
 
     ``algorithm``: 'link-state', 'distance-vector', or a loader that returns a user's ``next_hops`` function (or
     raises RoutingError), called for every computation since a lab's file may change; ``label`` names it in the
-    status. ``admission``: a user's ``admit`` for circuit requests. ``clock``: wall-clock seconds."""
+    status. ``admission``: a user's ``admit`` for circuit requests. ``clock``: wall-clock seconds. ``aggregate``:
+    install each table with adjacent prefixes merged (``routing.aggregate_table``)."""
 
     def __init__(self, plan: dict, algorithm: Union[str, Callable[[], Callable]] = 'link-state',
                  metric: str = 'hops', admission: Optional[Callable] = None,
-                 clock: Callable[[], float] = lambda: 0.0, label: str = ''):
+                 clock: Callable[[], float] = lambda: 0.0, label: str = '', aggregate: bool = False):
         self.plan, self.algorithm, self.metric, self.clock = plan, algorithm, metric, clock
+        self.aggregate = aggregate
         self.label = label or str(algorithm)
         self.name_of = {info['dpid']: name for name, info in plan['switches'].items()}
         self.planned_links = {link_key(link['a'], link['a_port'], link['b'], link['b_port']): link
@@ -189,6 +191,8 @@ class RouterCore:
         for switch, routes in result.tables.items():
             if switch not in self.connected:
                 continue
+            if self.aggregate:
+                routes = aggregate_table(routes)
             old = {route.prefix: route for route in self.tables.get(switch, [])}
             changed, removed = table_diff(self.tables.get(switch, []), routes)
             meters = self.meter_ids(switch)

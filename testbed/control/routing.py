@@ -274,6 +274,51 @@ def sort_table(routes: List[Route]) -> List[Route]:
     return sorted(routes, key=lambda r: _order(r.prefix))
 
 
+def aggregate_table(routes: List[Route]) -> List[Route]:
+    """The same forwarding with fewer entries: the prefixes routed through one port to one neighbour merge where
+    two are the halves of one prefix (10.0.2.0/24 and 10.0.3.0/24 -> 10.0.2.0/23), again and again. An aggregate
+    covers only addresses its members covered, so no destination changes its way and none without a route gets
+    one. Local deliveries stay one per prefix (each rewrites to its own host's MAC). A family whose prefixes nest
+    is left as it is: there a longest match decides, and merging could change it. An aggregate's cost is its
+    farthest member's."""
+    kept: List[Route] = []
+    groups: Dict[Tuple[int, int, str], List[Route]] = {}
+    for version in (4, 6):
+        family = [route for route in routes if route.network.version == version]
+        if not _disjoint([route.network for route in family]):
+            kept += family
+            continue
+        for route in family:
+            if route.local:
+                kept.append(route)
+            else:
+                groups.setdefault((version, route.port, route.neighbour), []).append(route)
+    for (version, port, neighbour), members in groups.items():
+        bits = 32 if version == 4 else 128
+        merged: List[List] = []   # [first address, prefix length, cost], in address order
+        for route in sorted(members, key=lambda route: int(route.network.network_address)):
+            merged.append([int(route.network.network_address), route.network.prefixlen, route.cost])
+            while len(merged) > 1 and _halves(merged[-2], merged[-1], bits):
+                last = merged.pop()
+                merged[-1] = [merged[-1][0], last[1] - 1, max(merged[-1][2], last[2])]
+        network_type = ipaddress.IPv4Network if version == 4 else ipaddress.IPv6Network
+        kept += [Route(str(network_type((address, length))), port, neighbour, cost)
+                 for address, length, cost in merged]
+    return sort_table(kept)
+
+
+def _halves(first: list, second: list, bits: int) -> bool:
+    """Whether two prefixes ([address, length, cost]) are the lower and upper half of one prefix."""
+    size = 1 << (bits - first[1])
+    return first[1] == second[1] > 0 and first[0] % (2 * size) == 0 and second[0] == first[0] + size
+
+
+def _disjoint(networks: List[Network]) -> bool:
+    ordered = sorted(networks, key=lambda network: int(network.network_address))
+    return all(int(first.broadcast_address) < int(second.network_address)
+               for first, second in zip(ordered, ordered[1:]))
+
+
 def lookup(table: List[Route], address: str) -> Optional[Route]:
     """The route a destination address takes: the longest matching prefix (what the data plane does)."""
     parsed = ipaddress.ip_address(address)

@@ -7,10 +7,11 @@ proportional set size, shared pages split) on the userspace path.
 
 - ``linear,N`` (N = 10, 100): N switches in a chain, a host on each, the switch-to-switch links shaped (10 Mb/s,
   1 ms), with a controller. Plain Mininet: its LinearTopo, TCLink and Ryu's ``simple_switch_13`` (Mininet's own
-  ``Ryu`` controller class). The testbed: the routed 1 x N grid (the same switches, links and hosts; linear's hosts
-  share one subnet, which the router app refuses) with the router app, which computes every table before the
-  network counts as started. On a kernel without sch_netem, plain Mininet's TCLink loses the delay (an error per
-  link, then it carries on) and the testbed runs its delay lines: the table says so.
+  ``Ryu`` controller class). The testbed: the routed 1 x N grid (the same switches, links and hosts, IPv4 only as
+  plain Mininet's; linear's hosts share one subnet, which the router app refuses) with the router app, which
+  computes every table, adjacent prefixes merged (``--aggregate``), before the network counts as started. On a
+  kernel without sch_netem, plain Mininet's TCLink loses the delay (an error per link, then it carries on)
+  and the testbed runs its delay lines: the table says so.
 - ``grid 22x23`` (506 switches): the same, as a grid (a chain longer than 63 routers drops echo replies by TTL).
   Plain Mininet runs only with ``--plain-grid`` (its switches start one ``ovs-vsctl`` each, slower with every bridge:
   over half an hour here), and then is only brought up and stopped: a learning switch floods forever around a
@@ -66,7 +67,8 @@ def testbed_side(rows: int, cols: int) -> dict:
     from topologies.control import GridTopo
     before = available_mb()
     started = time.monotonic()
-    net = TestbedNet(GridTopo(rows=rows, cols=cols, **SHAPING), controller='router', label='benchscale')
+    net = TestbedNet(GridTopo(rows=rows, cols=cols, ipv6=False, **SHAPING), controller='router', aggregate=True,
+                     label='benchscale')
     try:
         net.start()
         started_s = time.monotonic() - started

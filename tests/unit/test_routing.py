@@ -2,7 +2,8 @@
 import networkx as nx
 import pytest
 
-from testbed.control.routing import (Attachment, RoutingError, compute_routes, lookup, next_hops, table_diff)
+from testbed.control.routing import (Attachment, RoutingError, aggregate_table, compute_routes, lookup, next_hops,
+                                     table_diff)
 
 
 def link(graph, a, pa, b, pb, delay=0.001, bw=None):
@@ -139,3 +140,48 @@ def test_next_hops_plain_data_with_the_tie_rule():
     square = {'a': {'b': 1, 'c': 1}, 'b': {'a': 1, 'd': 1}, 'c': {'a': 1, 'd': 1}, 'd': {'b': 1, 'c': 1}, 'e': {}}
     assert next_hops(square, 'a')['d'] == [2.0, 'b']  # equal cost: the first hop whose name sorts first
     assert 'e' not in next_hops(square, 'a')          # unreachable: left out
+
+
+def grid(rows, cols):
+    """The grid topology's graph and address plan (topologies.control.GridTopo): host K's /24 and /64 on port 1."""
+    graph = nx.Graph()
+    for k in range(1, rows * cols + 1):
+        graph.add_node(f's{k}')
+        if k % cols:
+            link(graph, f's{k}', 2, f's{k + 1}', 3)
+        if k + cols <= rows * cols:
+            link(graph, f's{k}', 4, f's{k + cols}', 5)
+    attachments = [Attachment(prefix, f's{k}', 1, f'h{k}') for k in range(1, rows * cols + 1)
+                   for prefix in (f'10.{k >> 8}.{k & 255}.0/24', f'2001:db8:{k:x}::/64')]  # /64s 2^80 apart
+    return graph, attachments
+
+
+def test_aggregated_tables_forward_every_address_the_same_way_with_fewer_entries():
+    graph, attachments = grid(8, 9)
+    tables = compute_routes(graph, attachments).tables
+    before = after = 0
+    for switch, table in tables.items():
+        merged = aggregate_table(table)
+        before += sum(route.network.version == 4 for route in table)
+        after += sum(route.network.version == 4 for route in merged)
+        for attachment in attachments:
+            for address in (attachment.network[1], attachment.network[-1]):
+                expected = lookup(table, str(address))
+                assert (lookup(merged, str(address)).port, lookup(merged, str(address)).neighbour) \
+                    == (expected.port, expected.neighbour), (switch, address)
+        # addresses no host has stay without a route (10.0.0.0/24 and 10.0.73.0/24 lie either side of the plan)
+        assert lookup(merged, '10.0.0.1') is None and lookup(merged, '10.0.73.1') is None
+        assert [r for r in merged if r.local] == [r for r in table if r.local]
+    print(f'8 x 9 grid, IPv4: {before} entries, {after} aggregated')
+    assert after * 2 < before
+
+
+def test_nested_prefixes_are_not_aggregated():
+    graph = nx.Graph()
+    link(graph, 's1', 2, 's2', 3)
+    attachments = [Attachment('10.0.0.0/16', 's2', 1, 'wide'), Attachment('10.0.2.0/24', 's2', 4, 'a'),
+                   Attachment('10.0.3.0/24', 's2', 5, 'b'), Attachment('2001:db8:0:2::/64', 's2', 4, 'a'),
+                   Attachment('2001:db8:0:3::/64', 's2', 5, 'b')]
+    table = compute_routes(graph, attachments).tables['s1']
+    merged = aggregate_table(table)
+    assert [r.prefix for r in merged] == ['10.0.2.0/24', '10.0.3.0/24', '10.0.0.0/16', '2001:db8:0:2::/63']
