@@ -9,6 +9,7 @@ process, not a Python interpreter of its own (14 MB each, measured).
 import json
 import os
 import signal
+import subprocess
 import threading
 import time
 
@@ -38,7 +39,14 @@ class DelayLines:
         self.links.append(link)
 
     def start(self, seed: int) -> None:
-        """Start one process per CPU for all links and wait until every one is ready."""
+        """Set every link's delay-namespace ends up (one ``ip -batch``), start one process per CPU for all links
+        and wait until every one is ready."""
+        process = self.node.popen(['ip', '-batch', '-'], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE)
+        _, errors = process.communicate(''.join(f'link set {end} up\n' for link in self.links
+                                                for end in (link.end_a, link.end_b)).encode())
+        if process.returncode:
+            raise TestbedError(f'delay lines: cannot set their interfaces up: {errors.decode().strip()}')
         started = []
         for number, members in enumerate(line_groups(len(self.links), os.cpu_count() or 1)):
             links = [self.links[index] for index in members]

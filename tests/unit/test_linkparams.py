@@ -1,4 +1,6 @@
 """Link parameters: validation, semantics and the tc plan for each path."""
+import json
+
 import pytest
 
 from testbed.errors import TestbedError
@@ -141,3 +143,11 @@ def test_rate_change_keeps_the_bucket_and_refuses_unshaped_links():
         rate_change_command('x', LinkParams(), 1e6)
     with pytest.raises(TestbedError, match='must be above 0'):
         rate_change_command('x', params, 0)
+
+
+def test_the_deletion_group_is_one_no_interface_is_in():
+    from testbed.link.shaped import FIRST_DELETION_GROUP, unused_link_group
+    shown = json.dumps([{'ifname': 'lo', 'group': 'default'}, {'ifname': 'eth0', 'group': FIRST_DELETION_GROUP},
+                        {'ifname': 'x', 'group': FIRST_DELETION_GROUP + 1}])
+    assert unused_link_group(shown) == FIRST_DELETION_GROUP + 2
+    assert unused_link_group('not json') == FIRST_DELETION_GROUP
