@@ -12,7 +12,7 @@ from testbed.measure.probes import traceroute_hops
 from testbed.network.net import running
 from testbed.control.tables import named_rows, read_switch
 from testbed.system.runstate import list_runs
-from topologies.control import ChainTopo, MeshTopo, RingTopo, StarTopo
+from topologies.control import ChainTopo, GridTopo, MeshTopo, RingTopo, StarTopo
 
 
 def port_tx_packets(switch, port):
@@ -110,6 +110,29 @@ def test_ring_failover_outage_and_timeline():
           f'{(event["acknowledged"] - event["received"]) * 1000:.1f} ms, {event["flow_mods"]} FlowMods')
     assert 'PortStatus' in event['event']
     assert outage_ms < 100
+
+
+def test_aggregated_tables_route_a_grid_and_reroute_around_a_failure():
+    """--aggregate: s1 of a 1 x 8 grid holds one local route and three aggregates eastwards (10.0.2.0/23,
+    10.0.4.0/22, 10.0.8.0/24), not seven routes; every host reaches every other, also after a failure in a 2 x 4
+    grid has re-pointed aggregates."""
+    with running(GridTopo(rows=1, cols=8, ipv6=False), controller='router', aggregate=True) as net:
+        rows = read_switch('s1')
+        assert net.pingAll(timeout=2) == 0
+    print('1 x 8 grid, s1 aggregated:', rows)
+    assert sorted((prefix, port) for prefix, port, _ in rows) == [
+        ('10.0.1.0/24', 1), ('10.0.2.0/23', 2), ('10.0.4.0/22', 2), ('10.0.8.0/24', 2)]
+    with running(GridTopo(rows=2, cols=4, ipv6=False), controller='router', aggregate=True) as net:
+        before = read_switch('s1')
+        net.configLinkStatus('s1', 's2', 'down')
+        deadline = time.monotonic() + 10
+        while read_switch('s1') == before and time.monotonic() < deadline:
+            time.sleep(0.1)
+        after = read_switch('s1')
+        lost = net.pingAll(timeout=2)
+    print('2 x 4 grid, s1 before and after s1-s2 failed:', before, after)
+    assert {port for _, port, _ in after} == {1, 3}   # only its host and the way down to s5 (port 3) are left
+    assert lost == 0
 
 
 def test_controller_restart_keeps_forwarding():

@@ -67,6 +67,7 @@ BAD_INPUTS = [
     (['run', 'single', '--remote-controller', 'localhost:http'],
      "remote controller 'localhost:http' is not HOST[:PORT]"),
     (['run', 'single', '--controller', '--remote-controller', '127.0.0.1'], 'exclude each other'),
+    (['run', 'grid', '--aggregate'], '--aggregate is an option of the testbed\'s router app: add --controller'),
     (['experiment', 'run', 'packet-delay', '--param', 'probes=0'], 'probes=0 must be a whole number from 1 to 1000'),
     (['experiment', 'run', 'packet-delay', '--param', 'probes=2.5'], 'probes=2.5 must be a whole number'),
     (['experiment', 'run', 'pipe', '--param', 'seconds=-5'], 'seconds=-5 must be a number from 1 to 60'),
