@@ -314,7 +314,7 @@ def cmd_bench_scale(args):
     from testbed.reports.benchscale import run_scale_bench
     if os.geteuid() != 0:
         raise TestbedError('testbed bench scale needs root (run with sudo)')
-    return run_scale_bench(as_json=args.json, largest=not args.quick, plain_grid=args.plain_grid)
+    return run_scale_bench(as_json=args.json, largest=not args.quick)
 
 
 def cmd_bench(args):
@@ -464,8 +464,6 @@ def build_parser():
                                                'a grid of 506 switches')
     scale.add_argument('--json', action='store_true')
     scale.add_argument('--quick', action='store_true', help='the two linear cases only (not the grid)')
-    scale.add_argument('--plain-grid', action='store_true', help='plain Mininet on the grid too (slow: its '
-                                                                   'switches start one by one)')
     scale.set_defaults(func=cmd_bench_scale)
     return parser
 

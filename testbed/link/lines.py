@@ -48,7 +48,8 @@ class DelayLines:
         if process.returncode:
             raise TestbedError(f'delay lines: cannot set their interfaces up: {errors.decode().strip()}')
         started = []
-        for number, members in enumerate(line_groups(len(self.links), os.cpu_count() or 1)):
+        groups = line_groups(len(self.links), os.cpu_count() or 1)
+        for number, members in enumerate(groups):
             links = [self.links[index] for index in members]
             stats = self.run.path(f'delaylines-{number}.json')
             config = {'links': [link.line_spec(seed) for link in links], 'stats': stats, 'early_us': self.early_us}
@@ -58,7 +59,7 @@ class DelayLines:
             started.append((process, what))
             for link in links:
                 self.where[link.key] = number
-        biggest = max((len(members) for members in line_groups(len(self.links), os.cpu_count() or 1)), default=0)
+        biggest = max((len(members) for members in groups), default=0)
         daemon.wait_ready(started, READY_TIMEOUT_S + READY_PER_LINK_S * biggest)
 
     def stats_of(self, link) -> dict:

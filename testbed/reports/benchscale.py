@@ -13,9 +13,13 @@ proportional set size, shared pages split) on the userspace path.
   kernel without sch_netem, plain Mininet's TCLink loses the delay (an error per link, then it carries on)
   and the testbed runs its delay lines: the table says so.
 - ``grid 22x23`` (506 switches): the same, as a grid (a chain longer than 63 routers drops echo replies by TTL).
-  Plain Mininet runs only with ``--plain-grid`` (its switches start one ``ovs-vsctl`` each, slower with every bridge:
-  over half an hour here), and then is only brought up and stopped: a learning switch floods forever around a
-  grid's loops, so it gets no controller and no ping.
+  Plain Mininet is only brought up and stopped there: a learning switch floods forever around a grid's loops, so
+  it gets no controller and no ping.
+
+Both sides start their switches with Mininet's batch startup (one ``ovs-vsctl`` for all bridges, Mininet's
+``batch=True``): one at a time, each waits for ovs-vswitchd to reconfigure every bridge, and 506 took over half an
+hour for plain Mininet here. Once the first ping is through, the testbed side also reports the median RTT from the
+middle host to the far end against the links' delay (a userspace hop adds its forwarding time).
 
 Targets (issue 17): at N = 100, up within 1.2 x and stop within 1.5 x plain Mininet; under 1 MB per shaped link.
 """
@@ -25,12 +29,15 @@ import sys
 import time
 
 from testbed.errors import TestbedError
+from testbed.measure.probes import ping_rtts, rtt_summary
 
 UP_RATIO_TARGET = 1.2
 STOP_RATIO_TARGET = 1.5
 LINK_MEMORY_TARGET_MB = 1.0
 MEMORY_CHECK_LINKS = 50      # below, the processes' own interpreters (about 9 MB each) dominate the share per link
-SHAPING = {'bw': 10, 'delay': '1ms'}
+SHAPING_DELAY_MS = 1.0
+SHAPING = {'bw': 10, 'delay': f'{SHAPING_DELAY_MS:g}ms'}
+RTT_PINGS = 10
 PING_TIMEOUT_S = 120.0
 
 
@@ -62,6 +69,12 @@ def first_ping(source, address: str, timeout: float = PING_TIMEOUT_S) -> bool:
     return False
 
 
+def grid_distance(first: int, second: int, cols: int) -> int:
+    """Switch-to-switch links between host numbers ``first`` and ``second`` of a grid (row-major from 1)."""
+    (row1, col1), (row2, col2) = divmod(first - 1, cols), divmod(second - 1, cols)
+    return abs(row1 - row2) + abs(col1 - col2)
+
+
 def testbed_side(rows: int, cols: int) -> dict:
     from testbed.network.net import TestbedNet
     from topologies.control import GridTopo
@@ -73,17 +86,21 @@ def testbed_side(rows: int, cols: int) -> dict:
         net.start()
         started_s = time.monotonic() - started
         # from the middle host to both ends: a routed chain longer than 63 hops drops echo replies by TTL
-        middle = net[f'h{(rows * cols + 1) // 2}']
+        middle_index = (rows * cols + 1) // 2
+        middle = net[f'h{middle_index}']
         reached = all(first_ping(middle, net[f'h{end}'].IP()) for end in (1, rows * cols))
         up = time.monotonic() - started
         memory = before - available_mb()
+        rtt = rtt_summary(ping_rtts(middle, net['h1'].IP(), count=RTT_PINGS, interval=0.2, timeout=10)).get('median') \
+            if reached else None
+        hops = grid_distance(middle_index, 1, cols)
         pids, line_links = net.delay_line_processes()
         line_mb = sum(pss_mb(pid) for pid in pids)
     finally:
         stopping = time.monotonic()
         net.stop()
     return {'up_s': up, 'started_s': started_s, 'stop_s': time.monotonic() - stopping, 'memory_mb': memory,
-            'ping': reached,
+            'ping': reached, 'rtt_ms': rtt, 'expected_rtt_ms': 2 * hops * SHAPING_DELAY_MS,
             'switches': rows * cols, 'delay_line_processes': len(pids), 'delay_line_links': line_links,
             'mb_per_shaped_link': line_mb / line_links if line_links else None, 'delay': net.plan.delay}
 
@@ -100,7 +117,7 @@ def plain_side(topo, controller: bool, far: str) -> dict:
     from testbed.system.probe import current_plan
     from testbed.system.runstate import Run
     run = Run('benchscale-plain')
-    switch = functools.partial(TestbedSwitch, run_id=run.id, batch=False,   # Mininet's own default
+    switch = functools.partial(TestbedSwitch, run_id=run.id, batch=True,
                                datapath='user' if current_plan().datapath == 'userspace' else 'kernel')
     for name in topo.switches():
         run.record_bridge(name)
@@ -134,13 +151,13 @@ def plain_side(topo, controller: bool, far: str) -> dict:
     return {'up_s': up, 'stop_s': stop, 'memory_mb': memory, 'ping': reached}
 
 
-def cases(plain_grid: bool):
+def cases():
     from mininet.topo import LinearTopo
     from topologies.control import GridTopo
-    grid = GridTopo(rows=22, cols=23, **SHAPING)
+    grid = GridTopo(rows=22, cols=23, ipv6=False, **SHAPING)
     return [('linear,10', (1, 10), lambda: plain_side(LinearTopo(k=10, lopts=SHAPING), True, '10.0.0.10')),
             ('linear,100', (1, 100), lambda: plain_side(LinearTopo(k=100, lopts=SHAPING), True, '10.0.0.100')),
-            ('grid 22x23', (22, 23), lambda: plain_side(grid, False, '') if plain_grid else None)]
+            ('grid 22x23', (22, 23), lambda: plain_side(grid, False, ''))]
 
 
 def verdicts(name: str, plain: dict, ours: dict) -> dict:
@@ -154,10 +171,10 @@ def verdicts(name: str, plain: dict, ours: dict) -> dict:
     return checks
 
 
-def run_scale_bench(as_json: bool = False, largest: bool = True, plain_grid: bool = False) -> int:
+def run_scale_bench(as_json: bool = False, largest: bool = True) -> int:
     log = lambda message: print(f'testbed: bench scale {message}', file=sys.stderr, flush=True)  # noqa: E731
     rows = []
-    for name, (grid_rows, grid_cols), plain in cases(plain_grid):
+    for name, (grid_rows, grid_cols), plain in cases():
         if not largest and grid_rows > 1:
             continue
         log(f'{name}: plain Mininet')
@@ -186,10 +203,7 @@ def print_table(rows) -> None:
         if ours is None:
             print(f'  {row["case"]:<11} {"testbed":<8} FAILED: {row["error"]}')
             continue
-        if plain is None:
-            print(f'  {row["case"]:<11} {"Mininet":<8} {"-":>6} {"-":>7} {"-":>9}  not run (--plain-grid: its switches '
-                  'start one ovs-vsctl each, over half an hour here)')
-        else:
+        if plain:
             print(f'  {row["case"]:<11} {"Mininet":<8} {plain["up_s"]:>6.1f} {plain["stop_s"]:>7.1f} '
                   f'{plain["memory_mb"]:>9.0f}  '
                   + ('no controller, no ping (a learning switch floods around loops)' if plain['ping'] is None else
@@ -197,7 +211,9 @@ def print_table(rows) -> None:
                      f'{"delay lost (no netem)" if ours["delay"] == "userspace" else "netem delay"}'))
         per_link = ours['mb_per_shaped_link']
         print(f'  {"":<11} {"testbed":<8} {ours["up_s"]:>6.1f} {ours["stop_s"]:>7.1f} {ours["memory_mb"]:>9.0f}  '
-              f'started in {ours["started_s"]:.1f} s, tables installed; ping {"ok" if ours["ping"] else "FAILED"}; '
+              f'started in {ours["started_s"]:.1f} s, tables installed; ping {"ok" if ours["ping"] else "FAILED"}'
+              + (f' (RTT to h1 {ours["rtt_ms"]:.1f} ms, links {ours["expected_rtt_ms"]:.0f} ms)' if ours['rtt_ms']
+                 else '') + '; '
               f'{ours["switches"]} switches; '
               + (f'{ours["delay_line_links"]} delay-line links in {ours["delay_line_processes"]} processes, '
                  f'{per_link:.2f} MB each' if per_link is not None else 'netem delay'))

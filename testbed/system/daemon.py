@@ -7,6 +7,7 @@ import select
 import signal
 import subprocess
 import sys
+import time
 
 PR_SET_PDEATHSIG = 1
 
@@ -102,7 +103,6 @@ def launch(node, module, config, run, what):
 def wait_ready(started, timeout=10.0):
     """Wait until every daemon of ``started`` ([(process, what)], started together) printed ``ready``. If one does
     not, stop them all and raise ``TestbedError`` with the first failure's own error line."""
-    import time
     from testbed.errors import TestbedError
     deadline = time.monotonic() + timeout
     waiting = {process.stdout.fileno(): (process, what) for process, what in started}
@@ -131,7 +131,6 @@ def start_program(node, run, command, what, ready, timeout=10.0):
     """Start a program that is not ours (dnsmasq, Tayga, unbound) in ``node``, its output to a log in the run
     folder, record it by PID with signals held, and wait until ``ready()``; stop it and raise ``TestbedError`` with
     the end of its log if it does not come up."""
-    import time
     from testbed.errors import TestbedError
     from testbed.system.interrupts import deferred_signals
     log_path = run.path(f'{what.replace(" ", "-")}.log')
@@ -174,7 +173,6 @@ def terminate_all(processes):
 
 def reap_all(processes, grace=5.0):
     """Wait for daemons already sent SIGTERM; kill those still running after ``grace`` seconds."""
-    import time
     deadline = time.monotonic() + grace
     for process in processes:
         if process is None:
