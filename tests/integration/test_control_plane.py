@@ -112,6 +112,7 @@ def test_ring_failover_outage_and_timeline():
     assert outage_ms < 100
 
 
+@pytest.mark.host_only('aggregation is the controller\'s choice of entries; the datapath only matches them')
 def test_aggregated_tables_route_a_grid_and_reroute_around_a_failure():
     """--aggregate: s1 of a 1 x 8 grid holds one local route and three aggregates eastwards (10.0.2.0/23,
     10.0.4.0/22, 10.0.8.0/24), not seven routes; every host reaches every other, also after a failure in a 2 x 4
