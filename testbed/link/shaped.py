@@ -304,11 +304,6 @@ def delete_links_together(links):
                 batches.setdefault(node if node.inNamespace else None, []).append(name)   # None: the root's
             link.forget()
     for node, names in batches.items():
-        def run(command, **options):
-            return node.popen(command, **options) if node else subprocess.Popen(command, **options)
-        shown = run(['ip', '-j', 'link', 'show'], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        group = unused_link_group(shown.communicate()[0].decode())
-        process = run(['ip', '-force', '-batch', '-'], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                      stderr=subprocess.DEVNULL)
-        process.communicate(''.join([f'link set dev {name} group {group}\n' for name in names]
-                                    + [f'link del group {group}\n']).encode())
+        group = unused_link_group(_run_in(node, ['ip', '-j', 'link', 'show']))
+        script = ''.join(f'link set dev {name} group {group}\n' for name in names) + f'link del group {group}\n'
+        _run_in(node, ['ip', '-force', '-batch', '-'], script)
