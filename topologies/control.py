@@ -16,7 +16,8 @@ controller answers (ARP / neighbour discovery). Run them with the router app: ``
 ``chain`` — a routed line of N switches (traceroute shows one hop per switch; scale with large N).
 ``bottleneck`` — two switches, one shaped link, two hosts each side (circuits against best effort); with
 ``backup=true`` an unshaped detour through s3 that only best effort can use.
-``grid`` — rows x cols switches with a host each (scale: ``testbed bench control`` uses 10 x 10).
+``grid`` — rows x cols switches with a host each (scale: ``testbed bench control`` uses 10 x 10, ``testbed bench
+scale`` 22 x 23 with ``ipv6=false`` and ``--aggregate``).
 """
 from testbed.network.nodes import RoutedHost
 from testbed.network.topo import TestbedTopo, check_count, shaping_options
