@@ -107,7 +107,7 @@ class ShapedLink(Link):
             for end_node, end, end_addr in ends:
                 options = [f'name {end}'] + ([f'address {end_addr}'] if end_addr else [])
                 if self.run is not None and not end_node.inNamespace:
-                    index = free_ifindex(chosen)
+                    index = free_ifindex()
                     chosen.append(index)
                     self.run.record_link(end, index)
                     options.append(f'index {index}')

@@ -61,14 +61,11 @@ def pss_mb(pid: int) -> float:
 
 
 def vswitchd_mb() -> float:
-    """ovs-vswitchd's resident memory in MB (0 if it is not found)."""
+    """ovs-vswitchd's memory in MB (its proportional set size; 0 if it is not found)."""
     try:
         with open('/var/run/openvswitch/ovs-vswitchd.pid') as handle:
-            pid = int(handle.read().strip())
-        with open(f'/proc/{pid}/status') as handle:
-            fields = dict(line.split(':', 1) for line in handle)
-        return int(fields['VmRSS'].split()[0]) / 1024
-    except (OSError, ValueError, KeyError):
+            return pss_mb(int(handle.read().strip()))
+    except (OSError, ValueError):
         return 0.0
 
 

@@ -81,16 +81,15 @@ def _quiet(cmd):
 _HANDED_OUT: set = set()   # the indexes free_ifindex gave this process
 
 
-def free_ifindex(taken_extra=()):
+def free_ifindex():
     """An interface index for an interface whose index is recorded before it is created. Drawn at random from a
     range the kernel reaches only after ~100,000 interfaces, so that a recorded (name, index) pair is practically
     never reused by a later interface of the same name. The namespace is not listed (at 3,000 interfaces a listing
     took 41 ms, 100 s of a 506-switch build): an index taken anyway makes ``ip link add`` fail with "exists", and
     the caller draws again."""
-    taken = set(taken_extra) | _HANDED_OUT
     while True:
         candidate = random.randrange(*RECORDED_IFINDEX_RANGE)
-        if candidate not in taken:
+        if candidate not in _HANDED_OUT:
             _HANDED_OUT.add(candidate)
             return candidate
 
