@@ -12,10 +12,12 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import Optional
 
 from testbed.errors import TestbedError
 
 IPERF_PORT = 5201
+BASELINE_SHARE = 0.97  # a baseline path must reach this share of its theoretical goodput, or the machine held it back
 UDP_PROBE_PORT = 5301
 ONOFF_PORT = 5302
 _TIME_RE = re.compile(r'time=([0-9.]+) ms')
@@ -115,19 +117,34 @@ def tcp_goodput(client, server, seconds=10, omit=1, streams=1, address=None, rep
     return (goodput, result) if report else goodput
 
 
-def best_goodputs(paths, seconds=4, rounds=3, reports=False):
+def best_goodputs(paths, seconds=4, rounds=3, reports=False, baseline=None):
     """The best of ``rounds`` TCP runs on each path, in bits/s: ``paths`` maps a name to (client, server, address);
     with ``reports``, each value is (goodput, that run's iperf3 report).
 
     For comparing paths' capacities (a goodput ratio): the runs take turns, so slow drift hits every path alike,
     and the best run stands for the path, since a stall elsewhere (ovs-vswitchd's userspace datapath drops the odd
-    frame at 100 Mb/s on a 2-core VM, and TCP halves its window for it) only ever lowers a run."""
+    frame at 100 Mb/s on a 2-core VM, and TCP halves its window for it) only ever lowers a run. ``baseline`` =
+    (name, theoretical bits/s): if that path's best falls short of it (``held_back``), every path gets ``rounds``
+    more runs, once, before the caller decides."""
     best = dict.fromkeys(paths, (0.0, None))
-    for _ in range(rounds):
-        for name, (client, server, address) in paths.items():
-            run = tcp_goodput(client, server, seconds=seconds, address=address, report=True)
-            best[name] = max(best[name], run, key=lambda result: result[0])
+    for attempt in range(2 if baseline else 1):
+        if attempt and not held_back(best[baseline[0]][0], baseline[1]):
+            break
+        for _ in range(rounds):
+            for name, (client, server, address) in paths.items():
+                run = tcp_goodput(client, server, seconds=seconds, address=address, report=True)
+                best[name] = max(best[name], run, key=lambda result: result[0])
     return best if reports else {name: goodput for name, (goodput, _) in best.items()}
+
+
+def held_back(measured: float, theory: float) -> Optional[str]:
+    """Why a ratio against a baseline path that carried ``measured`` of its ``theory`` (bits/s) would mean nothing,
+    or None: below BASELINE_SHARE the machine (a busy or stolen CPU), not the link, set the pace, and it need not
+    hold back the other path alike."""
+    if measured >= BASELINE_SHARE * theory:
+        return None
+    return (f'the baseline carried {measured / 1e6:.2f} of its {theory / 1e6:.2f} Mb/s ({measured / theory:.1%}, '
+            f'under {BASELINE_SHARE:.0%}): the machine held it back, so the ratio would mean nothing')
 
 
 def udp_probe(client, server, packets=5000, rate=5000, size=64, port=UDP_PROBE_PORT):

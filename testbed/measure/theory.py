@@ -34,14 +34,14 @@ def tcp_ack_frame(ip_header: int = IPV4_HEADER) -> int:
     return ETHERNET_HEADER + ip_header + TCP_HEADER + TCP_TIMESTAMPS
 
 
-def tcp_efficiency(mtu: int = ETHERNET_MTU) -> float:
-    """Share of a link's rate that TCP over IPv4 delivers as payload with full frames: 1448 / 1514 = 0.956."""
-    return tcp_mss(mtu) / full_frame(mtu)
+def tcp_efficiency(mtu: int = ETHERNET_MTU, ip_header: int = IPV4_HEADER) -> float:
+    """Share of a link's rate that TCP delivers as payload with full frames: 1448 / 1514 = 0.956 over IPv4."""
+    return tcp_mss(mtu, ip_header) / full_frame(mtu)
 
 
-def tcp_goodput(rate: float, mtu: int = ETHERNET_MTU) -> float:
-    """TCP goodput of IPv4 on a link of ``rate`` (any unit; the same unit back)."""
-    return rate * tcp_efficiency(mtu)
+def tcp_goodput(rate: float, mtu: int = ETHERNET_MTU, ip_header: int = IPV4_HEADER) -> float:
+    """TCP goodput on a link of ``rate`` (any unit; the same unit back): IPv4 unless ``ip_header`` says otherwise."""
+    return rate * tcp_efficiency(mtu, ip_header)
 
 
 def sixtofour_goodput_ratio(mtu: int = ETHERNET_MTU, tunnel_mtu: int = TUNNEL_MTU) -> tuple:
