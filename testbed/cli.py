@@ -1,4 +1,5 @@
-"""The ``testbed`` command: doctor, list, run, tables, sixtofour, circuits, demo, experiment, lab, clean, bench, vm.
+"""The ``testbed`` command: doctor, list, run, tables, sixtofour, circuits, demo, experiment, lab, clean, bench, vm,
+cluster.
 
 Quiet by default (a few progress lines on stderr), ``-v`` for Mininet's own detail. Every user mistake ends with
 one line ``testbed: error: ...`` and exit code 2; Ctrl-C and SIGTERM stop any command with everything it created
@@ -289,6 +290,26 @@ def cmd_vm(args):
     return stage.run_stage(pytest_args=args.pytest_args, timeout=args.timeout, suite=args.suite)
 
 
+def cmd_cluster(args):
+    if os.geteuid() != 0:
+        raise TestbedError(f'testbed cluster {args.cluster} needs root (run with sudo)')
+    if args.cluster == 'doctor':
+        from testbed.cluster import doctor
+        rows = doctor.check(args.servers)
+        print('\n'.join(doctor.render(rows)))
+        return 0 if all(row['ok'] for row in rows) else 1
+    from testbed.cluster.fake import FakeCluster
+    cluster = FakeCluster(args.servers).start()
+    try:
+        print(f'{len(cluster.servers)} fake servers up: {" ".join(cluster.addresses)}; reach them with')
+        print(f'  export TESTBED_SSH_CONFIG={cluster.environ()["TESTBED_SSH_CONFIG"]}')
+        print('Ctrl-C stops them.', flush=True)
+        while True:
+            time.sleep(3600)
+    finally:
+        cluster.stop()
+
+
 def cmd_bench_control(args):
     from testbed.reports.benchcontrol import run_control_bench
     if os.geteuid() != 0 and not args.offline:
@@ -438,6 +459,16 @@ def build_parser():
     vm_test.set_defaults(func=cmd_vm)
     vm_build = vm_sub.add_parser('build', help='build the VM image (or say it is cached)')
     vm_build.set_defaults(func=cmd_vm)
+
+    cluster = sub.add_parser('cluster', help='servers for a network across machines: doctor, fake')
+    cluster_sub = cluster.add_subparsers(dest='cluster', metavar='WHAT', parser_class=_Parser, required=True)
+    doctor = cluster_sub.add_parser('doctor', help='check each server for a cluster run and say what to fix')
+    doctor.add_argument('servers', nargs='+', metavar='SERVER', help='a server\'s name or address')
+    doctor.set_defaults(func=cmd_cluster)
+    fake = cluster_sub.add_parser('fake', help='fake servers on this machine (own namespaces, sshd and Open '
+                                               'vSwitch) until Ctrl-C')
+    fake.add_argument('--servers', type=_positive_int, default=2, help='how many (default 2, at most 8)')
+    fake.set_defaults(func=cmd_cluster)
 
     bench = sub.add_parser('bench', help='benchmarks that print a table')
     bench_sub = bench.add_subparsers(dest='bench', metavar='WHAT', parser_class=_Parser)

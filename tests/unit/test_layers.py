@@ -18,9 +18,9 @@ PURE = {'testbed.link.params', 'testbed.control.routing', 'testbed.control.flows
         'testbed.transition.survey', 'testbed.transition.broker', 'testbed.transition.sixover4',
         'testbed.transition.discovery', 'testbed.web.view',
         'testbed.measure.multiplexing', 'testbed.measure.theory',
-        'testbed.measure.compare', 'testbed.vm.plan'}
-LAYER_OF_PACKAGE = {'system': 2, 'link': 3, 'network': 3, 'control': 3, 'sixtofour': 3, 'transition': 3, 'measure': 3,
-                    'reports': 4, 'vm': 4, 'web': 4}
+        'testbed.measure.compare', 'testbed.vm.plan', 'testbed.cluster.plan'}
+LAYER_OF_PACKAGE = {'system': 2, 'cluster': 3, 'link': 3, 'network': 3, 'control': 3, 'sixtofour': 3, 'transition': 3,
+                    'measure': 3, 'reports': 4, 'vm': 4, 'web': 4}
 TOP = {'testbed.cli': 5, 'testbed.__main__': 5, 'testbed.ryu_compat': 3}
 CONTENT = ('topologies', 'experiments', 'labs', 'controllers')  # built on the testbed: layer 4 and up may use them
 # What pure code may import besides layers 0-1: computation only, nothing that reaches files, processes, sockets,

@@ -1,0 +1,11 @@
+"""One network across several servers (Mininet's cluster edition), and the servers it runs on.
+
+- ``plan`` (pure, layer 1): the fake servers' addresses, their sshd and the client's ssh configuration, and the
+  doctor's verdicts from what each server reported;
+- ``remote`` (layer 3): a command on a server over ssh in batch mode, the one ssh client of the package;
+- ``fake`` (layer 3): servers on this machine that a cluster run can reach only as it reaches real ones, each with
+  its own network namespace, sshd, Open vSwitch and view of the run state (for tests and for trying it out);
+- ``doctor`` (layer 3): checks each server and says exactly what to fix.
+
+May import: layers 0-2.
+"""

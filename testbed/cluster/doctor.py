@@ -1,0 +1,53 @@
+"""``testbed cluster doctor SERVER...``: what each server lacks for a cluster run, and exactly what to fix.
+
+It asks every server, over ssh in batch mode as this user (``testbed.cluster.remote``), for its clock, whether sudo
+needs no password, its Mininet and Open vSwitch versions and whether it can make tunnel interfaces, asks this machine
+the same, and compares (``testbed.cluster.plan.verdicts``).
+"""
+import subprocess
+import time
+from typing import Dict, List
+
+from testbed.cluster.plan import verdicts
+from testbed.cluster.remote import run_on
+
+# One round trip per server: key=value lines (the clock first, so the round trip brackets it tightly).
+REPORT = ('echo clock=$(date +%s.%N); '
+          'if sudo -n true 2>/dev/null; then echo sudo=ok; '
+          'else echo "sudo=sudo is missing or asks for a password"; fi; '
+          'echo "mininet=$(mn --version 2>&1 | head -1)"; '
+          'echo "ovs=$(ovs-vsctl --version 2>&1 | head -1)"; '
+          'if [ -c /dev/net/tun ]; then echo tun=yes; else echo tun=no; fi')
+
+
+def parse_report(text: str) -> Dict[str, str]:
+    """key=value lines -> dict (other lines ignored)."""
+    return dict(line.split('=', 1) for line in text.splitlines() if '=' in line)
+
+
+def ask(server: str) -> Dict[str, str]:
+    """What ``server`` reports, with our clock around the question; 'ssh' holds ssh's error if it failed."""
+    sent = time.time()
+    done = run_on(server, ['sh', '-c', REPORT])
+    received = time.time()
+    if done.returncode != 0:
+        error = (done.stderr.strip().splitlines() or [f'ssh exited with {done.returncode}'])[-1]
+        return {'ssh': error}
+    return {**parse_report(done.stdout), 'ssh': '', 'sent': repr(sent), 'received': repr(received)}
+
+
+def local_report() -> Dict[str, str]:
+    done = subprocess.run(['sh', '-c', REPORT], capture_output=True, text=True)
+    return parse_report(done.stdout)
+
+
+def check(servers: List[str]) -> List[Dict[str, object]]:
+    """The doctor's rows for ``servers`` (see ``plan.verdicts``)."""
+    return verdicts(local_report(), {server: ask(server) for server in servers})
+
+
+def render(rows: List[Dict[str, object]]) -> List[str]:
+    """Readable lines: one per check, then what to fix."""
+    lines = [f'{"ok  " if row["ok"] else "FAIL"}  {row["server"]}: {row["check"]} ({row["detail"]})' for row in rows]
+    fixes = [f'- {row["server"]}: {row["fix"]}' for row in rows if not row['ok']]
+    return lines + (['', 'To fix:'] + fixes if fixes else ['', 'every server is ready for a cluster run'])
