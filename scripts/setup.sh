@@ -28,6 +28,7 @@ fi
 apt_packages=(
     mininet openvswitch-switch iperf3 ethtool tcpdump iproute2 iputils-ping procps traceroute
     python3-venv python3-dev gcc libiperf0 kmod dnsmasq-base iptables tayga unbound radvd ndisc6
+    openssh-server openssh-client sudo
 )
 # make test also needs: the VM stage boots a stock Debian kernel under QEMU; vagrant validates the Vagrantfile; the
 # web view's test drives a headless Chromium.
@@ -48,6 +49,11 @@ if [ ${#missing[@]} -gt 0 ]; then
         # The testbed starts its own unbound (DNS64) inside namespaces; the package's machine-wide resolver
         # service, which it just enabled, stays off.
         systemctl disable --now unbound unbound-resolvconf >/dev/null 2>&1 || true
+    fi
+    if [[ " ${missing[*]} " == *" openssh-server "* ]] && [ -d /run/systemd/system ]; then
+        # The fake cluster servers run their own sshd inside their namespaces; the machine-wide ssh server the
+        # package just started stays off unless it was there before (a cluster's real servers need theirs).
+        systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true
     fi
 fi
 

@@ -301,9 +301,9 @@ def cmd_cluster(args):
     from testbed.cluster.fake import FakeCluster
     cluster = FakeCluster(args.servers).start()
     try:
-        print(f'{len(cluster.servers)} fake servers up: {" ".join(cluster.addresses)}; reach them with')
-        print(f'  export TESTBED_SSH_CONFIG={cluster.environ()["TESTBED_SSH_CONFIG"]}')
-        print('Ctrl-C stops them.', flush=True)
+        print(f'export TESTBED_SSH_CONFIG={cluster.environ()["TESTBED_SSH_CONFIG"]}', flush=True)
+        progress(f'{len(cluster.servers)} fake servers up: {" ".join(cluster.addresses)} (ssh with the '
+                 'configuration above); Ctrl-C stops them')
         while True:
             time.sleep(3600)
     finally:

@@ -1,0 +1,112 @@
+"""Servers for a cluster run, on this machine: fake servers reached only by ssh, each with its own Open vSwitch and
+run state; the doctor against them; and their cleanup after SIGKILL, with foreign objects left alone."""
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from testbed.cluster.fake import BRIDGE, FakeCluster
+from testbed.cluster.remote import SSH_CONFIG_ENV, run_on
+from tests.integration.commands import start_testbed, wait_for_line
+
+pytestmark = pytest.mark.host_only('namespaces, sshd and Open vSwitch: nothing of the kernel path')
+FOREIGN_BRIDGE, FOREIGN_NETNS = 'tbforeign1', 'tbforeign1'
+UNREACHABLE = '198.51.100.30'  # on the fake servers' network, but no server
+
+
+def leftovers():
+    """What of a fake cluster exists in this root namespace: the bridge, veths, sshd or ovs processes in one."""
+    found = [name for name in os.listdir('/sys/class/net') if name == BRIDGE or name.startswith('tbsrv')]
+    mine = os.readlink('/proc/self/ns/net')
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            comm = open(f'/proc/{pid}/comm').read().strip()
+            foreign_ns = os.readlink(f'/proc/{pid}/ns/net') != mine
+        except OSError:
+            continue
+        if foreign_ns and comm in ('sshd', 'ovsdb-server', 'ovs-vswitchd', 'sleep'):
+            found.append(f'{comm} (pid {pid})')
+    return found
+
+
+@pytest.fixture
+def cluster():
+    with FakeCluster(2) as fake:
+        previous = os.environ.get(SSH_CONFIG_ENV)
+        os.environ.update(fake.environ())
+        try:
+            yield fake
+        finally:
+            os.environ.pop(SSH_CONFIG_ENV) if previous is None else os.environ.update({SSH_CONFIG_ENV: previous})
+    assert leftovers() == []
+
+
+def test_each_fake_server_answers_ssh_with_its_own_switch_and_run_state(cluster):
+    first, second = cluster.addresses
+    root_bridges = subprocess.run(['ovs-vsctl', 'list-br'], capture_output=True, text=True).stdout.split()
+    for address in cluster.addresses:
+        done = run_on(address, ['sh', '-c', 'hostname -I; ovs-vsctl add-br tbprobe0 -- set bridge tbprobe0 '
+                                'datapath_type=netdev && ovs-vsctl list-br; ls -A /run/testbed | wc -l'])
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split() == [address, 'tbprobe0', '0']
+    assert subprocess.run(['ovs-vsctl', 'list-br'], capture_output=True, text=True).stdout.split() == root_bridges
+    hop = run_on(first, ['ssh', second, 'hostname -I'])  # server to server, as the cluster edition's tunnels do
+    assert hop.returncode == 0 and hop.stdout.split() == [second], hop.stderr
+
+
+def test_the_doctor_passes_the_fake_servers_and_says_what_to_fix_for_a_missing_one(cluster):
+    done = subprocess.run([sys.executable, '-m', 'testbed', 'cluster', 'doctor', *cluster.addresses, UNREACHABLE],
+                          capture_output=True, text=True, timeout=60)
+    print(done.stdout)
+    assert done.returncode == 1
+    for address in cluster.addresses:
+        assert sum(line.startswith(f'ok    {address}:') for line in done.stdout.splitlines()) == 6
+    assert f'FAIL  {UNREACHABLE}: ssh in batch mode' in done.stdout
+    assert f'- {UNREACHABLE}: make the server reachable by ssh' in done.stdout
+
+
+def test_a_fake_cluster_killed_with_sigkill_is_cleaned_and_foreign_objects_survive():
+    subprocess.run(['ovs-vsctl', '--may-exist', 'add-br', FOREIGN_BRIDGE, '--', 'set', 'bridge', FOREIGN_BRIDGE,
+                    'datapath_type=netdev'], check=True)
+    subprocess.run(['ip', 'netns', 'add', FOREIGN_NETNS], check=True)
+    try:
+        proc = start_testbed('cluster', 'fake', '--servers', '3')
+        wait_for_line(proc, 'Ctrl-C stops them', timeout=60)
+        assert BRIDGE in os.listdir('/sys/class/net')
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        assert leftovers()  # a SIGKILL leaves the servers up ...
+        done = subprocess.run([sys.executable, '-m', 'testbed', 'clean'], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert leftovers() == []  # ... until testbed clean
+        assert FOREIGN_BRIDGE in subprocess.run(['ovs-vsctl', 'list-br'], capture_output=True, text=True).stdout
+        assert FOREIGN_NETNS in subprocess.run(['ip', 'netns', 'list'], capture_output=True, text=True).stdout
+    finally:
+        subprocess.run(['ovs-vsctl', '--if-exists', 'del-br', FOREIGN_BRIDGE])
+        subprocess.run(['ip', 'netns', 'del', FOREIGN_NETNS])
+
+
+def test_ctrl_c_stops_a_fake_cluster_with_nothing_left():
+    proc = start_testbed('cluster', 'fake')
+    wait_for_line(proc, 'Ctrl-C stops them', timeout=60)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 130
+    assert leftovers() == []
+
+
+def test_a_second_fake_cluster_is_refused_in_one_line(cluster):
+    done = subprocess.run([sys.executable, '-m', 'testbed', 'cluster', 'fake'], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        f'testbed: error: fake cluster: one is up already (bridge {BRIDGE}); stop it, or run testbed clean if its '
+        'owner was killed']
+
+
+def test_an_impossible_number_of_fake_servers_is_refused_in_one_line():
+    done = subprocess.run([sys.executable, '-m', 'testbed', 'cluster', 'fake', '--servers', '9'], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        'testbed: error: fake cluster: 9 fake servers: 1 to 8 fit this plan']
+    assert leftovers() == []
