@@ -85,6 +85,13 @@ def _positive_int(text):
     return int(text)
 
 
+def _servers(text):
+    servers = [server.strip() for server in text.split(',')]
+    if not all(servers) or len(set(servers)) != len(servers):
+        raise argparse.ArgumentTypeError(f'{text!r}: name each server once, separated by commas')
+    return servers
+
+
 def _port(text):
     if not text.strip().isdigit() or not 0 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f'{text!r} is not a TCP port (0-65535; 0: any free one)')
@@ -121,6 +128,13 @@ def cmd_run(args):
         raise TestbedError('--aggregate is an option of the testbed\'s router app: add --controller')
     if args.remote_controller:
         parse_controller_address(args.remote_controller)
+    if args.cluster:
+        clash = [option for option, value in (('--web', args.web), ('--remote-controller', args.remote_controller),
+                                              ('--admission', args.admission)) if value is not None]
+        if clash:
+            raise TestbedError(f'{", ".join(clash)}: not with --cluster yet')
+    elif args.placement:
+        raise TestbedError('--placement places nodes on the servers of --cluster: add --cluster')
     topo, name = load(args.topology, parse_params(args.param), known_topologies())
     if os.geteuid() != 0:
         raise TestbedError('testbed run needs root (run with sudo)')
@@ -135,9 +149,15 @@ def _run_network(args, topo, name, started):
     from testbed.network.net import TestbedNet
     net = web = None
     try:
-        net = TestbedNet(topo, label=name, controller='router' if args.controller else None,
-                         algorithm=args.algorithm, metric=args.metric, admission=args.admission,
-                         remote_controller=args.remote_controller, aggregate=args.aggregate)
+        if args.cluster:
+            from testbed.cluster.net import ClusterNet
+            net = ClusterNet(topo, servers=args.cluster, placement=args.placement or 'switchbin', label=name,
+                             controller='router' if args.controller else None, algorithm=args.algorithm,
+                             metric=args.metric, aggregate=args.aggregate)
+        else:
+            net = TestbedNet(topo, label=name, controller='router' if args.controller else None,
+                             algorithm=args.algorithm, metric=args.metric, admission=args.admission,
+                             remote_controller=args.remote_controller, aggregate=args.aggregate)
         net.start()
         progress(f'{name} up in {time.monotonic() - started:.1f} s (run {net.run.id})')
         if args.web is not None:
@@ -147,6 +167,9 @@ def _run_network(args, topo, name, started):
             progress(f'web view: {web.url} (the token in it allows actions; Ctrl-C stops the network and the view)')
         print(f'run: {net.run.id}')
         print('paths: ' + ', '.join(f'{f}={net.plan.path(f)}' for f in FEATURES))
+        for server in args.cluster or ():
+            names = [node.name for node in net.hosts + net.switches if getattr(node, 'server', None) == server]
+            print(f'  server {server}: {" ".join(names) or "nothing placed"}')
         for link, shaping, path in net.describe_links():
             print(f'  link {link:<12} {shaping:<28} {path}')
         sys.stdout.flush()
@@ -392,6 +415,12 @@ def build_parser():
                           '(with --controller; for networks of hundreds of switches)')
     run.add_argument('--admission', type=_existing_file, metavar='FILE.py',
                      help='circuit admission by your admit(path_links, rate) (with --controller; lab 4)')
+    run.add_argument('--cluster', type=_servers, metavar='SERVER[,SERVER...]',
+                     help='spread the network over these servers with Mininet\'s cluster edition (localhost is this '
+                          'machine; testbed cluster doctor checks them first)')
+    run.add_argument('--placement', choices=('switchbin', 'hostswitchbin', 'roundrobin', 'random'),
+                     help='how nodes are placed on the servers (with --cluster; default switchbin: each server a '
+                          'run of neighbouring switches with their hosts)')
     run.set_defaults(func=cmd_run)
 
     tables = sub.add_parser('tables', help='forwarding tables of a running network, read from its switches')

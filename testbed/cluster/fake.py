@@ -3,8 +3,8 @@
 Each server is a process holding a network namespace and a mount namespace of its own (``unshare``), joined to the
 machine's root namespace by a veth on one bridge (the management network, ``testbed.cluster.plan``). Inside it: a
 tmpfs over each of ``plan.PRIVATE_DIRS`` and the run root (its own Open vSwitch database, sockets and logs, its own
-``/etc/ssh`` and its own run records; the copies of other runs' pinned namespaces are released first), its own
-ovsdb-server and ovs-vswitchd, and its own sshd that takes root by one key made for this cluster. The client's ssh
+``/etc/ssh`` and its own run records; the copies of other runs' pinned namespaces are released first), a sysfs of
+its own (``/sys/class/net`` lists its interfaces, not the machine's), its own ovsdb-server and ovs-vswitchd, and its own sshd that takes root by one key made for this cluster. The client's ssh
 configuration (``ssh -F``) lies in the run directory; ``environ()`` names it for the testbed
 (``TESTBED_SSH_CONFIG``). Servers reach each other by ssh the same way (their own ``/etc/ssh/ssh_config``).
 
@@ -136,6 +136,8 @@ class FakeCluster:
         for folder in PRIVATE_DIRS + (run_root(),):
             os.makedirs(folder, exist_ok=True)
             _checked(inside + ['mount', '-t', 'tmpfs', '-o', 'mode=0755', 'tmpfs', folder], f'a private {folder}')
+        # its own /sys: a sysfs mounted in its network namespace lists its interfaces, not the machine's
+        _checked(inside + ['mount', '-t', 'sysfs', 'sysfs', '/sys'], f'{server.name}: its own /sys')
         for command in (['ip', 'link', 'set', 'lo', 'up'],
                         ['ip', 'addr', 'add', f'{server.address}/{MANAGEMENT_NET.prefixlen}', 'dev', 'eth0'],
                         ['ip', 'link', 'set', 'eth0', 'up']):

@@ -1,15 +1,22 @@
-"""A command on a server over ssh, in batch mode: the package's one ssh client.
+"""A command on a server over ssh, in batch mode, and the testbed's agent there: the package's one ssh client.
 
 ``TESTBED_SSH_CONFIG`` names an ssh client configuration (``ssh -F``) for every ssh the testbed starts toward a
 server; a fake cluster writes one (``testbed cluster fake`` prints it). Without it, ssh reads the user's own.
 """
+import json
 import os
+import select
 import shlex
 import subprocess
+import sys
 from typing import List
+
+from testbed import REPO
+from testbed.errors import TestbedError
 
 SSH_CONFIG_ENV = 'TESTBED_SSH_CONFIG'
 CONNECT_TIMEOUT_S = 5
+AGENT_TIMEOUT_S = 20.0
 
 
 def ssh_options() -> List[str]:
@@ -31,3 +38,50 @@ def run_on(server: str, command: List[str], timeout: float = 20.0) -> subprocess
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         return subprocess.CompletedProcess(argv, 255, '', f'no answer within {timeout:.0f} s')
+
+
+class Agent:
+    """The testbed's agent on ``server`` (``testbed.cluster.agent``), over one ssh connection held open: it records
+    what the client creates there and removes it when told to stop or when the connection drops. The testbed must
+    lie at the same path on the server (``testbed cluster doctor`` checks)."""
+
+    def __init__(self, server: str, label: str):
+        self.server = server
+        command = ['env', f'PYTHONPATH={REPO}', sys.executable, '-m', 'testbed.cluster.agent', label]
+        self.process = subprocess.Popen(ssh_argv(server, command), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True, start_new_session=True)
+        first = self._reply()
+        if 'run' not in first:
+            raise TestbedError(f'server {server}: the testbed agent did not start: {first.get("error")}')
+        self.run_id = str(first['run'])
+
+    def _reply(self) -> dict:
+        ready, _, _ = select.select([self.process.stdout], [], [], AGENT_TIMEOUT_S)
+        line = self.process.stdout.readline() if ready else ''
+        if not line:
+            self.process.kill()
+            error = self.process.stderr.read().strip().splitlines() if not ready or self.process.wait() else []
+            return {'error': error[-1] if error else f'no answer within {AGENT_TIMEOUT_S:.0f} s'}
+        return json.loads(line)
+
+    def record(self, **request) -> None:
+        """Record an object on the server before the client goes on (``process=PID``, ``netns=PID, name=...``,
+        ``bridge=NAME``, with ``what=...``)."""
+        self.process.stdin.write(json.dumps(request) + '\n')
+        self.process.stdin.flush()
+        answer = self._reply()
+        if not answer.get('ok'):
+            raise TestbedError(f'server {self.server}: could not record {request}: {answer.get("error")}')
+
+    def stop(self) -> List[str]:
+        """Remove everything recorded on the server; return what could not be removed."""
+        if self.process.poll() is not None:
+            return []
+        try:
+            self.process.stdin.write(json.dumps({'stop': True}) + '\n')
+            self.process.stdin.flush()
+        except OSError:
+            return []
+        answer = self._reply()
+        self.process.wait(timeout=AGENT_TIMEOUT_S)
+        return [f'{self.server}: {what}' for what in answer.get('left', [])]

@@ -1,7 +1,8 @@
 """A Mininet controller node that runs Ryu (the testbed's router app, or a user's own apps).
 
-Ryu is started through ``testbed.ryu_compat`` (the eventlet workaround), listening on 127.0.0.1 only, with LLDP
-link discovery (``--observe-links``) and its REST API on a free local port. Its PID is recorded in the run, its
+Ryu is started through ``testbed.ryu_compat`` (the eventlet workaround), listening on 127.0.0.1 (in a cluster run:
+on this machine's address toward the servers), with LLDP link discovery (``--observe-links``) and its REST API on a
+free local port. Its PID is recorded in the run, its
 output goes to the run directory (``ryu.log``). ``ready()`` asks the router app whether every table is installed.
 """
 import ipaddress
@@ -93,18 +94,20 @@ class ExternalController(RemoteController):
 class RyuController(Controller):
     """Ryu as a Mininet controller: ``apps`` are module names or files (default: the testbed router)."""
 
-    def __init__(self, name, run=None, apps=(ROUTER_APP,), env=None, **params):
+    def __init__(self, name, run=None, apps=(ROUTER_APP,), env=None, listen='127.0.0.1', **params):
+        """``listen``: the address its OpenFlow port listens on (a cluster run's switches on other servers reach
+        it on this machine's address toward them; the REST API stays on 127.0.0.1)."""
         self.run = run
         self.apps = list(apps)
         self.env = dict(env or {})
         self.rest_port = free_port()
         self.api = ControllerApi(self.rest_port)
         self.process = None
-        super().__init__(name, ip='127.0.0.1', port=free_port(), **params)
+        super().__init__(name, ip=listen, port=free_port(), **params)
 
     def start(self):
         log_path = self.run.path('ryu.log') if self.run else os.devnull
-        cmd = [sys.executable, '-W', 'ignore', '-m', 'testbed.ryu_compat', '--ofp-listen-host', '127.0.0.1',
+        cmd = [sys.executable, '-W', 'ignore', '-m', 'testbed.ryu_compat', '--ofp-listen-host', self.ip,
                '--ofp-tcp-listen-port', str(self.port), '--wsapi-host', '127.0.0.1', '--wsapi-port',
                str(self.rest_port), '--observe-links', *self.apps]
         env = dict(os.environ, **self.env)
@@ -123,7 +126,7 @@ class RyuController(Controller):
             if self.process.poll() is not None:
                 raise TestbedError(f'controller {self.name} exited at start: {_last_line(log_path)}')
             with socket.socket() as sock:
-                if sock.connect_ex(('127.0.0.1', self.port)) == 0:
+                if sock.connect_ex((self.ip, self.port)) == 0:
                     return
             time.sleep(0.1)
         raise TestbedError(f'controller {self.name} did not listen within {timeout} s (see {log_path})')

@@ -1,0 +1,300 @@
+"""A network across servers: Mininet's cluster edition (``mininet.examples.cluster``) with the testbed's rules.
+
+What the testbed adds to the cluster edition, in its own subclasses (the installed Mininet is not patched):
+
+- ssh as the testbed runs it (``testbed.cluster.remote``: batch mode, ``TESTBED_SSH_CONFIG``);
+- records on every server: an agent per server (``testbed.cluster.agent``) records each node's shell and pinned
+  namespace and each bridge (tagged with the agent's run) there, before the client goes on, and removes them at
+  stop, or by itself when the client dies and its ssh connection drops; a switch's interfaces in a server's root
+  namespace are recorded there too, as soon as they exist. The agents' ssh clients and any local nodes
+  are recorded in the client's own run. Upstream's cleanup is ``mn -c`` on every server, which deletes every
+  bridge there and is never called;
+- cross-server links over ssh Ethernet tunnels on a tap pair numbered per link, free on both servers (upstream
+  creates every tunnel as ``tap9``: a second tunnel being set up at the same time, or a ``tap9`` that already
+  exists on a server, breaks it; that ``tap9`` would then be renamed away from its owner);
+- a failed precheck raises one clear error instead of ``sys.exit(1)``;
+- the testbed's router app (``controller='router'``) on this machine, listening on its address toward the servers;
+- switches that speak OpenFlow 1.3 on the datapath this machine's probe chose.
+
+Links are not shaped yet: a topology with ``bw``, ``delay``, ``jitter``, ``loss`` or a queue size is refused.
+"""
+import functools
+import json
+import random
+import subprocess
+from typing import Dict, List, Optional
+
+from mininet.examples import cluster as upstream
+from mininet.net import Mininet
+from mininet.node import OVSSwitch
+
+from testbed.cluster.remote import Agent, run_on, ssh_options
+from testbed.control.flows import build_plan, unroutable
+from testbed.control.ryu import ROUTER_APP, RyuController
+from testbed.errors import TestbedError
+from testbed.link.params import SHAPING_KEYS
+from testbed.system.interrupts import deferred_signals
+from testbed.system.probe import current_plan
+from testbed.system.runstate import RUN_TAG, Run
+
+PLACEMENTS = {'switchbin': upstream.SwitchBinPlacer, 'hostswitchbin': upstream.HostSwitchBinPlacer,
+              'roundrobin': upstream.RoundRobinPlacer, 'random': upstream.RandomPlacer}
+TAP_RANGE = (1000, 60000)   # ssh -w numbers: the tunnels' taps are tap<N>, drawn here and checked free on both ends
+
+
+class _TestbedSsh:
+    """The testbed's ssh options on a remote node (upstream's ``sshbase`` is a class attribute without them)."""
+
+    def __init__(self, *args, **kwargs):
+        self.sshbase = ['ssh', *ssh_options(), '-q', '-tt']
+        super().__init__(*args, **kwargs)
+
+
+class ClusterHost(_TestbedSsh, upstream.RemoteHost):
+    """A host on a server."""
+
+
+class ClusterSwitch(_TestbedSsh, upstream.RemoteOVSSwitch):
+    """An Open vSwitch bridge on a server, speaking OpenFlow 1.3, tagged with that server's run."""
+
+    def __init__(self, name, run_ids: Optional[Dict[str, str]] = None, **params):
+        params.setdefault('protocols', 'OpenFlow13')
+        self.run_ids = run_ids or {}
+        super().__init__(name, **params)
+
+    def bridgeOpts(self):  # Mininet hook: options of the ovs-vsctl transaction that creates the bridge
+        return super().bridgeOpts() + f' external_ids:{RUN_TAG}={self.run_ids.get(self.server, "")}'
+
+    @classmethod
+    def batchStartup(cls, switches, **_kwargs):  # Mininet's API name
+        """Upstream types each server's one long ``ovs-vsctl`` into the node's shell, through ssh's pseudo-terminal,
+        whose line holds 4,095 characters: with 10 switches on each of two servers the command was cut and no bridge
+        was made (measured). Here it goes as ssh's command line instead (``rcmd``)."""
+        for server in sorted({switch.server for switch in switches}):
+            group = [switch for switch in switches if switch.server == server]
+            OVSSwitch.batchStartup(group, run=lambda command, shell=True, node=group[0]: _checked_rcmd(node, command))
+        return switches
+
+
+class ClusterLink(upstream.RemoteSSHLink):
+    """A link: a veth pair on one server, an ssh Ethernet tunnel between two (taps numbered per link; the tunnel's
+    ssh recorded in ``run``, so that ending it ends the tunnel on the servers too)."""
+
+    def __init__(self, node1, node2, run=None, **kwargs):
+        self.run = run
+        super().__init__(node1, node2, **kwargs)
+
+    def makeTunnel(self, node1, node2, intfname1, intfname2, addr1=None, addr2=None):
+        if node2.server == 'localhost':  # the tunnel's ssh runs from node1's server toward node2's
+            return self.makeTunnel(node2, node1, intfname2, intfname1, addr2, addr1)
+        number = _free_tap(node1, node2)
+        tap = f'tap{number}'
+        for node in (node1, node2):
+            output = node.rcmd(f'ip tuntap add dev {tap} mode tap user {node.user}')
+            if output.strip():
+                raise TestbedError(f'link {intfname1}-{intfname2}: creating {tap} on {node.server}: {output.strip()}')
+        options = ssh_options() if not node1.isRemote else ['-o', 'BatchMode=yes']
+        self.cmd = ['ssh', *options, '-n', '-o', 'Tunnel=Ethernet', '-w', f'{number}:{number}',
+                    f'{node2.user}@{node2.serverIP}', 'echo @']
+        with deferred_signals():
+            tunnel = node1.rpopen(self.cmd, sudo=False)
+            if self.run is not None:
+                self.run.record_process(tunnel.pid, f'ssh tunnel {node1.server} -> {node2.server}')
+        first = tunnel.stdout.read(1).decode(errors='replace')
+        if first != '@':
+            rest = tunnel.stdout.read().decode(errors='replace').strip()
+            raise TestbedError(f'link {intfname1}-{intfname2}: the ssh tunnel from {node1.server} to {node2.server} '
+                               f'did not come up: {(first + rest) or "no output"} (sshd needs PermitTunnel yes)')
+        for node, intf, addr in ((node1, intfname1, addr1), (node2, intfname2, addr2)):
+            self.moveIntf(tap, node)
+            node.cmd(f'ip link set {tap} name {intf}' + (f' address {addr}' if addr else ''))
+        return tunnel
+
+
+def _checked_rcmd(node, command: str) -> str:
+    output = node.rcmd(command)
+    if 'ovs-vsctl:' in output:
+        raise TestbedError(f'{node.server}: {output.strip().splitlines()[0]}')
+    return output
+
+
+@functools.lru_cache(maxsize=None)
+def remote_class(cls):
+    """``cls`` (a topology's own node class, such as a routed host) able to live on a server."""
+    if issubclass(cls, upstream.RemoteMixin):
+        return cls
+    return type(f'Cluster{cls.__name__}', (_TestbedSsh, upstream.RemoteMixin, cls), {})
+
+
+def _free_tap(node1, node2) -> int:
+    """A tap number free on both servers (drawn at random, then checked)."""
+    for _ in range(20):
+        number = random.randrange(*TAP_RANGE)
+        if all('does not exist' in node.rcmd(f'ip link show tap{number}') for node in (node1, node2)):
+            return number
+    raise TestbedError(f'no free tap number on {node1.server} and {node2.server} after 20 draws')
+
+
+class ClusterNet(upstream.MininetCluster):
+    """A network whose nodes are placed on ``servers`` (names or addresses; 'localhost' is this machine)."""
+
+    def __init__(self, topo=None, servers=('localhost',), placement='switchbin', controller=None, label='cluster',
+                 user=None, algorithm='link-state', metric='hops', aggregate=False, **kwargs):
+        if placement not in PLACEMENTS:
+            raise TestbedError(f'unknown placement {placement!r} (known: {", ".join(sorted(PLACEMENTS))})')
+        if topo is not None:
+            for a, b, info in topo.links(withInfo=True):
+                shaped = sorted(key for key in SHAPING_KEYS if info.get(key) is not None)
+                if shaped:
+                    raise TestbedError(f'link {a}-{b}: {", ".join(shaped)}: links of a cluster run are not shaped '
+                                       'yet; leave the parameters out')
+        self.sshcmd = ['ssh', *ssh_options()]
+        self.run = Run(label)
+        self.agents: Dict[str, Agent] = {}
+        self.routed = controller == 'router'
+        self.plan = current_plan()
+        self.algorithm, self.metric = algorithm, metric
+        self.datapath = 'user' if self.plan.datapath == 'userspace' else 'kernel'
+        try:
+            self._check_servers(servers)
+            for server in servers:
+                if server != 'localhost':
+                    with deferred_signals():
+                        self.agents[server] = agent = Agent(server, self.run.id)
+                        self.run.record_process(agent.process.pid, f'ssh to the agent on {server}')
+            run_ids = {'localhost': self.run.id, **{server: a.run_id for server, a in self.agents.items()}}
+            switch = functools.partial(ClusterSwitch, run_ids=run_ids, datapath=self.datapath,
+                                       failMode='secure' if controller else 'standalone')
+            controller_cls = None
+            if controller:
+                if controller != 'router':
+                    raise TestbedError(f'a cluster run takes controller="router" only, not {controller!r}')
+                controller_cls = functools.partial(RyuController, run=self.run, apps=[ROUTER_APP],
+                                                   listen=self._address_toward(servers), env={
+                                                       'TESTBED_PLAN': self.run.path('plan.json'),
+                                                       'TESTBED_ALGORITHM': algorithm, 'TESTBED_METRIC': metric,
+                                                       'TESTBED_AGGREGATE': '1' if aggregate else ''})
+            super().__init__(topo=topo, servers=list(servers), placement=PLACEMENTS[placement], host=ClusterHost,
+                             switch=switch, link=functools.partial(ClusterLink, run=self.run), controller=controller_cls, precheck=False,
+                             user=user or upstream.findUser(), build=False, cleanup=False, autoSetMacs=True,
+                             **kwargs)
+            if topo is not None:
+                self.build()
+        except BaseException:
+            self.stop()
+            raise
+
+    # -- servers ----------------------------------------------------------------------------------------------
+    @staticmethod
+    def _check_servers(servers) -> None:
+        """Upstream's precheck, as one error: each server answers ssh in batch mode and sudo without a password."""
+        if len(set(servers)) != len(servers) or not servers:
+            raise TestbedError(f'cluster servers {",".join(servers)}: name each server once')
+        for server in servers:
+            if server == 'localhost':
+                continue
+            if upstream.RemoteMixin.findServerIP(server) is None:
+                raise TestbedError(f'cluster server {server}: no IPv4 address for it (the cluster edition reaches '
+                                   'servers by IPv4)')
+            done = run_on(server, ['sudo', '-n', 'true'])
+            if done.returncode != 0:
+                detail = (done.stderr.strip().splitlines() or [f'exit {done.returncode}'])[-1]
+                raise TestbedError(f'cluster server {server}: ssh in batch mode and sudo without a password failed '
+                                   f'({detail}); testbed cluster doctor {server} says what to fix')
+
+    @staticmethod
+    def _address_toward(servers) -> str:
+        """This machine's source address toward the first remote server (where the switches find the controller)."""
+        remote = [upstream.RemoteMixin.findServerIP(s) for s in servers if s != 'localhost']
+        if not remote:
+            return '127.0.0.1'
+        route = subprocess.run(['ip', '-o', 'route', 'get', remote[0]], capture_output=True, text=True).stdout.split()
+        if 'src' not in route:
+            raise TestbedError(f'no route from this machine to {remote[0]}')
+        return route[route.index('src') + 1]
+
+    def _agent(self, node):
+        return self.agents.get(getattr(node, 'server', 'localhost'))
+
+    # -- nodes: recorded where they live, before the client goes on ---------------------------------------------
+    def addHost(self, name, cls=None, **params):  # Mininet's API name
+        cls = params.pop('cls', None) or cls
+        with deferred_signals():
+            host = super().addHost(name, cls=remote_class(cls) if cls else None, **params)
+            agent = self._agent(host)
+            if agent:
+                agent.record(process=host.pid, what=f'host {name}')
+                agent.record(netns=host.pid, name=name, what=f'namespace of {name}')
+            else:
+                self.run.record_process(host.pid, f'host {name}')
+                self.run.record_netns(host.pid, name, f'namespace of {name}')
+        return host
+
+    def addSwitch(self, name, cls=None, **params):  # Mininet's API name
+        with deferred_signals():
+            switch = super().addSwitch(name, cls=cls, **params)
+            agent = self._agent(switch)
+            if agent:
+                agent.record(bridge=name)
+                agent.record(process=switch.pid, what=f'switch {name}')
+            else:
+                self.run.record_bridge(name)
+                self.run.record_process(switch.pid, f'switch {name}')
+        return switch
+
+    def addLink(self, node1, node2, *args, **kwargs):  # Mininet's API name
+        """A link; a switch's end lies in its server's root namespace and is recorded there at once."""
+        with deferred_signals():
+            link = super().addLink(node1, node2, *args, **kwargs)
+            for intf in (link.intf1, link.intf2):
+                if not intf.node.inNamespace:
+                    agent = self._agent(intf.node)
+                    if agent:
+                        agent.record(link=intf.name)
+                    else:
+                        self.run.record_link(intf.name)
+        return link
+
+    def addController(self, *args, **kwargs):  # Mininet's API name: upstream's version re-addresses a root interface
+        with deferred_signals():
+            added = Mininet.addController(self, *args, **kwargs)
+            self.run.record_process(added.pid, f'controller shell {added.name}')
+        return added
+
+    # -- life cycle -------------------------------------------------------------------------------------------
+    def start(self):
+        if self.controllers:
+            plan = build_plan(self, self.algorithm, self.metric)
+            problem = unroutable(plan) if self.routed else None
+            if problem:
+                raise TestbedError(problem)
+            with open(self.run.path('plan.json'), 'w') as handle:
+                json.dump(plan, handle, indent=1)
+        super().start()
+        if self.routed:
+            self.controllers[0].wait_ready()
+
+    def describe_links(self):
+        """(link, shaping, how it is carried) per link, as ``TestbedNet.describe_links``."""
+        rows = []
+        for link in self.links:
+            a, b = link.intf1.node, link.intf2.node
+            carried = (f'ssh tunnel {a.server} -> {b.server}' if getattr(link, 'tunnel', None)
+                       else f'veth on {getattr(a, "server", "localhost")}')
+            rows.append((f'{a.name}-{b.name}', 'unshaped', carried))
+        return rows
+
+    def stop(self):
+        """Stop the network, then have every agent remove what its records still name, then sweep this machine."""
+        problems: List[str] = []
+        try:
+            if getattr(self, 'nameToNode', None) is not None:
+                super().stop()
+        except Exception as exc:  # the agents and the sweep below still remove everything recorded
+            problems.append(f'stopping the network: {exc}')
+        for agent in self.agents.values():
+            problems += agent.stop()
+        left = self.run.sweep()
+        self.run.close(remove=not left)
+        if problems or left:
+            raise TestbedError(f'cluster run {self.run.id}: could not remove {", ".join(problems + left)}')
