@@ -4,9 +4,10 @@ Each server is a process holding a network namespace and a mount namespace of it
 machine's root namespace by a veth on one bridge (the management network, ``testbed.cluster.plan``). Inside it: a
 tmpfs over each of ``plan.PRIVATE_DIRS`` and the run root (its own Open vSwitch database, sockets and logs, its own
 ``/etc/ssh`` and its own run records; the copies of other runs' pinned namespaces are released first), a sysfs of
-its own (``/sys/class/net`` lists its interfaces, not the machine's), its own ovsdb-server and ovs-vswitchd, and its own sshd that takes root by one key made for this cluster. The client's ssh
-configuration (``ssh -F``) lies in the run directory; ``environ()`` names it for the testbed
-(``TESTBED_SSH_CONFIG``). Servers reach each other by ssh the same way (their own ``/etc/ssh/ssh_config``).
+its own (``/sys/class/net`` lists its interfaces, not the machine's), its own ovsdb-server and ovs-vswitchd, and its
+own sshd that takes root by one key made for this cluster. The client's ssh configuration (``ssh -F``) lies in the
+run directory; ``environ()`` names it for the testbed (``TESTBED_SSH_CONFIG``). Servers reach each other by ssh the
+same way (their own ``/etc/ssh/ssh_config``).
 
 Everything is recorded as it is created (``testbed.system.runstate``): the holders, their pinned namespaces (so
 sshd, Open vSwitch and anything else inside end with them), the bridge and the veths. ``stop()`` removes exactly

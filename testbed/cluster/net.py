@@ -174,8 +174,9 @@ class ClusterNet(upstream.MininetCluster):
                                                        'TESTBED_PLAN': self.run.path('plan.json'),
                                                        'TESTBED_ALGORITHM': algorithm, 'TESTBED_METRIC': metric,
                                                        'TESTBED_AGGREGATE': '1' if aggregate else ''})
+            link = functools.partial(ClusterLink, run=self.run)
             super().__init__(topo=topo, servers=list(servers), placement=PLACEMENTS[placement], host=ClusterHost,
-                             switch=switch, link=functools.partial(ClusterLink, run=self.run), controller=controller_cls, precheck=False,
+                             switch=switch, link=link, controller=controller_cls, precheck=False,
                              user=user or upstream.findUser(), build=False, cleanup=False, autoSetMacs=True,
                              **kwargs)
             if topo is not None:
