@@ -1,0 +1,102 @@
+"""A network across servers (``testbed run --cluster``) on two fake servers (testbed.cluster.fake): the routed 1 x 20
+grid with the controller pings, a run killed with SIGKILL is cleaned on every server, foreign objects survive.
+
+Regressions of the cluster edition's bugs, fixed in testbed.cluster.net: upstream typed each server's batch of
+``ovs-vsctl`` through ssh's pseudo-terminal, whose 4,095-character line cut it past 8 switches per server (the
+1 x 20 grid below has 10 on each: 5,067 characters); upstream made every tunnel as ``tap9``, which fails on a server that has one and would
+take it over (a foreign ``tap9`` below survives a run with cross-server links)."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from testbed.cluster.fake import FakeCluster
+from testbed.cluster.net import ClusterNet
+from testbed.cluster.remote import SSH_CONFIG_ENV, run_on
+from testbed.errors import TestbedError
+from tests.integration.commands import start_testbed, wait_for_line
+from topologies.basic import LinearTopo
+from topologies.control import GridTopo
+
+pytestmark = pytest.mark.host_only('ssh, namespaces and Open vSwitch on the host: nothing of the kernel path')
+FOREIGN_TAP, FOREIGN_BRIDGE = 'tap9', 'tbforeign2'
+
+
+@pytest.fixture(scope='module')
+def servers():
+    with FakeCluster(2) as fake:
+        previous = os.environ.get(SSH_CONFIG_ENV)
+        os.environ.update(fake.environ())
+        try:
+            yield fake.addresses
+        finally:
+            os.environ.pop(SSH_CONFIG_ENV) if previous is None else os.environ.update({SSH_CONFIG_ENV: previous})
+
+
+def state(server):
+    """What a server holds: its bridges, its recorded runs, its interfaces."""
+    done = run_on(server, ['sh', '-c', 'echo $(ovs-vsctl list-br); echo $(ls /run/testbed); echo $(ls /sys/class/net)'])
+    assert done.returncode == 0, done.stderr
+    bridges, runs, interfaces = (line.split() for line in done.stdout.splitlines())
+    return {'bridges': bridges, 'runs': runs, 'interfaces': interfaces}
+
+
+def up_and_ping(servers):
+    started = time.monotonic()
+    net = ClusterNet(GridTopo(rows=1, cols=20, ipv6=False), servers=servers, controller='router', user='root')
+    try:
+        net.start()
+        up = time.monotonic() - started
+        placed = {server: sum(node.server == server for node in net.switches) for server in servers}
+        loss = net.pingAll(timeout=2)
+    finally:
+        net.stop()
+    return up, placed, loss
+
+
+def test_twenty_switches_across_two_servers_with_the_controller_ping_without_loss(servers):
+    up_two, placed, loss = up_and_ping(servers)
+    up_one, _, loss_one = up_and_ping(servers[:1])
+    print(f'1 x 20 grid, router app: two servers {placed}: up {up_two:.1f} s, pingall {loss:g} % dropped; '
+          f'one server: up {up_one:.1f} s, pingall {loss_one:g} % dropped')
+    assert placed == {servers[0]: 10, servers[1]: 10}
+    assert loss == 0 and loss_one == 0
+    for server in servers:
+        assert state(server) == {'bridges': [], 'runs': [], 'interfaces': ['eth0', 'lo']}
+
+
+def test_a_run_killed_with_sigkill_is_cleaned_on_every_server_and_foreign_objects_survive(servers):
+    first, second = servers
+    assert run_on(first, ['ip', 'tuntap', 'add', 'dev', FOREIGN_TAP, 'mode', 'tap']).returncode == 0
+    assert run_on(second, ['ovs-vsctl', 'add-br', FOREIGN_BRIDGE, '--', 'set', 'bridge', FOREIGN_BRIDGE,
+                           'datapath_type=netdev']).returncode == 0
+    try:
+        proc = start_testbed('run', 'grid', '--param', 'rows=1', '--param', 'cols=6', '--param', 'ipv6=false',
+                             '--controller', '--cluster', f'{first},{second}', '--placement', 'roundrobin')
+        wait_for_line(proc, 'Ctrl-C to stop')
+        assert len(state(first)['bridges']) == 3 and state(first)['runs']
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        done = subprocess.run([sys.executable, '-m', 'testbed', 'clean'], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        deadline = time.monotonic() + 15   # each agent removes its records once its connection is gone
+        while time.monotonic() < deadline and (state(first)['runs'] or state(second)['runs']):
+            time.sleep(0.5)
+        assert state(first) == {'bridges': [], 'runs': [], 'interfaces': ['eth0', 'lo', FOREIGN_TAP]}
+        assert state(second) == {'bridges': [FOREIGN_BRIDGE], 'runs': [], 'interfaces': ['eth0', 'lo', 'ovs-netdev',
+                                                                                           FOREIGN_BRIDGE]}
+    finally:
+        run_on(first, ['ip', 'link', 'del', FOREIGN_TAP])
+        run_on(second, ['ovs-vsctl', '--if-exists', 'del-br', FOREIGN_BRIDGE])
+
+
+def test_shaped_links_and_unknown_placements_are_refused_before_anything_is_built(servers):
+    with pytest.raises(TestbedError, match=r'link s1-s2: bw: links of a cluster run are not shaped yet'):
+        ClusterNet(LinearTopo(n=2, bw=10), servers=servers)
+    with pytest.raises(TestbedError, match=r"unknown placement 'nearest'"):
+        ClusterNet(LinearTopo(n=2), servers=servers, placement='nearest')
+    for server in servers:
+        assert state(server)['runs'] == []
