@@ -3,8 +3,8 @@ grid with the controller pings, a run killed with SIGKILL is cleaned on every se
 
 Regressions of the cluster edition's bugs, fixed in testbed.cluster.net: upstream typed each server's batch of
 ``ovs-vsctl`` through ssh's pseudo-terminal, whose 4,095-character line cut it past 8 switches per server (the
-1 x 20 grid below has 10 on each: 5,067 characters); upstream made every tunnel as ``tap9``, which fails on a server that has one and would
-take it over (a foreign ``tap9`` below survives a run with cross-server links)."""
+1 x 20 grid below has 10 on each: 5,067 characters); upstream made every tunnel as ``tap9``, which fails on a server
+that has one and would take it over (a foreign ``tap9`` below survives a run with cross-server links)."""
 import os
 import signal
 import subprocess
