@@ -1,23 +1,29 @@
 """``testbed cluster doctor SERVER...``: what each server lacks for a cluster run, and exactly what to fix.
 
 It asks every server, over ssh in batch mode as this user (``testbed.cluster.remote``), for its clock, whether sudo
-needs no password, its Mininet and Open vSwitch versions and whether it can make tunnel interfaces, asks this machine
-the same, and compares (``testbed.cluster.plan.verdicts``).
+needs no password, its Mininet and Open vSwitch versions, whether it can make tunnel interfaces and which testbed
+lies at this machine's path, asks this machine the same, and compares (``testbed.cluster.plan.verdicts``).
 """
+import shlex
 import subprocess
+import sys
 import time
 from typing import Dict, List
 
+from testbed import REPO
 from testbed.cluster.plan import verdicts
 from testbed.cluster.remote import run_on
 
-# One round trip per server: key=value lines (the clock first, so the round trip brackets it tightly).
+# One round trip per server: key=value lines (the clock first, so the round trip brackets it tightly). The testbed
+# must lie at this machine's path there too: a cluster run starts its agent (testbed.cluster.agent) from it.
 REPORT = ('echo clock=$(date +%s.%N); '
           'if sudo -n true 2>/dev/null; then echo sudo=ok; '
           'else echo "sudo=sudo is missing or asks for a password"; fi; '
           'echo "mininet=$(mn --version 2>&1 | head -1)"; '
           'echo "ovs=$(ovs-vsctl --version 2>&1 | head -1)"; '
-          'if [ -c /dev/net/tun ]; then echo tun=yes; else echo tun=no; fi')
+          'if [ -c /dev/net/tun ]; then echo tun=yes; else echo tun=no; fi; '
+          f'echo "testbed=$(PYTHONPATH={shlex.quote(REPO)} {shlex.quote(sys.executable)} -c '
+          '\'import testbed; print(testbed.__version__)\' 2>&1 | tail -1)"')
 
 
 def parse_report(text: str) -> Dict[str, str]:

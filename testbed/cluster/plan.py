@@ -16,6 +16,12 @@ MAX_FAKE_SERVERS = 8
 # sshd's host keys, configuration and the cluster's key (/etc/ssh) too, so ssh from one server to another works as
 # it would between real ones.
 PRIVATE_DIRS = ('/run/openvswitch', '/etc/openvswitch', '/var/log/openvswitch', '/run/sshd', '/etc/ssh')
+# What must be the same version on every server, and how to get there.
+VERSIONED = {
+    'mininet': ('Mininet', 'install the same Mininet on both (the testbed\'s setup does: sudo make setup)'),
+    'ovs': ('Open vSwitch', 'install the same Open vSwitch on both (the testbed\'s setup does: sudo make setup)'),
+    'testbed': ('the testbed', 'check out the same testbed at the same path on both and run its setup there (sudo '
+                               'make setup): a cluster run starts its agent from that path')}
 CLOCK_SKEW_LIMIT_S = 1.0  # tc and the delay lines need no common clock, but logs and one-way probes compare times
 
 
@@ -70,7 +76,7 @@ def verdicts(local: Dict[str, str], reports: Dict[str, Dict[str, str]]) -> List[
     """One row per server and check: {'server', 'check', 'ok', 'detail', 'fix'}.
 
     ``local`` and each of ``reports`` (by server) hold what the doctor read: 'ssh' (empty when ssh in batch mode
-    worked, else its error), 'sudo' ('ok' or the error), 'mininet' and 'ovs' (version text), 'tun' ('yes'/'no'),
+    worked, else its error), 'sudo' ('ok' or the error), 'mininet', 'ovs' and 'testbed' (version text), 'tun',
     'clock' (the server's seconds since the epoch) and 'sent'/'received' (ours around the question), as text."""
     rows = []
 
@@ -84,11 +90,10 @@ def verdicts(local: Dict[str, str], reports: Dict[str, Dict[str, str]]) -> List[
             continue
         row(server, 'sudo without a password', report.get('sudo') == 'ok', report.get('sudo', ''),
             'allow the cluster user passwordless sudo on the server (a line in /etc/sudoers.d/)')
-        for tool, what in (('mininet', 'Mininet'), ('ovs', 'Open vSwitch')):
+        for tool, (what, fix) in VERSIONED.items():
             here, there = version_of(local.get(tool, '')), version_of(report.get(tool, ''))
             row(server, f'{what} version matches', here is not None and here == there,
-                f'here {here or "missing"}, there {there or "missing"}',
-                f'install the same {what} on both (the testbed\'s setup: sudo make setup)')
+                f'here {here or "missing"}, there {there or "missing"}', fix)
         row(server, 'tunnels possible (/dev/net/tun)', report.get('tun') == 'yes', report.get('tun', 'no'),
             'load the tun module on the server (modprobe tun): cross-server links need it')
         skew = clock_skew(report.get('clock'), report.get('sent'), report.get('received'))

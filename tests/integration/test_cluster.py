@@ -1,5 +1,6 @@
 """Servers for a cluster run, on this machine: fake servers reached only by ssh, each with its own Open vSwitch and
 run state; the doctor against them; and their cleanup after SIGKILL, with foreign objects left alone."""
+import json
 import os
 import signal
 import subprocess
@@ -62,7 +63,7 @@ def test_the_doctor_passes_the_fake_servers_and_says_what_to_fix_for_a_missing_o
     print(done.stdout)
     assert done.returncode == 1
     for address in cluster.addresses:
-        assert sum(line.startswith(f'ok    {address}:') for line in done.stdout.splitlines()) == 6
+        assert sum(line.startswith(f'ok    {address}:') for line in done.stdout.splitlines()) == 7
     assert f'FAIL  {UNREACHABLE}: ssh in batch mode' in done.stdout
     assert f'- {UNREACHABLE}: make the server reachable by ssh' in done.stdout
 
@@ -110,3 +111,29 @@ def test_an_impossible_number_of_fake_servers_is_refused_in_one_line():
     assert done.returncode == 2 and done.stderr.strip().splitlines() == [
         'testbed: error: fake cluster: 9 fake servers: 1 to 8 fit this plan']
     assert leftovers() == []
+
+
+def test_the_agent_answers_a_malformed_request_and_still_removes_what_it_recorded(tmp_path):
+    """The agent on a server (testbed.cluster.agent), run here: a bad line gets one error answer, never the end of
+    the records; at its input's end it removes what it recorded (a process) and its run directory."""
+    env = dict(os.environ, TESTBED_RUN_ROOT=str(tmp_path))
+    agent = subprocess.Popen([sys.executable, '-m', 'testbed.cluster.agent', 'test'], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True, env=env)
+    sleeper = subprocess.Popen(['sleep', '60'])
+    try:
+        assert 'run' in json.loads(agent.stdout.readline())
+        answers = []
+        for line in ('not json', '{"mystery": 1}', json.dumps({'process': sleeper.pid, 'what': 'a sleeper'})):
+            agent.stdin.write(line + '\n')
+            agent.stdin.flush()
+            answers.append(json.loads(agent.stdout.readline()))
+        assert [sorted(answer) for answer in answers] == [['error'], ['error'], ['ok']]
+        assert answers[1]['error'] == "ValueError: unknown request ['mystery']"
+        agent.stdin.close()
+        assert json.loads(agent.stdout.readline()) == {'left': []}
+        assert agent.wait(timeout=10) == 0
+        assert sleeper.wait(timeout=5) == -signal.SIGTERM
+        assert os.listdir(tmp_path) == []
+    finally:
+        sleeper.kill()
+        agent.kill()

@@ -8,8 +8,8 @@ from testbed.cluster.doctor import parse_report
 from testbed.cluster.remote import ssh_argv
 
 GOOD = {'ssh': '', 'sudo': 'ok', 'mininet': '2.3.0', 'ovs': 'ovs-vsctl (Open vSwitch) 3.1.0', 'tun': 'yes',
-        'clock': '1000.2', 'sent': '1000.0', 'received': '1000.2'}
-LOCAL = {'mininet': '2.3.0', 'ovs': 'ovs-vsctl (Open vSwitch) 3.1.0'}
+        'testbed': '0.1.0', 'clock': '1000.2', 'sent': '1000.0', 'received': '1000.2'}
+LOCAL = {'mininet': '2.3.0', 'ovs': 'ovs-vsctl (Open vSwitch) 3.1.0', 'testbed': '0.1.0'}
 
 
 def test_fake_servers_sit_on_the_documentation_network_apart_from_the_client():
@@ -45,9 +45,9 @@ def test_the_client_pins_the_host_key_and_uses_only_the_cluster_key():
 
 def test_a_ready_server_passes_every_check():
     rows = plan.verdicts(LOCAL, {'s1': GOOD})
-    assert [row['check'] for row in rows] == ['ssh in batch mode', 'sudo without a password',
-                                              'Mininet version matches', 'Open vSwitch version matches',
-                                              'tunnels possible (/dev/net/tun)', 'clock within 1 s of this one']
+    assert [row['check'] for row in rows] == [
+        'ssh in batch mode', 'sudo without a password', 'Mininet version matches', 'Open vSwitch version matches',
+        'the testbed version matches', 'tunnels possible (/dev/net/tun)', 'clock within 1 s of this one']
     assert all(row['ok'] and not row['fix'] for row in rows)
     assert rows[-1]['detail'] == '+0.100 s'
 
@@ -61,10 +61,13 @@ def test_a_server_without_ssh_gets_only_the_ssh_row_and_the_fix_fits_the_error()
 
 def test_mismatches_name_both_sides_and_what_to_do():
     report = {**GOOD, 'ovs': 'ovs-vsctl (Open vSwitch) 2.17.9', 'sudo': 'sudo asks for a password', 'tun': 'no',
-              'clock': '1003.5', 'mininet': 'bash: mn: command not found'}
+              'clock': '1003.5', 'mininet': 'bash: mn: command not found',
+              'testbed': "ModuleNotFoundError: No module named 'testbed'"}
     failed = {row['check']: row for row in plan.verdicts(LOCAL, {'s1': report}) if not row['ok']}
     assert set(failed) == {'sudo without a password', 'Mininet version matches', 'Open vSwitch version matches',
-                           'tunnels possible (/dev/net/tun)', 'clock within 1 s of this one'}
+                           'the testbed version matches', 'tunnels possible (/dev/net/tun)',
+                           'clock within 1 s of this one'}
+    assert failed['the testbed version matches']['detail'] == 'here 0.1.0, there missing'
     assert failed['Open vSwitch version matches']['detail'] == 'here 3.1.0, there 2.17.9'
     assert failed['Mininet version matches']['detail'] == 'here 2.3.0, there missing'
     assert failed['clock within 1 s of this one']['detail'] == '+3.400 s'
