@@ -5,7 +5,9 @@
 - ``remote`` (layer 3): a command on a server over ssh in batch mode, the one ssh client of the package;
 - ``fake`` (layer 3): servers on this machine that a cluster run can reach only as it reaches real ones, each with
   its own network namespace, sshd, Open vSwitch and view of the run state (for tests and for trying it out);
-- ``doctor`` (layer 3): checks each server and says exactly what to fix.
+- ``doctor`` (layer 3): checks each server and says exactly what to fix;
+- ``agent`` (layer 3): the testbed on a server during a cluster run, keeping that server's records;
+- ``net`` (layer 3): the network across servers, Mininet's cluster edition with the testbed's rules.
 
-May import: layers 0-2.
+May import: layers 0-3 (the controller node, link parameters).
 """

@@ -17,6 +17,7 @@ from testbed.cluster.fake import FakeCluster
 from testbed.cluster.net import ClusterNet
 from testbed.cluster.remote import SSH_CONFIG_ENV, run_on
 from testbed.errors import TestbedError
+from testbed.system.runstate import run_root
 from tests.integration.commands import start_testbed, wait_for_line
 from topologies.basic import LinearTopo
 from topologies.control import GridTopo
@@ -93,10 +94,15 @@ def test_a_run_killed_with_sigkill_is_cleaned_on_every_server_and_foreign_object
         run_on(second, ['ovs-vsctl', '--if-exists', 'del-br', FOREIGN_BRIDGE])
 
 
-def test_shaped_links_and_unknown_placements_are_refused_before_anything_is_built(servers):
+def test_shaped_links_unknown_placements_and_unreachable_servers_are_refused_leaving_nothing(servers):
+    runs_before = set(os.listdir(run_root()))
     with pytest.raises(TestbedError, match=r'link s1-s2: bw: links of a cluster run are not shaped yet'):
         ClusterNet(LinearTopo(n=2, bw=10), servers=servers)
     with pytest.raises(TestbedError, match=r"unknown placement 'nearest'"):
         ClusterNet(LinearTopo(n=2), servers=servers, placement='nearest')
+    with pytest.raises(TestbedError, match=r'cluster server 198.51.100.30: ssh in batch mode and sudo without a '
+                                           r'password failed \(.+\); testbed cluster doctor 198.51.100.30 says'):
+        ClusterNet(LinearTopo(n=2), servers=[servers[0], '198.51.100.30'])
     for server in servers:
         assert state(server)['runs'] == []
+    assert set(os.listdir(run_root())) == runs_before
