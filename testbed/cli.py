@@ -361,6 +361,13 @@ def cmd_bench_scale(args):
     return run_scale_bench(as_json=args.json, largest=not args.quick)
 
 
+def cmd_bench_cluster(args):
+    from testbed.reports.benchcluster import run_cluster_bench
+    if os.geteuid() != 0:
+        raise TestbedError('testbed bench cluster needs root (run with sudo)')
+    return run_cluster_bench(as_json=args.json)
+
+
 def cmd_bench(args):
     from testbed.reports.bench import run_link_bench
     if os.geteuid() != 0:
@@ -525,6 +532,10 @@ def build_parser():
     scale.add_argument('--json', action='store_true')
     scale.add_argument('--quick', action='store_true', help='the two linear cases only (not the grid)')
     scale.set_defaults(func=cmd_bench_scale)
+    cluster_bench = bench_sub.add_parser('cluster', help='up, stop, memory per node and CPU per Mb/s of a network on '
+                                                         'one fake server and on two')
+    cluster_bench.add_argument('--json', action='store_true')
+    cluster_bench.set_defaults(func=cmd_bench_cluster)
     return parser
 
 

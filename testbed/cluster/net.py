@@ -33,6 +33,7 @@ from testbed.control.flows import build_plan, unroutable
 from testbed.control.ryu import ROUTER_APP, RyuController
 from testbed.errors import TestbedError
 from testbed.link.params import SHAPING_KEYS
+from testbed.network.net import checksums_in_software
 from testbed.system.interrupts import deferred_signals
 from testbed.system.probe import current_plan
 from testbed.system.runstate import RUN_TAG, Run
@@ -272,6 +273,8 @@ class ClusterNet(upstream.MininetCluster):
             with open(self.run.path('plan.json'), 'w') as handle:
                 json.dump(plan, handle, indent=1)
         super().start()
+        if self.datapath == 'user':
+            checksums_in_software(self.hosts, self.switches)
         if self.routed:
             self.controllers[0].wait_ready()
 
