@@ -4,8 +4,13 @@ grid with the controller pings, a run killed with SIGKILL is cleaned on every se
 Regressions of the cluster edition's bugs, fixed in testbed.cluster.net: upstream typed each server's batch of
 ``ovs-vsctl`` through ssh's pseudo-terminal, whose 4,095-character line cut it past 8 switches per server (the
 1 x 20 grid below has 10 on each: 5,067 characters); upstream made every tunnel as ``tap9``, which fails on a server
-that has one and would take it over (a foreign ``tap9`` below survives a run with cross-server links)."""
+that has one and would take it over (a foreign ``tap9`` below survives a run with cross-server links).
+
+Cluster runs killed at random moments (SIGINT, SIGTERM or SIGKILL while it builds, starts or runs; seeded by
+``TESTBED_FAULT_SEED``, ``TESTBED_CLUSTER_FAULT_RUNS`` runs, default 3: one per signal) and then ``testbed clean``
+leave nothing on either server or here, and a foreign tap and bridge on the servers survive."""
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -25,6 +30,10 @@ from topologies.control import GridTopo
 
 pytestmark = pytest.mark.host_only('ssh, namespaces and Open vSwitch on the host: nothing of the kernel path')
 FOREIGN_TAP, FOREIGN_BRIDGE = 'tap9', 'tbforeign2'
+FAULT_RUNS = int(os.environ.get('TESTBED_CLUSTER_FAULT_RUNS', '3'))
+FAULT_SEED = int(os.environ.get('TESTBED_FAULT_SEED', '1'))
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
+BUILD_WINDOW_S = 14.0   # a 1 x 6 grid over two fake servers is up in about 10 s: the moments cover build and run
 
 
 @pytest.fixture(scope='module')
@@ -44,6 +53,32 @@ def state(server):
     assert done.returncode == 0, done.stderr
     bridges, runs, interfaces = (line.split() for line in done.stdout.splitlines())
     return {'bridges': bridges, 'runs': runs, 'interfaces': interfaces}
+
+
+@pytest.fixture
+def foreign(servers):
+    """A tap on the first server (named as upstream's tunnels were) and a bridge on the second, not the testbed's."""
+    first, second = servers
+    assert run_on(first, ['ip', 'tuntap', 'add', 'dev', FOREIGN_TAP, 'mode', 'tap']).returncode == 0
+    assert run_on(second, ['ovs-vsctl', 'add-br', FOREIGN_BRIDGE, '--', 'set', 'bridge', FOREIGN_BRIDGE,
+                           'datapath_type=netdev']).returncode == 0
+    yield
+    run_on(first, ['ip', 'link', 'del', FOREIGN_TAP])
+    run_on(second, ['ovs-vsctl', '--if-exists', 'del-br', FOREIGN_BRIDGE])
+
+
+def assert_clean_but_foreign(servers):
+    """Once the agents are done: nothing of a run on either server, nothing here, the foreign objects intact."""
+    first, second = servers
+    deadline = time.monotonic() + 20   # each agent removes its records once its connection is gone
+    while time.monotonic() < deadline and (state(first)['runs'] or state(second)['runs']):
+        time.sleep(0.5)
+    assert state(first) == {'bridges': [], 'runs': [], 'interfaces': ['eth0', 'lo', FOREIGN_TAP]}
+    assert state(second) == {'bridges': [FOREIGN_BRIDGE], 'runs': [],
+                             'interfaces': ['eth0', 'lo', 'ovs-netdev', FOREIGN_BRIDGE]}
+    local = subprocess.run(['ps', '-eo', 'args='], capture_output=True, text=True).stdout.splitlines()
+    assert [line for line in local if line.startswith(('ssh ', 'sudo ')) and '198.51.100.' in line] == []
+    assert [run for run in os.listdir(run_root()) if not run.endswith('fake-cluster')] == []
 
 
 def up_and_ping(servers, tcp=False):
@@ -74,29 +109,36 @@ def test_twenty_switches_across_two_servers_with_the_controller_ping_without_los
         assert state(server) == {'bridges': [], 'runs': [], 'interfaces': ['eth0', 'lo']}
 
 
-def test_a_run_killed_with_sigkill_is_cleaned_on_every_server_and_foreign_objects_survive(servers):
+def test_a_run_killed_with_sigkill_is_cleaned_on_every_server_and_foreign_objects_survive(servers, foreign):
     first, second = servers
-    assert run_on(first, ['ip', 'tuntap', 'add', 'dev', FOREIGN_TAP, 'mode', 'tap']).returncode == 0
-    assert run_on(second, ['ovs-vsctl', 'add-br', FOREIGN_BRIDGE, '--', 'set', 'bridge', FOREIGN_BRIDGE,
-                           'datapath_type=netdev']).returncode == 0
-    try:
+    proc = start_testbed('run', 'grid', '--param', 'rows=1', '--param', 'cols=6', '--param', 'ipv6=false',
+                         '--controller', '--cluster', f'{first},{second}', '--placement', 'roundrobin')
+    wait_for_line(proc, 'Ctrl-C to stop')
+    assert len(state(first)['bridges']) == 3 and state(first)['runs']
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    done = subprocess.run([sys.executable, '-m', 'testbed', 'clean'], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert_clean_but_foreign(servers)
+
+
+def test_cluster_runs_killed_at_random_moments_leave_nothing_anywhere(servers, foreign):
+    rng = random.Random(FAULT_SEED)
+    first, second = servers
+    for index in range(FAULT_RUNS):
+        sig, moment = SIGNALS[index % len(SIGNALS)], rng.uniform(0.5, BUILD_WINDOW_S)
         proc = start_testbed('run', 'grid', '--param', 'rows=1', '--param', 'cols=6', '--param', 'ipv6=false',
                              '--controller', '--cluster', f'{first},{second}', '--placement', 'roundrobin')
-        wait_for_line(proc, 'Ctrl-C to stop')
-        assert len(state(first)['bridges']) == 3 and state(first)['runs']
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-        done = subprocess.run([sys.executable, '-m', 'testbed', 'clean'], capture_output=True, text=True, timeout=60)
+        time.sleep(moment)
+        proc.send_signal(sig)
+        code = proc.wait(timeout=60)
+        print(f'run {index + 1}: {signal.Signals(sig).name} after {moment:.1f} s, exit {code}')
+        if sig != signal.SIGKILL:   # a clean stop by itself: exit 130 or 143, or 0 if the build had failed
+            assert code in (0, 130, 143), proc.stderr.read()
+        done = subprocess.run([sys.executable, '-m', 'testbed', 'clean'], capture_output=True, text=True,
+                              timeout=60)
         assert done.returncode == 0, done.stderr
-        deadline = time.monotonic() + 15   # each agent removes its records once its connection is gone
-        while time.monotonic() < deadline and (state(first)['runs'] or state(second)['runs']):
-            time.sleep(0.5)
-        assert state(first) == {'bridges': [], 'runs': [], 'interfaces': ['eth0', 'lo', FOREIGN_TAP]}
-        assert state(second) == {'bridges': [FOREIGN_BRIDGE], 'runs': [], 'interfaces': ['eth0', 'lo', 'ovs-netdev',
-                                                                                           FOREIGN_BRIDGE]}
-    finally:
-        run_on(first, ['ip', 'link', 'del', FOREIGN_TAP])
-        run_on(second, ['ovs-vsctl', '--if-exists', 'del-br', FOREIGN_BRIDGE])
+        assert_clean_but_foreign(servers)
 
 
 def test_shaped_links_unknown_placements_and_unreachable_servers_are_refused_leaving_nothing(servers):
