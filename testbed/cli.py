@@ -169,7 +169,8 @@ def _run_network(args, topo, name, started):
         print('paths: ' + ', '.join(f'{f}={net.plan.path(f)}' for f in FEATURES))
         for server in args.cluster or ():
             names = [node.name for node in net.hosts + net.switches if getattr(node, 'server', None) == server]
-            print(f'  server {server}: {" ".join(names) or "nothing placed"}')
+            paths = ', '.join(f'{feature}={path}' for feature, path in net.paths.get(server, {}).items())
+            print(f'  server {server} ({paths}): {" ".join(names) or "nothing placed"}')
         for link, shaping, path in net.describe_links():
             print(f'  link {link:<12} {shaping:<28} {path}')
         sys.stdout.flush()

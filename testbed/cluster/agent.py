@@ -1,20 +1,27 @@
 """The testbed's agent on a server of a cluster run: that server's run records, kept where the objects are.
 
 A cluster run starts one agent per server over ssh (``python -m testbed.cluster.agent LABEL``), which opens a run
-in the server's own run root (``testbed.system.runstate``) and answers one JSON line with its run id. Then each line
+in the server's own run root (``testbed.system.runstate``), probes the server's kernel (``testbed.system.probe``:
+each server takes its own kernel or userspace path per feature) and answers one JSON line with its run id and those
+paths. Then each line
 it reads names an object the client just created on that server, recorded before the client goes on:
 ``{"process": PID, "what": ...}``, ``{"netns": PID, "name": ..., "what": ...}`` (the namespace is pinned, so every
 process in it ends with the run), ``{"bridge": NAME}`` (tagged with the agent's run id by the client) or
-``{"link": NAME}`` (an interface in the server's root namespace, by its name and current index); each gets
+``{"link": NAME}`` (an interface in the server's root namespace, by its name and current index). Two requests
+create as well as record, so that a client killed in between cannot leave them unrecorded: ``{"tap": NAME, "user":
+USER}`` (a tunnel's tap), ``{"rename": [TAP, PORT], "mac": MAC}`` (that tap becoming a switch's port) and
+``{"veth": [NAME, PEER], "macs": [MAC, MAC]}`` (a link between two switches). Each gets
 ``{"ok": true}`` or ``{"error": ...}``. ``{"stop": true}``, the end of its input (the client died: its ssh
 connection closed) or SIGTERM/SIGHUP make it remove what its records still name, answer what is left, and exit.
 If the agent itself is killed, ``testbed clean`` on the server finishes the job, as for any run.
 """
 import json
 import signal
+import subprocess
 import sys
 
-from testbed.system.runstate import Run
+from testbed.system.probe import FEATURES, current_plan
+from testbed.system.runstate import Run, free_ifindex, ifindex
 
 
 def _answer(message: dict) -> None:
@@ -31,8 +38,50 @@ def _handle(run: Run, request: dict) -> None:
         run.record_bridge(str(request['bridge']))
     elif 'link' in request:
         run.record_link(str(request['link']))
+    elif 'tap' in request:
+        create_tap(run, str(request['tap']), str(request.get('user', 'root')))
+    elif 'veth' in request:
+        create_veth(run, request['veth'], request.get('macs') or [None, None])
+    elif 'rename' in request:
+        rename_link(run, *(str(name) for name in request['rename']), mac=request.get('mac'))
     else:
         raise ValueError(f'unknown request {sorted(request)}')
+
+
+def _ip(*args: str) -> None:
+    done = subprocess.run(['ip', *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f'ip {" ".join(args)}: {done.stderr.strip()}')
+
+
+def create_tap(run: Run, name: str, user: str) -> None:
+    """A tunnel's tap in this root namespace, recorded the moment it exists (on a server by the agent, which a
+    killed client cannot interrupt between the two)."""
+    _ip('tuntap', 'add', 'dev', name, 'mode', 'tap', 'user', user)
+    run.record_link(name)
+
+
+def rename_link(run: Run, name: str, new_name: str, mac=None) -> None:
+    """A recorded interface of this root namespace renamed (a tunnel's tap becoming a switch port), and recorded
+    under its new name at once."""
+    _ip('link', 'set', name, 'name', new_name, *(['address', str(mac)] if mac else []))
+    run.record_link(new_name)
+
+
+def create_veth(run: Run, names: list, macs: list) -> None:
+    """A veth pair between two switches in this root namespace, its first end recorded with its index before it
+    exists (deleting one end deletes the pair)."""
+    first, second = (str(name) for name in names)
+    while True:
+        index = free_ifindex()
+        run.record_link(first, index)
+        try:
+            _ip('link', 'add', 'name', first, 'index', str(index), *(['address', macs[0]] if macs[0] else []),
+                'type', 'veth', 'peer', 'name', second, *(['address', macs[1]] if macs[1] else []))
+            return
+        except RuntimeError as exc:
+            if 'File exists' not in str(exc) or ifindex(first) is not None:
+                raise   # an index taken by chance: draw again (the stale record names nothing)
 
 
 def serve(label: str) -> int:
@@ -44,7 +93,8 @@ def serve(label: str) -> int:
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, finish)
     try:
-        _answer({'run': run.id})
+        plan = current_plan()
+        _answer({'run': run.id, 'paths': {feature: plan.path(feature) for feature in FEATURES}})
         for line in sys.stdin:
             try:
                 request = json.loads(line)

@@ -14,7 +14,8 @@ What the testbed adds to the cluster edition, in its own subclasses (the install
   exists on a server, breaks it; that ``tap9`` would then be renamed away from its owner);
 - a failed precheck raises one clear error instead of ``sys.exit(1)``;
 - the testbed's router app (``controller='router'``) on this machine, listening on its address toward the servers;
-- switches that speak OpenFlow 1.3 on the datapath this machine's probe chose.
+- the probe on every server (its agent runs it): each server's switches take the datapath its own kernel offers;
+- switches that speak OpenFlow 1.3.
 
 Links are not shaped yet: a topology with ``bw``, ``delay``, ``jitter``, ``loss`` or a queue size is refused.
 """
@@ -28,6 +29,7 @@ from mininet.examples import cluster as upstream
 from mininet.net import Mininet
 from mininet.node import OVSSwitch
 
+from testbed.cluster.agent import create_tap, create_veth, rename_link
 from testbed.cluster.remote import Agent, run_on, ssh_options
 from testbed.control.flows import build_plan, unroutable
 from testbed.control.ryu import ROUTER_APP, RyuController
@@ -35,7 +37,7 @@ from testbed.errors import TestbedError
 from testbed.link.params import SHAPING_KEYS
 from testbed.network.net import checksums_in_software
 from testbed.system.interrupts import deferred_signals
-from testbed.system.probe import current_plan
+from testbed.system.probe import FEATURES, current_plan
 from testbed.system.runstate import RUN_TAG, Run
 
 PLACEMENTS = {'switchbin': upstream.SwitchBinPlacer, 'hostswitchbin': upstream.HostSwitchBinPlacer,
@@ -56,10 +58,13 @@ class ClusterHost(_TestbedSsh, upstream.RemoteHost):
 
 
 class ClusterSwitch(_TestbedSsh, upstream.RemoteOVSSwitch):
-    """An Open vSwitch bridge on a server, speaking OpenFlow 1.3, tagged with that server's run."""
+    """An Open vSwitch bridge on a server, speaking OpenFlow 1.3, tagged with that server's run, on the datapath
+    that server's probe chose (``datapaths``: server -> 'user' or 'kernel')."""
 
-    def __init__(self, name, run_ids: Optional[Dict[str, str]] = None, **params):
+    def __init__(self, name, run_ids: Optional[Dict[str, str]] = None, datapaths: Optional[Dict[str, str]] = None,
+                 **params):
         params.setdefault('protocols', 'OpenFlow13')
+        params['datapath'] = (datapaths or {}).get(params.get('server') or 'localhost', 'kernel')
         self.run_ids = run_ids or {}
         super().__init__(name, **params)
 
@@ -78,12 +83,22 @@ class ClusterSwitch(_TestbedSsh, upstream.RemoteOVSSwitch):
 
 
 class ClusterLink(upstream.RemoteSSHLink):
-    """A link: a veth pair on one server, an ssh Ethernet tunnel between two (taps numbered per link; the tunnel's
-    ssh recorded in ``run``, so that ending it ends the tunnel on the servers too)."""
+    """A link: a veth pair on one server, an ssh Ethernet tunnel between two (taps numbered per link). What it makes
+    in a server's root namespace (a tap, a veth between two switches) ``net`` creates and records there at once; the
+    tunnel's ssh is recorded in ``net``'s run, so that ending it ends the tunnel on the servers too."""
 
-    def __init__(self, node1, node2, run=None, **kwargs):
-        self.run = run
+    def __init__(self, node1, node2, net=None, **kwargs):
+        self.net = net
         super().__init__(node1, node2, **kwargs)
+
+    def makeIntfPair(self, intfname1, intfname2, addr1=None, addr2=None, node1=None, node2=None,
+                     deleteIntfs=True):  # Mininet's API name
+        node1 = self.node1 if node1 is None else node1
+        node2 = self.node2 if node2 is None else node2
+        if (self.net is not None and node1.server == node2.server and not node1.inNamespace
+                and not node2.inNamespace):
+            return self.net.create_veth(node1, intfname1, intfname2, addr1, addr2)
+        return super().makeIntfPair(intfname1, intfname2, addr1, addr2, node1, node2, deleteIntfs)
 
     def makeTunnel(self, node1, node2, intfname1, intfname2, addr1=None, addr2=None):
         if node2.server == 'localhost':  # the tunnel's ssh runs from node1's server toward node2's
@@ -91,24 +106,24 @@ class ClusterLink(upstream.RemoteSSHLink):
         number = _free_tap(node1, node2)
         tap = f'tap{number}'
         for node in (node1, node2):
-            output = node.rcmd(f'ip tuntap add dev {tap} mode tap user {node.user}')
-            if output.strip():
-                raise TestbedError(f'link {intfname1}-{intfname2}: creating {tap} on {node.server}: {output.strip()}')
+            self.net.create_tap(node, tap)
         options = ssh_options() if not node1.isRemote else ['-o', 'BatchMode=yes']
         self.cmd = ['ssh', *options, '-n', '-o', 'Tunnel=Ethernet', '-w', f'{number}:{number}',
                     f'{node2.user}@{node2.serverIP}', 'echo @']
         with deferred_signals():
             tunnel = node1.rpopen(self.cmd, sudo=False)
-            if self.run is not None:
-                self.run.record_process(tunnel.pid, f'ssh tunnel {node1.server} -> {node2.server}')
+            self.net.run.record_process(tunnel.pid, f'ssh tunnel {node1.server} -> {node2.server}')
         first = tunnel.stdout.read(1).decode(errors='replace')
         if first != '@':
             rest = tunnel.stdout.read().decode(errors='replace').strip()
             raise TestbedError(f'link {intfname1}-{intfname2}: the ssh tunnel from {node1.server} to {node2.server} '
                                f'did not come up: {(first + rest) or "no output"} (sshd needs PermitTunnel yes)')
         for node, intf, addr in ((node1, intfname1, addr1), (node2, intfname2, addr2)):
-            self.moveIntf(tap, node)
-            node.cmd(f'ip link set {tap} name {intf}' + (f' address {addr}' if addr else ''))
+            if node.inNamespace:   # a host's: it ends with the host's namespace
+                self.moveIntf(tap, node)
+                node.cmd(f'ip link set {tap} name {intf}' + (f' address {addr}' if addr else ''))
+            else:                  # a switch's port, in the server's root namespace: recorded under its new name
+                self.net.rename_link(node, tap, intf, addr)
         return tunnel
 
 
@@ -152,10 +167,10 @@ class ClusterNet(upstream.MininetCluster):
         self.sshcmd = ['ssh', *ssh_options()]
         self.run = Run(label)
         self.agents: Dict[str, Agent] = {}
+        self.paths: Dict[str, Dict[str, str]] = {}
         self.routed = controller == 'router'
-        self.plan = current_plan()
+        self.plan = current_plan()   # this machine's; each server's own comes from its agent (self.paths)
         self.algorithm, self.metric = algorithm, metric
-        self.datapath = 'user' if self.plan.datapath == 'userspace' else 'kernel'
         try:
             self._check_servers(servers)
             for server in servers:
@@ -164,7 +179,11 @@ class ClusterNet(upstream.MininetCluster):
                         self.agents[server] = agent = Agent(server, self.run.id)
                         self.run.record_process(agent.process.pid, f'ssh to the agent on {server}')
             run_ids = {'localhost': self.run.id, **{server: a.run_id for server, a in self.agents.items()}}
-            switch = functools.partial(ClusterSwitch, run_ids=run_ids, datapath=self.datapath,
+            self.paths = {'localhost': {feature: self.plan.path(feature) for feature in FEATURES},
+                          **{server: agent.paths for server, agent in self.agents.items()}}
+            datapaths = {server: 'user' if paths.get('datapath') == 'userspace' else 'kernel'
+                         for server, paths in self.paths.items()}
+            switch = functools.partial(ClusterSwitch, run_ids=run_ids, datapaths=datapaths,
                                        failMode='secure' if controller else 'standalone')
             controller_cls = None
             if controller:
@@ -175,7 +194,7 @@ class ClusterNet(upstream.MininetCluster):
                                                        'TESTBED_PLAN': self.run.path('plan.json'),
                                                        'TESTBED_ALGORITHM': algorithm, 'TESTBED_METRIC': metric,
                                                        'TESTBED_AGGREGATE': '1' if aggregate else ''})
-            link = functools.partial(ClusterLink, run=self.run)
+            link = functools.partial(ClusterLink, net=self)
             super().__init__(topo=topo, servers=list(servers), placement=PLACEMENTS[placement], host=ClusterHost,
                              switch=switch, link=link, controller=controller_cls, precheck=False,
                              user=user or upstream.findUser(), build=False, cleanup=False, autoSetMacs=True,
@@ -217,6 +236,33 @@ class ClusterNet(upstream.MininetCluster):
 
     def _agent(self, node):
         return self.agents.get(getattr(node, 'server', 'localhost'))
+
+    def create_tap(self, node, name: str) -> None:
+        """A tunnel's tap in the root namespace of ``node``'s server, recorded there as it is made."""
+        agent = self._agent(node)
+        if agent:
+            agent.record(tap=name, user=node.user)
+        else:
+            with deferred_signals():
+                create_tap(self.run, name, node.user)
+
+    def rename_link(self, node, name: str, new_name: str, mac: Optional[str]) -> None:
+        """Rename an interface of the root namespace of ``node``'s server, recorded there under the new name."""
+        agent = self._agent(node)
+        if agent:
+            agent.record(rename=[name, new_name], mac=mac)
+        else:
+            with deferred_signals():
+                rename_link(self.run, name, new_name, mac)
+
+    def create_veth(self, node, name: str, peer: str, mac: Optional[str], peer_mac: Optional[str]) -> None:
+        """A veth pair between two switches of ``node``'s server, recorded there before it exists."""
+        agent = self._agent(node)
+        if agent:
+            agent.record(veth=[name, peer], macs=[mac, peer_mac])
+        else:
+            with deferred_signals():
+                create_veth(self.run, [name, peer], [mac, peer_mac])
 
     # -- nodes: recorded where they live, before the client goes on ---------------------------------------------
     def addHost(self, name, cls=None, **params):  # Mininet's API name
@@ -273,8 +319,7 @@ class ClusterNet(upstream.MininetCluster):
             with open(self.run.path('plan.json'), 'w') as handle:
                 json.dump(plan, handle, indent=1)
         super().start()
-        if self.datapath == 'user':
-            checksums_in_software(self.hosts, self.switches)
+        checksums_in_software(self.hosts, [switch for switch in self.switches if switch.datapath == 'user'])
         if self.routed:
             self.controllers[0].wait_ready()
 

@@ -41,12 +41,14 @@ def fake_servers(count: int) -> List[FakeServer]:
 
 def sshd_config(server: FakeServer, host_key: str, authorized_keys: str, pid_file: str) -> str:
     """An sshd configuration for one fake server: root by key only, on its management address, tunnels allowed
-    (Mininet's RemoteSSHLink asks for ``-w``), no DNS lookups (the cluster edition's own advice)."""
+    (Mininet's RemoteSSHLink asks for ``-w``), no DNS lookups (the cluster edition's own advice), and the testbed's
+    userspace paths for everything started there (the fake servers share this machine's kernel)."""
     return '\n'.join([
         f'ListenAddress {server.address}', 'Port 22', f'HostKey {host_key}', f'PidFile {pid_file}',
         f'AuthorizedKeysFile {authorized_keys}', 'PermitRootLogin prohibit-password', 'PasswordAuthentication no',
         'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no', 'UseDNS no', 'PermitTunnel yes',
-        'AcceptEnv TESTBED_*', 'Subsystem sftp internal-sftp', ''])
+        # fake servers share one kernel: a kernel datapath or sit device of one would be every server's
+        'SetEnv TESTBED_PATH=userspace', 'AcceptEnv TESTBED_*', 'Subsystem sftp internal-sftp', ''])
 
 
 def ssh_client_config(servers: List[FakeServer], identity: str, known_hosts: str) -> str:

@@ -54,6 +54,7 @@ class Agent:
         if 'run' not in first:
             raise TestbedError(f'server {server}: the testbed agent did not start: {first.get("error")}')
         self.run_id = str(first['run'])
+        self.paths = dict(first.get('paths', {}))   # the server's own path per feature, from its probe
 
     def _reply(self) -> dict:
         ready, _, _ = select.select([self.process.stdout], [], [], AGENT_TIMEOUT_S)

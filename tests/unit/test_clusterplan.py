@@ -31,7 +31,8 @@ def test_sshd_takes_root_by_key_only_on_its_own_address_and_allows_tunnels():
     text = plan.sshd_config(server, '/etc/ssh/k', '/etc/ssh/authorized_keys', '/run/sshd.pid')
     lines = set(text.splitlines())
     assert {f'ListenAddress {server.address}', 'PermitRootLogin prohibit-password', 'PasswordAuthentication no',
-            'PermitTunnel yes', 'UseDNS no', 'AuthorizedKeysFile /etc/ssh/authorized_keys'} <= lines
+            'PermitTunnel yes', 'UseDNS no', 'AuthorizedKeysFile /etc/ssh/authorized_keys',
+            'SetEnv TESTBED_PATH=userspace'} <= lines
 
 
 def test_the_client_pins_the_host_key_and_uses_only_the_cluster_key():
