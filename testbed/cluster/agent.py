@@ -1,18 +1,22 @@
 """The testbed's agent on a server of a cluster run: that server's run records, kept where the objects are.
 
-A cluster run starts one agent per server over ssh (``python -m testbed.cluster.agent LABEL``), which opens a run
-in the server's own run root (``testbed.system.runstate``), probes the server's kernel (``testbed.system.probe``:
-each server takes its own kernel or userspace path per feature) and answers one JSON line with its run id and those
-paths. Then each line
-it reads names an object the client just created on that server, recorded before the client goes on:
-``{"process": PID, "what": ...}``, ``{"netns": PID, "name": ..., "what": ...}`` (the namespace is pinned, so every
-process in it ends with the run), ``{"bridge": NAME}`` (tagged with the agent's run id by the client) or
-``{"link": NAME}`` (an interface in the server's root namespace, by its name and current index). Two requests
-create as well as record, so that a client killed in between cannot leave them unrecorded: ``{"tap": NAME, "user":
-USER}`` (a tunnel's tap), ``{"rename": [TAP, PORT], "mac": MAC}`` (that tap becoming a switch's port) and
-``{"veth": [NAME, PEER], "macs": [MAC, MAC]}`` (a link between two switches). Each gets
+A cluster run starts one agent per server over ssh (``python -m testbed.cluster.agent LABEL``). The agent opens a
+run in the server's own run root (``testbed.system.runstate``), probes the server's kernel
+(``testbed.system.probe``: each server takes its own kernel or userspace path per feature), and answers one JSON
+line with its run id and those paths. Then each line it reads names an object the client just created on that
+server, recorded before the client goes on:
+
+- ``{"process": PID, "what": ...}``;
+- ``{"netns": PID, "name": ..., "what": ...}``: the namespace is pinned, so every process in it ends with the run;
+- ``{"bridge": NAME}``: tagged with the agent's run id by the client;
+- ``{"link": NAME}``: an interface in the server's root namespace, by its name and current index.
+
+Three requests create as well as record, so that a client killed in between cannot leave anything unrecorded:
+``{"tap": NAME, "user": USER}`` (a tunnel's tap), ``{"rename": [TAP, PORT], "mac": MAC}`` (that tap becoming a
+switch's port) and ``{"veth": [NAME, PEER], "macs": [MAC, MAC]}`` (a link between two switches). Each request gets
 ``{"ok": true}`` or ``{"error": ...}``. ``{"stop": true}``, the end of its input (the client died: its ssh
-connection closed) or SIGTERM/SIGHUP make it remove what its records still name, answer what is left, and exit.
+connection closed) or SIGTERM/SIGHUP make the agent remove what its records still name, answer what is left, and
+exit.
 If the agent itself is killed, ``testbed clean`` on the server finishes the job, as for any run.
 """
 import json

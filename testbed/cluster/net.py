@@ -5,9 +5,10 @@ What the testbed adds to the cluster edition, in its own subclasses (the install
 - ssh as the testbed runs it (``testbed.cluster.remote``: batch mode, ``TESTBED_SSH_CONFIG``);
 - records on every server: an agent per server (``testbed.cluster.agent``) records each node's shell and pinned
   namespace and each bridge (tagged with the agent's run) there, before the client goes on, and removes them at
-  stop, or by itself when the client dies and its ssh connection drops; a switch's interfaces in a server's root
-  namespace are recorded there too, as soon as they exist. The agents' ssh clients and any local nodes
-  are recorded in the client's own run. Upstream's cleanup is ``mn -c`` on every server, which deletes every
+  stop, or by itself when the client dies and its ssh connection drops. What lies in a server's root namespace
+  (a tunnel's tap, a veth between two switches, a switch's port) the agent creates and records in one step, so a
+  client killed in between leaves nothing unrecorded. The agents' ssh clients, the tunnels' ssh and any local
+  nodes are recorded in the client's own run. Upstream's cleanup is ``mn -c`` on every server, which deletes every
   bridge there and is never called;
 - cross-server links over ssh Ethernet tunnels on a tap pair numbered per link, free on both servers (upstream
   creates every tunnel as ``tap9``: a second tunnel being set up at the same time, or a ``tap9`` that already
@@ -46,11 +47,21 @@ TAP_RANGE = (1000, 60000)   # ssh -w numbers: the tunnels' taps are tap<N>, draw
 
 
 class _TestbedSsh:
-    """The testbed's ssh options on a remote node (upstream's ``sshbase`` is a class attribute without them)."""
+    """The testbed's ssh options on a remote node (upstream's ``sshbase`` is a class attribute without them), and
+    every ssh the node starts recorded in ``run`` the moment it exists: ending it ends the node's shell (or command)
+    on the server, also when the client was killed before the server's agent had recorded that shell."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, run=None, **kwargs):
         self.sshbase = ['ssh', *ssh_options(), '-q', '-tt']
+        self.client_run = run
         super().__init__(*args, **kwargs)
+
+    def _popen(self, cmd, **params):  # Mininet's API name
+        with deferred_signals():
+            popen = super()._popen(cmd, **params)
+            if self.client_run is not None and self.isRemote:
+                self.client_run.record_process(popen.pid, f'ssh for {self.name} on {self.server}')
+        return popen
 
 
 class ClusterHost(_TestbedSsh, upstream.RemoteHost):
@@ -158,6 +169,8 @@ class ClusterNet(upstream.MininetCluster):
                  user=None, algorithm='link-state', metric='hops', aggregate=False, **kwargs):
         if placement not in PLACEMENTS:
             raise TestbedError(f'unknown placement {placement!r} (known: {", ".join(sorted(PLACEMENTS))})')
+        if controller not in (None, 'router'):
+            raise TestbedError(f'a cluster run takes controller="router" only, not {controller!r}')
         if topo is not None:
             for a, b, info in topo.links(withInfo=True):
                 shaped = sorted(key for key in SHAPING_KEYS if info.get(key) is not None)
@@ -183,12 +196,10 @@ class ClusterNet(upstream.MininetCluster):
                           **{server: agent.paths for server, agent in self.agents.items()}}
             datapaths = {server: 'user' if paths.get('datapath') == 'userspace' else 'kernel'
                          for server, paths in self.paths.items()}
-            switch = functools.partial(ClusterSwitch, run_ids=run_ids, datapaths=datapaths,
+            switch = functools.partial(ClusterSwitch, run=self.run, run_ids=run_ids, datapaths=datapaths,
                                        failMode='secure' if controller else 'standalone')
             controller_cls = None
             if controller:
-                if controller != 'router':
-                    raise TestbedError(f'a cluster run takes controller="router" only, not {controller!r}')
                 controller_cls = functools.partial(RyuController, run=self.run, apps=[ROUTER_APP],
                                                    listen=self._address_toward(servers), env={
                                                        'TESTBED_PLAN': self.run.path('plan.json'),
@@ -202,7 +213,10 @@ class ClusterNet(upstream.MininetCluster):
             if topo is not None:
                 self.build()
         except BaseException:
-            self.stop()
+            try:
+                self.stop()
+            except TestbedError:   # what could not be removed is for testbed clean; the cause is what matters here
+                pass
             raise
 
     # -- servers ----------------------------------------------------------------------------------------------
@@ -268,7 +282,7 @@ class ClusterNet(upstream.MininetCluster):
     def addHost(self, name, cls=None, **params):  # Mininet's API name
         cls = params.pop('cls', None) or cls
         with deferred_signals():
-            host = super().addHost(name, cls=remote_class(cls) if cls else None, **params)
+            host = super().addHost(name, cls=remote_class(cls) if cls else None, run=self.run, **params)
             agent = self._agent(host)
             if agent:
                 agent.record(process=host.pid, what=f'host {name}')
