@@ -1,14 +1,17 @@
 """``testbed cluster doctor SERVER...``: what each server lacks for a cluster run, and exactly what to fix.
 
-It asks every server, over ssh in batch mode as this user (``testbed.cluster.remote``), for its clock, whether sudo
-needs no password, its Mininet and Open vSwitch versions, whether it can make tunnel interfaces and which testbed
-lies at this machine's path, asks this machine the same, and compares (``testbed.cluster.plan.verdicts``).
+It asks every server, over ssh in batch mode as the user a cluster run would be (the one who ran sudo: Mininet's
+``findUser``; ``testbed.cluster.remote``), for its clock, whether sudo needs no password, its Mininet and Open
+vSwitch versions, whether it can make tunnel interfaces and which testbed lies at this machine's path; asks this
+machine the same; and compares (``testbed.cluster.plan.verdicts``).
 """
 import shlex
 import subprocess
 import sys
 import time
 from typing import Dict, List
+
+from mininet.examples.cluster import findUser
 
 from testbed import REPO
 from testbed.cluster.plan import verdicts
@@ -34,7 +37,7 @@ def parse_report(text: str) -> Dict[str, str]:
 def ask(server: str) -> Dict[str, str]:
     """What ``server`` reports, with our clock around the question; 'ssh' holds ssh's error if it failed."""
     sent = time.time()
-    done = run_on(server, ['sh', '-c', REPORT])
+    done = run_on(server, ['sh', '-c', REPORT], user=findUser())
     received = time.time()
     if done.returncode != 0:
         error = (done.stderr.strip().splitlines() or [f'ssh exited with {done.returncode}'])[-1]

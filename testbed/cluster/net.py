@@ -178,6 +178,7 @@ class ClusterNet(upstream.MininetCluster):
                     raise TestbedError(f'link {a}-{b}: {", ".join(shaped)}: links of a cluster run are not shaped '
                                        'yet; leave the parameters out')
         self.sshcmd = ['ssh', *ssh_options()]
+        user = user or upstream.findUser()   # the cluster edition's: the user who ran sudo, with that user's keys
         self.run = Run(label)
         self.agents: Dict[str, Agent] = {}
         self.paths: Dict[str, Dict[str, str]] = {}
@@ -185,11 +186,11 @@ class ClusterNet(upstream.MininetCluster):
         self.plan = current_plan()   # this machine's; each server's own comes from its agent (self.paths)
         self.algorithm, self.metric = algorithm, metric
         try:
-            self._check_servers(servers)
+            self._check_servers(servers, user)
             for server in servers:
                 if server != 'localhost':
                     with deferred_signals():
-                        self.agents[server] = agent = Agent(server, self.run.id)
+                        self.agents[server] = agent = Agent(server, self.run.id, user)
                         self.run.record_process(agent.process.pid, f'ssh to the agent on {server}')
             run_ids = {'localhost': self.run.id, **{server: a.run_id for server, a in self.agents.items()}}
             self.paths = {'localhost': {feature: self.plan.path(feature) for feature in FEATURES},
@@ -208,7 +209,7 @@ class ClusterNet(upstream.MininetCluster):
             link = functools.partial(ClusterLink, net=self)
             super().__init__(topo=topo, servers=list(servers), placement=PLACEMENTS[placement], host=ClusterHost,
                              switch=switch, link=link, controller=controller_cls, precheck=False,
-                             user=user or upstream.findUser(), build=False, cleanup=False, autoSetMacs=True,
+                             user=user, build=False, cleanup=False, autoSetMacs=True,
                              **kwargs)
             if topo is not None:
                 self.build()
@@ -221,7 +222,7 @@ class ClusterNet(upstream.MininetCluster):
 
     # -- servers ----------------------------------------------------------------------------------------------
     @staticmethod
-    def _check_servers(servers) -> None:
+    def _check_servers(servers, user: str) -> None:
         """Upstream's precheck, as one error: each server answers ssh in batch mode and sudo without a password."""
         if len(set(servers)) != len(servers) or not servers:
             raise TestbedError(f'cluster servers {",".join(servers)}: name each server once')
@@ -231,7 +232,7 @@ class ClusterNet(upstream.MininetCluster):
             if upstream.RemoteMixin.findServerIP(server) is None:
                 raise TestbedError(f'cluster server {server}: no IPv4 address for it (the cluster edition reaches '
                                    'servers by IPv4)')
-            done = run_on(server, ['sudo', '-n', 'true'])
+            done = run_on(server, ['sudo', '-n', 'true'], user=user)
             if done.returncode != 0:
                 detail = (done.stderr.strip().splitlines() or [f'exit {done.returncode}'])[-1]
                 raise TestbedError(f'cluster server {server}: ssh in batch mode and sudo without a password failed '

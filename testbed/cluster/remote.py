@@ -5,11 +5,12 @@ server; a fake cluster writes one (``testbed cluster fake`` prints it). Without 
 """
 import json
 import os
+import pwd
 import select
 import shlex
 import subprocess
 import sys
-from typing import List
+from typing import List, Optional
 
 from testbed import REPO
 from testbed.errors import TestbedError
@@ -25,15 +26,20 @@ def ssh_options() -> List[str]:
     return (['-F', config] if config else []) + ['-o', 'BatchMode=yes', '-o', f'ConnectTimeout={CONNECT_TIMEOUT_S}']
 
 
-def ssh_argv(server: str, command: List[str]) -> List[str]:
-    """``ssh`` that runs ``command`` (a list of words, quoted for the remote shell) on ``server``."""
-    return ['ssh', *ssh_options(), server, shlex.join(command)]
+def ssh_argv(server: str, command: List[str], user: Optional[str] = None) -> List[str]:
+    """``ssh`` that runs ``command`` (a list of words, quoted for the remote shell) on ``server``; as ``user`` there
+    and with ``user``'s own keys here (as the cluster edition reaches its servers), if one is given."""
+    if not user:
+        return ['ssh', *ssh_options(), server, shlex.join(command)]
+    as_user = ['sudo', '-E', '-u', user] if user != pwd.getpwuid(os.geteuid()).pw_name else []
+    return [*as_user, 'ssh', *ssh_options(), f'{user}@{server}', shlex.join(command)]
 
 
-def run_on(server: str, command: List[str], timeout: float = 20.0) -> subprocess.CompletedProcess:
-    """Run ``command`` on ``server``; the result carries the exit code, stdout and stderr (exit 255: ssh itself
-    failed, or the command did not finish within ``timeout``)."""
-    argv = ssh_argv(server, command)
+def run_on(server: str, command: List[str], timeout: float = 20.0,
+           user: Optional[str] = None) -> subprocess.CompletedProcess:
+    """Run ``command`` on ``server`` (as ``user``, see ``ssh_argv``); the result carries the exit code, stdout and
+    stderr (exit 255: ssh itself failed, or the command did not finish within ``timeout``)."""
+    argv = ssh_argv(server, command, user)
     try:
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
@@ -41,14 +47,16 @@ def run_on(server: str, command: List[str], timeout: float = 20.0) -> subprocess
 
 
 class Agent:
-    """The testbed's agent on ``server`` (``testbed.cluster.agent``), over one ssh connection held open: it records
+    """The testbed's agent on ``server`` (``testbed.cluster.agent``, as root through sudo, reached as ``user``), over
+    one ssh connection held open: it records
     what the client creates there and removes it when told to stop or when the connection drops. The testbed must
     lie at the same path on the server (``testbed cluster doctor`` checks)."""
 
-    def __init__(self, server: str, label: str):
+    def __init__(self, server: str, label: str, user: Optional[str] = None):
         self.server = server
-        command = ['env', f'PYTHONPATH={REPO}', sys.executable, '-m', 'testbed.cluster.agent', label]
-        self.process = subprocess.Popen(ssh_argv(server, command), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        command = ['sudo', '-n', '-E', 'env', f'PYTHONPATH={REPO}', sys.executable, '-m', 'testbed.cluster.agent',
+                   label]
+        self.process = subprocess.Popen(ssh_argv(server, command, user), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, text=True, start_new_session=True)
         first = self._reply()
         if 'run' not in first:

@@ -1,5 +1,7 @@
 """The cluster's pure planning: fake servers' addresses and configuration, the doctor's verdicts."""
 import ipaddress
+import os
+import pwd
 
 import pytest
 
@@ -80,3 +82,7 @@ def test_the_report_and_the_ssh_command_line():
                                                                          'ovs': 'a=b'}
     argv = ssh_argv('s1', ['sh', '-c', 'echo a b'])
     assert argv[0] == 'ssh' and 'BatchMode=yes' in argv and argv[-2:] == ['s1', "sh -c 'echo a b'"]
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    assert ssh_argv('s1', ['true'], user=me)[0] == 'ssh' and ssh_argv('s1', ['true'], user=me)[-2] == f'{me}@s1'
+    other = ssh_argv('s1', ['true'], user='nobody')   # another user's own keys, as the cluster edition does
+    assert other[:5] == ['sudo', '-E', '-u', 'nobody', 'ssh'] and other[-2] == 'nobody@s1'
