@@ -322,6 +322,9 @@ def cmd_cluster(args):
         rows = doctor.check(args.servers)
         print('\n'.join(doctor.render(rows)))
         return 0 if all(row['ok'] for row in rows) else 1
+    if args.cluster == 'setup':
+        from testbed.cluster.setup import run_setup
+        return run_setup(args.servers)
     from testbed.cluster.fake import FakeCluster
     cluster = FakeCluster(args.servers).start()
     try:
@@ -497,11 +500,15 @@ def build_parser():
     vm_build = vm_sub.add_parser('build', help='build the VM image (or say it is cached)')
     vm_build.set_defaults(func=cmd_vm)
 
-    cluster = sub.add_parser('cluster', help='servers for a network across machines: doctor, fake')
+    cluster = sub.add_parser('cluster', help='servers for a network across machines: doctor, setup, fake')
     cluster_sub = cluster.add_subparsers(dest='cluster', metavar='WHAT', parser_class=_Parser, required=True)
     doctor = cluster_sub.add_parser('doctor', help='check each server for a cluster run and say what to fix')
     doctor.add_argument('servers', nargs='+', metavar='SERVER', help='a server\'s name or address')
     doctor.set_defaults(func=cmd_cluster)
+    setup = cluster_sub.add_parser('setup', help='the one-time steps on each server (a key, sshd PermitTunnel), '
+                                                 'then the doctor')
+    setup.add_argument('servers', nargs='+', metavar='SERVER', help='a server\'s name or address')
+    setup.set_defaults(func=cmd_cluster)
     fake = cluster_sub.add_parser('fake', help='fake servers on this machine (own namespaces, sshd and Open '
                                                'vSwitch) until Ctrl-C')
     fake.add_argument('--servers', type=_positive_int, default=2, help='how many (default 2, at most 8)')

@@ -6,6 +6,7 @@
 - ``fake`` (layer 3): servers on this machine that a cluster run can reach only as it reaches real ones, each with
   its own network namespace, sshd, Open vSwitch and view of the run state (for tests and for trying it out);
 - ``doctor`` (layer 3): checks each server and says exactly what to fix;
+- ``setup`` (layer 3): the one-time steps on each server (a key, sshd's PermitTunnel), then the doctor;
 - ``agent`` (layer 3): the testbed on a server during a cluster run, keeping that server's records;
 - ``net`` (layer 3): the network across servers, Mininet's cluster edition with the testbed's rules.
 

@@ -66,6 +66,30 @@ def known_hosts(servers: List[FakeServer], host_public_key: str) -> str:
     return ''.join(f'{server.address} {key}\n' for server in servers)
 
 
+# -- one-time setup of a server -------------------------------------------------------------------------------
+
+SETUP_MARK = '# added by testbed cluster setup: the cluster edition links servers with ssh -w tunnels'
+
+
+def permit_tunnel_script(config: str = '/etc/ssh/sshd_config') -> str:
+    """A shell script (run as root on a server) that makes sshd permit tunnels: nothing if ``sshd -T`` says it
+    does; else ``PermitTunnel yes`` on the configuration's first lines (sshd takes a keyword's first value, so this
+    wins over later lines, included files and Match blocks), a syntax check, and a reload. Prints 'already' or 'set'."""
+    return '\n'.join([
+        'set -e',
+        "if sshd -T 2>/dev/null | grep -qix 'permittunnel yes'; then echo already; exit 0; fi",
+        f"sed -i '1i {SETUP_MARK}\\nPermitTunnel yes' {config}",
+        'sshd -t',
+        'kill -HUP "$(cat /run/sshd.pid)" 2>/dev/null || systemctl reload ssh',
+        "sshd -T | grep -qix 'permittunnel yes'",
+        'echo set', ''])
+
+
+def sudoers_line(user: str) -> str:
+    """What a server's /etc/sudoers.d/ needs for the cluster edition's ``sudo -n`` (the testbed never edits it)."""
+    return f'{user} ALL=(ALL) NOPASSWD: ALL'
+
+
 # -- the doctor's verdicts --------------------------------------------------------------------------------------
 
 def version_of(text: str) -> Optional[str]:

@@ -137,3 +137,21 @@ def test_the_agent_answers_a_malformed_request_and_still_removes_what_it_recorde
     finally:
         sleeper.kill()
         agent.kill()
+
+
+def test_setup_makes_sshd_permit_tunnels_and_leaves_a_ready_server_alone(cluster):
+    first, second = cluster.addresses
+    off = "sed -i 's/^PermitTunnel yes/PermitTunnel no/' /etc/ssh/sshd_config && kill -HUP $(cat /run/sshd.pid)"
+    assert run_on(first, ['sh', '-c', off]).returncode == 0
+    assert 'permittunnel no' in run_on(first, ['sshd', '-T']).stdout
+    done = subprocess.run([sys.executable, '-m', 'testbed', 'cluster', 'setup', first, second], capture_output=True,
+                          text=True, timeout=120, stdin=subprocess.DEVNULL)
+    print(done.stdout)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f'{first}: sshd permits tunnels (set now, sshd reloaded)' in done.stdout
+    assert f'{second}: sshd permits tunnels\n' in done.stdout
+    assert 'every server is ready for a cluster run' in done.stdout
+    assert 'permittunnel yes' in run_on(first, ['sshd', '-T']).stdout
+    tunnel = run_on(second, ['ssh', '-o', 'Tunnel=ethernet', '-o', 'ExitOnForwardFailure=yes', '-w', '4321:4321',
+                             first, 'sleep 1; ip -br link show tap4321'])
+    assert tunnel.returncode == 0 and tunnel.stdout.startswith('tap4321'), tunnel.stderr

@@ -86,3 +86,13 @@ def test_the_report_and_the_ssh_command_line():
     assert ssh_argv('s1', ['true'], user=me)[0] == 'ssh' and ssh_argv('s1', ['true'], user=me)[-2] == f'{me}@s1'
     other = ssh_argv('s1', ['true'], user='nobody')   # another user's own keys, as the cluster edition does
     assert other[:5] == ['sudo', '-E', '-u', 'nobody', 'ssh'] and other[-2] == 'nobody@s1'
+
+
+def test_the_tunnel_setup_goes_first_in_sshd_config_and_is_checked_before_the_reload():
+    lines = plan.permit_tunnel_script('/etc/ssh/sshd_config').splitlines()
+    assert lines[0] == 'set -e' and 'sshd -T' in lines[1] and 'echo already' in lines[1]
+    insert = next(line for line in lines if line.startswith('sed '))
+    assert "'1i " in insert and '\\nPermitTunnel yes' in insert and insert.endswith('/etc/ssh/sshd_config')
+    assert lines.index('sshd -t') < next(index for index, line in enumerate(lines) if 'HUP' in line)
+    assert lines[-1] == 'echo set'
+    assert plan.sudoers_line('alice') == 'alice ALL=(ALL) NOPASSWD: ALL'
