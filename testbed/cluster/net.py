@@ -18,7 +18,9 @@ What the testbed adds to the cluster edition, in its own subclasses (the install
 - the probe on every server (its agent runs it): each server's switches take the datapath its own kernel offers;
 - switches that speak OpenFlow 1.3.
 
-Links are not shaped yet: a topology with ``bw``, ``delay``, ``jitter``, ``loss`` or a queue size is refused.
+Links take ``bw`` and ``max_queue_size`` as on one machine (HTB at each end's egress, on the link's own interfaces,
+so a tunnel between servers neither doubles nor drops the shaping). ``delay``, ``jitter`` and ``loss`` need netem or
+a delay line on the servers, which a cluster run does not set up yet: such a topology is refused in one line.
 """
 import functools
 import json
@@ -35,7 +37,8 @@ from testbed.cluster.remote import Agent, run_on, ssh_options
 from testbed.control.flows import build_plan, unroutable
 from testbed.control.ryu import ROUTER_APP, RyuController
 from testbed.errors import TestbedError
-from testbed.link.params import SHAPING_KEYS
+from testbed.link.params import SHAPING_KEYS, LinkParams
+from testbed.link.shaped import install_qdiscs
 from testbed.network.net import checksums_in_software
 from testbed.system.interrupts import deferred_signals
 from testbed.system.probe import FEATURES, current_plan
@@ -138,6 +141,17 @@ class ClusterLink(upstream.RemoteSSHLink):
         return tunnel
 
 
+def cluster_shaping(options: dict, where: str) -> LinkParams:
+    """A cluster link's shaping: bandwidth and queue, as on one machine (HTB at each end's egress, on the link's
+    interfaces, so a tunnel between servers neither doubles nor drops it). Delay, jitter, loss and serialisation
+    need netem or a delay line on the servers, which a cluster run does not set up yet: refused in one line."""
+    params = LinkParams.from_options({key: value for key, value in options.items() if value is not None}, where)
+    if params.needs_delay:
+        raise TestbedError(f'{where}: delay, jitter, loss and serialisation are not carried across a cluster yet '
+                           '(bw and max_queue_size are); leave them out')
+    return params
+
+
 def _checked_rcmd(node, command: str) -> str:
     output = node.rcmd(command)
     if 'ovs-vsctl:' in output:
@@ -173,10 +187,7 @@ class ClusterNet(upstream.MininetCluster):
             raise TestbedError(f'a cluster run takes controller="router" only, not {controller!r}')
         if topo is not None:
             for a, b, info in topo.links(withInfo=True):
-                shaped = sorted(key for key in SHAPING_KEYS if info.get(key) is not None)
-                if shaped:
-                    raise TestbedError(f'link {a}-{b}: {", ".join(shaped)}: links of a cluster run are not shaped '
-                                       'yet; leave the parameters out')
+                cluster_shaping({key: info[key] for key in SHAPING_KEYS if key in info}, f'link {a}-{b}')
         self.sshcmd = ['ssh', *ssh_options()]
         user = user or upstream.findUser()   # the cluster edition's: the user who ran sudo, with that user's keys
         self.run = Run(label)
@@ -306,9 +317,14 @@ class ClusterNet(upstream.MininetCluster):
         return switch
 
     def addLink(self, node1, node2, *args, **kwargs):  # Mininet's API name
-        """A link; a switch's end lies in its server's root namespace and is recorded there at once."""
+        """A link, its shaping kept for ``start``; a switch's end lies in its server's root namespace and is
+        recorded there at once."""
+        names = [node.name if hasattr(node, 'name') else node for node in (node1, node2)]
+        shaping = cluster_shaping({key: kwargs.pop(key) for key in SHAPING_KEYS if key in kwargs},
+                                  f'link {names[0]}-{names[1]}')
         with deferred_signals():
             link = super().addLink(node1, node2, *args, **kwargs)
+            link.shaping = shaping
             for intf in (link.intf1, link.intf2):
                 if not intf.node.inNamespace:
                     agent = self._agent(intf.node)
@@ -334,6 +350,10 @@ class ClusterNet(upstream.MininetCluster):
             with open(self.run.path('plan.json'), 'w') as handle:
                 json.dump(plan, handle, indent=1)
         super().start()
+        # after the switches: Open vSwitch resets a port's root qdisc as it adds the port
+        for link in [link for link in self.links if link.shaping != LinkParams()]:
+            for intf in (link.intf1, link.intf2):
+                install_qdiscs(intf, link.shaping, 'kernel', f'link {link.intf1.node.name}-{link.intf2.node.name}')
         checksums_in_software(self.hosts, [switch for switch in self.switches if switch.datapath == 'user'])
         if self.routed:
             self.controllers[0].wait_ready()
@@ -345,7 +365,7 @@ class ClusterNet(upstream.MininetCluster):
             a, b = link.intf1.node, link.intf2.node
             carried = (f'ssh tunnel {a.server} -> {b.server}' if getattr(link, 'tunnel', None)
                        else f'veth on {getattr(a, "server", "localhost")}')
-            rows.append((f'{a.name}-{b.name}', 'unshaped', carried))
+            rows.append((f'{a.name}-{b.name}', link.shaping.describe(), carried))
         return rows
 
     def stop(self):

@@ -122,27 +122,10 @@ class ShapedLink(Link):
 
     # -- shaping ----------------------------------------------------------------------------------------------
     def _install(self, intf, params):
-        """Install the qdiscs of one end (replacing what it has) and check that the kernel holds them."""
-        cmds = tc_commands(intf.name, params, self.delay_path)
-        intf.node.cmd(f'tc qdisc del dev {intf.name} root 2>/dev/null')
-        for cmd in cmds:
-            output = intf.node.cmd(cmd + ' 2>&1; echo "exit=$?"').strip().splitlines()
-            if not output or output[-1] != 'exit=0':
-                raise TestbedError(f'link {self.name()}: "{cmd}" failed: {(output or ["?"])[0]}')
-        self._verify(intf, params)
+        install_qdiscs(intf, params, self.delay_path, f'link {self.name()}')
 
     def missing_qdiscs(self, params, shown):
-        """The kinds of qdisc that ``shown`` (``tc qdisc show`` of one interface) lacks for ``params``."""
-        wanted = ['htb'] if params.bw else []
-        if self.delay_path == 'kernel' and params.needs_delay:
-            wanted.append('netem')
-        return [kind for kind in wanted if f'qdisc {kind}' not in shown]
-
-    def _verify(self, intf, params):
-        missing = self.missing_qdiscs(params, intf.node.cmd(f'tc qdisc show dev {intf.name}'))
-        if missing:
-            raise TestbedError(f'link {self.name()}: {intf.name} lacks the {"/".join(missing)} qdisc after '
-                               f'configuration; refusing to run with wrong links')
+        return missing_qdiscs(params, self.delay_path, shown)
 
     def reshape(self, intf, **options):
         """Change the shaping of the direction leaving ``intf`` while the network runs (what Mininet's
@@ -235,6 +218,28 @@ class DelayLineLink(ShapedLink):
         self.lines.retime(self, {direction: {**delay_line_direction(self.egress[intf.name], self.seeds[intf.name]),
                                              'loss': 1.0}
                                  for direction, intf in (('a_to_b', self.intf1), ('b_to_a', self.intf2))})
+
+
+def missing_qdiscs(params, delay_path, shown):
+    """The kinds of qdisc that ``shown`` (``tc qdisc show`` of one interface) lacks for ``params``."""
+    wanted = ['htb'] if params.bw else []
+    if delay_path == 'kernel' and params.needs_delay:
+        wanted.append('netem')
+    return [kind for kind in wanted if f'qdisc {kind}' not in shown]
+
+
+def install_qdiscs(intf, params, delay_path, where):
+    """Install the qdiscs of one end (replacing what it has), through the interface's node (here or on a server),
+    and check that the kernel holds them."""
+    intf.node.cmd(f'tc qdisc del dev {intf.name} root 2>/dev/null')
+    for cmd in tc_commands(intf.name, params, delay_path):
+        output = intf.node.cmd(cmd + ' 2>&1; echo "exit=$?"').strip().splitlines()
+        if not output or output[-1] != 'exit=0':
+            raise TestbedError(f'{where}: "{cmd}" failed: {(output or ["?"])[0]}')
+    missing = missing_qdiscs(params, delay_path, intf.node.cmd(f'tc qdisc show dev {intf.name}'))
+    if missing:
+        raise TestbedError(f'{where}: {intf.name} lacks the {"/".join(missing)} qdisc after configuration; '
+                           f'refusing to run with wrong links')
 
 
 def apply_shaping_together(links):

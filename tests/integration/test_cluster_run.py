@@ -22,7 +22,10 @@ from testbed.cluster.fake import FakeCluster
 from testbed.cluster.net import ClusterNet
 from testbed.cluster.remote import SSH_CONFIG_ENV, run_on
 from testbed.errors import TestbedError
+from testbed.measure.compare import Comparison
 from testbed.measure.probes import tcp_goodput
+from testbed.measure.theory import tcp_mss
+from testbed.reports.bench import GOODPUT_RANGE
 from testbed.system.runstate import run_root
 from tests.integration.commands import start_testbed, wait_for_line
 from topologies.basic import LinearTopo
@@ -111,6 +114,29 @@ def test_twenty_switches_across_two_servers_with_the_controller_ping_without_los
         assert state(server) == {'bridges': [], 'runs': [], 'interfaces': ['eth0', 'lo']}
 
 
+def test_a_shaped_link_across_servers_carries_its_rate_once(servers):
+    """bw=10 on the link that crosses the servers (s1 on one, s2 on the other): TCP h1 -> h2 within the tolerance
+    of a local link (testbed.reports.bench.GOODPUT_RANGE: 93..102 % of bw), so the ssh tunnel neither loses the
+    shaping nor adds its own; each end's egress holds the HTB at 10 Mb/s. TCP keeps its full MSS (1448 bytes): ssh
+    carries whole Ethernet frames inside its own TCP stream, so the tunnel takes nothing off the link's MTU."""
+    net = ClusterNet(GridTopo(rows=1, cols=2, ipv6=False, bw=10), servers=servers, controller='router', user='root')
+    try:
+        net.start()
+        crossing = next(link for link in net.links if getattr(link, 'tunnel', None))
+        qdiscs = [intf.node.cmd(f'tc class show dev {intf.name}') for intf in (crossing.intf1, crossing.intf2)]
+        goodput, report = tcp_goodput(net['h1'], net['h2'], seconds=5, report=True)
+        goodput /= 1e6
+    finally:
+        net.stop()
+    low, high = GOODPUT_RANGE
+    comparison = Comparison.within('TCP h1 -> h2 over a 10 Mb/s link across two servers', goodput,
+                                   10 * (low + high) / 2, 10 * (high - low) / 2, 'Mb/s', 'as a local link')
+    print(comparison)
+    assert all('htb 5:1 root' in shown and 'rate 10Mbit' in shown for shown in qdiscs), qdiscs
+    assert report['start'].get('tcp_mss_default') == tcp_mss()   # full frames cross: the tunnel is a TCP stream
+    assert comparison.ok, str(comparison)
+
+
 def test_a_run_killed_with_sigkill_is_cleaned_on_every_server_and_foreign_objects_survive(servers, foreign):
     first, second = servers
     proc = start_testbed('run', 'grid', '--param', 'rows=1', '--param', 'cols=6', '--param', 'ipv6=false',
@@ -143,10 +169,10 @@ def test_cluster_runs_killed_at_random_moments_leave_nothing_anywhere(servers, f
         assert_clean_but_foreign(servers)
 
 
-def test_shaped_links_unknown_placements_and_unreachable_servers_are_refused_leaving_nothing(servers):
+def test_delayed_links_unknown_placements_and_unreachable_servers_are_refused_leaving_nothing(servers):
     runs_before = set(os.listdir(run_root()))
-    with pytest.raises(TestbedError, match=r'link s1-s2: bw: links of a cluster run are not shaped yet'):
-        ClusterNet(LinearTopo(n=2, bw=10), servers=servers)
+    with pytest.raises(TestbedError, match=r'link s1-s2: delay, jitter, loss and serialisation are not carried '):
+        ClusterNet(LinearTopo(n=2, delay='5ms'), servers=servers)
     with pytest.raises(TestbedError, match=r"unknown placement 'nearest'"):
         ClusterNet(LinearTopo(n=2), servers=servers, placement='nearest')
     with pytest.raises(TestbedError, match=r'cluster server 198.51.100.30: ssh in batch mode and sudo without a '
