@@ -1,5 +1,6 @@
 """A network across servers (``testbed run --cluster``) on two fake servers (testbed.cluster.fake): the routed 1 x 20
-grid with the controller pings, a run killed with SIGKILL is cleaned on every server, foreign objects survive.
+grid with the controller pings and carries TCP, a 10 Mb/s link across the servers carries its rate once, a run
+killed with SIGKILL is cleaned on every server, foreign objects survive, bad input is refused leaving nothing.
 
 Regressions of the cluster edition's bugs, fixed in testbed.cluster.net: upstream typed each server's batch of
 ``ovs-vsctl`` through ssh's pseudo-terminal, whose 4,095-character line cut it past 8 switches per server (the
