@@ -13,17 +13,19 @@ Everything is recorded as it is created (``testbed.system.runstate``): the holde
 sshd, Open vSwitch and anything else inside end with them), the bridge and the veths. ``stop()`` removes exactly
 that, and ``testbed clean`` does after a crash. One fake cluster at a time: its addresses are fixed.
 """
+import contextlib
 import os
 import shutil
 import subprocess
 import time
-from typing import Dict, List
+from typing import Dict, Iterator, List
 
 from testbed.cluster.plan import (CLIENT_ADDRESS, MANAGEMENT_NET, PRIVATE_DIRS, FakeServer, fake_servers,
                                   known_hosts, ssh_client_config, sshd_config)
+from testbed.cluster.remote import SSH_CONFIG_ENV
 from testbed.errors import TestbedError
 from testbed.system.interrupts import deferred_signals
-from testbed.system.runstate import Run, free_ifindex, ifindex, run_root
+from testbed.system.runstate import Run, free_ifindex, ifindex, run_root, stop_after_failure
 
 BRIDGE = 'tbcluster0'
 TOOLS = ('unshare', 'nsenter', 'sshd', 'ssh', 'ssh-keygen', 'ovsdb-tool', 'ovsdb-server', 'ovs-vsctl', 'ovs-vswitchd')
@@ -57,7 +59,20 @@ class FakeCluster:
 
     def environ(self) -> Dict[str, str]:
         """What a testbed process needs to reach these servers: the ssh configuration to use."""
-        return {'TESTBED_SSH_CONFIG': self.run.path('ssh_config')}
+        return {SSH_CONFIG_ENV: self.run.path('ssh_config')}
+
+    @contextlib.contextmanager
+    def reachable(self) -> Iterator['FakeCluster']:
+        """This process reaches the servers during the block (``environ()`` set, the previous value back after)."""
+        previous = os.environ.get(SSH_CONFIG_ENV)
+        os.environ.update(self.environ())
+        try:
+            yield self
+        finally:
+            if previous is None:
+                os.environ.pop(SSH_CONFIG_ENV, None)
+            else:
+                os.environ[SSH_CONFIG_ENV] = previous
 
     # -- start and stop ------------------------------------------------------------------------------------------
     def start(self) -> 'FakeCluster':
@@ -75,10 +90,7 @@ class FakeCluster:
                 self._server(server)
             self._wait_for_ssh()
         except BaseException:
-            try:
-                self.stop()
-            except TestbedError:   # what could not be removed is for testbed clean; the cause is what matters here
-                pass
+            stop_after_failure(self.stop)
             raise
         return self
 

@@ -23,7 +23,6 @@ so a tunnel between servers neither doubles nor drops the shaping). ``delay``, `
 a delay line on the servers, which a cluster run does not set up yet: such a topology is refused in one line.
 """
 import functools
-import json
 import random
 import subprocess
 from typing import Dict, List, Optional
@@ -34,15 +33,14 @@ from mininet.node import OVSSwitch
 
 from testbed.cluster.agent import create_tap, create_veth, rename_link
 from testbed.cluster.remote import Agent, run_on, ssh_options
-from testbed.control.flows import build_plan, unroutable
 from testbed.control.ryu import ROUTER_APP, RyuController
 from testbed.errors import TestbedError
 from testbed.link.params import SHAPING_KEYS, LinkParams
 from testbed.link.shaped import install_qdiscs
-from testbed.network.net import checksums_in_software
+from testbed.network.net import checksums_in_software, write_controller_plan
 from testbed.system.interrupts import deferred_signals
 from testbed.system.probe import FEATURES, current_plan
-from testbed.system.runstate import RUN_TAG, Run
+from testbed.system.runstate import RUN_TAG, Run, stop_after_failure
 
 PLACEMENTS = {'switchbin': upstream.SwitchBinPlacer, 'hostswitchbin': upstream.HostSwitchBinPlacer,
               'roundrobin': upstream.RoundRobinPlacer, 'random': upstream.RandomPlacer}
@@ -225,10 +223,7 @@ class ClusterNet(upstream.MininetCluster):
             if topo is not None:
                 self.build()
         except BaseException:
-            try:
-                self.stop()
-            except TestbedError:   # what could not be removed is for testbed clean; the cause is what matters here
-                pass
+            stop_after_failure(self.stop)
             raise
 
     # -- servers ----------------------------------------------------------------------------------------------
@@ -343,12 +338,7 @@ class ClusterNet(upstream.MininetCluster):
     # -- life cycle -------------------------------------------------------------------------------------------
     def start(self):
         if self.controllers:
-            plan = build_plan(self, self.algorithm, self.metric)
-            problem = unroutable(plan) if self.routed else None
-            if problem:
-                raise TestbedError(problem)
-            with open(self.run.path('plan.json'), 'w') as handle:
-                json.dump(plan, handle, indent=1)
+            write_controller_plan(self)
         super().start()
         # after the switches: Open vSwitch resets a port's root qdisc as it adds the port
         for link in [link for link in self.links if link.shaping != LinkParams()]:

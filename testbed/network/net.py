@@ -253,12 +253,7 @@ class TestbedNet(Mininet):
 
     def start(self):
         if self.controllers:
-            plan = build_plan(self, self.algorithm, self.metric)
-            problem = unroutable(plan) if self.routed else None
-            if problem:
-                raise TestbedError(problem)
-            with open(self.run.path('plan.json'), 'w') as handle:
-                json.dump(plan, handle, indent=1)
+            plan = write_controller_plan(self)
         # The delay lines carry frames before the switches start, so the controller's first LLDP probes cross them.
         # The qdiscs come after: Open vSwitch resets a port's root qdisc as it adds the port.
         if self._lines is not None:
@@ -370,6 +365,19 @@ class TestbedNet(Mininet):
             rows.append((f'{link.intf1.node.name}-{link.intf2.node.name}', link.describe(), path))
         return rows
 
+
+
+def write_controller_plan(net) -> dict:
+    """The controller's plan of a built network (``net.algorithm``, ``net.metric``), written to the run directory
+    where the controller reads it (``TESTBED_PLAN``); a network the router app cannot route (``net.routed``) is
+    refused first."""
+    plan = build_plan(net, net.algorithm, net.metric)
+    problem = unroutable(plan) if net.routed else None
+    if problem:
+        raise TestbedError(problem)
+    with open(net.run.path('plan.json'), 'w') as handle:
+        json.dump(plan, handle, indent=1)
+    return plan
 
 
 def checksums_in_software(hosts, switches):

@@ -61,17 +61,11 @@ def run_cluster_bench(as_json: bool = False) -> int:
     from testbed.cluster.fake import FakeCluster
     log = lambda message: print(f'testbed: bench cluster {message}', file=sys.stderr, flush=True)  # noqa: E731
     rows = []
-    with FakeCluster(2) as fake:
-        previous = dict(os.environ)
-        os.environ.update(fake.environ())
-        try:
-            for cols in SIZES:
-                for servers in (fake.addresses[:1], fake.addresses):
-                    log(f'grid 1 x {cols} on {len(servers)} server(s)')
-                    rows.append(one_case(servers, cols, traffic=cols == SIZES[0]))
-        finally:
-            os.environ.clear()
-            os.environ.update(previous)
+    with FakeCluster(2) as fake, fake.reachable():
+        for cols in SIZES:
+            for servers in (fake.addresses[:1], fake.addresses):
+                log(f'grid 1 x {cols} on {len(servers)} server(s)')
+                rows.append(one_case(servers, cols, traffic=cols == SIZES[0]))
     if as_json:
         print(json.dumps(rows, indent=2))
     else:

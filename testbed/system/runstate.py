@@ -177,6 +177,15 @@ class Run:
             remove_run_dir(self.dir)
 
 
+def stop_after_failure(stop) -> None:
+    """Call ``stop`` (which removes what a failed start had built) while that failure propagates: what it could not
+    remove stays recorded for ``testbed clean``, and its own error must not hide the failure's cause."""
+    try:
+        stop()
+    except TestbedError:
+        pass
+
+
 def remove_run_dir(run_dir):
     """Delete a run's directory, never following into a namespace pin that is still mounted."""
     if not any(os.path.ismount(os.path.join(run_dir, name)) for name in _listdir(run_dir)):

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from testbed.cluster.fake import BRIDGE, FakeCluster
-from testbed.cluster.remote import SSH_CONFIG_ENV, run_on
+from testbed.cluster.remote import run_on
 from tests.integration.commands import start_testbed, wait_for_line
 
 pytestmark = pytest.mark.host_only('namespaces, sshd and Open vSwitch: nothing of the kernel path')
@@ -34,13 +34,8 @@ def leftovers():
 
 @pytest.fixture
 def cluster():
-    with FakeCluster(2) as fake:
-        previous = os.environ.get(SSH_CONFIG_ENV)
-        os.environ.update(fake.environ())
-        try:
-            yield fake
-        finally:
-            os.environ.pop(SSH_CONFIG_ENV) if previous is None else os.environ.update({SSH_CONFIG_ENV: previous})
+    with FakeCluster(2) as fake, fake.reachable():
+        yield fake
     assert leftovers() == []
 
 

@@ -21,7 +21,7 @@ import pytest
 
 from testbed.cluster.fake import FakeCluster
 from testbed.cluster.net import ClusterNet
-from testbed.cluster.remote import SSH_CONFIG_ENV, run_on
+from testbed.cluster.remote import run_on
 from testbed.errors import TestbedError
 from testbed.measure.compare import Comparison
 from testbed.measure.probes import tcp_goodput
@@ -42,13 +42,8 @@ BUILD_WINDOW_S = 14.0   # a 1 x 6 grid over two fake servers is up in about 10 s
 
 @pytest.fixture(scope='module')
 def servers():
-    with FakeCluster(2) as fake:
-        previous = os.environ.get(SSH_CONFIG_ENV)
-        os.environ.update(fake.environ())
-        try:
-            yield fake.addresses
-        finally:
-            os.environ.pop(SSH_CONFIG_ENV) if previous is None else os.environ.update({SSH_CONFIG_ENV: previous})
+    with FakeCluster(2) as fake, fake.reachable():
+        yield fake.addresses
 
 
 def state(server):
