@@ -8,6 +8,8 @@
 - ``doctor`` (layer 3): checks each server and says exactly what to fix;
 - ``setup`` (layer 3): the one-time steps on each server (a key, sshd's PermitTunnel), then the doctor;
 - ``agent`` (layer 3): the testbed on a server during a cluster run, keeping that server's records;
+- ``nodes`` (layer 3): hosts and switches on a server, their every ssh recorded;
+- ``delay`` (layer 3): delay, jitter and loss on servers without netem, by a delay line on one of the link's servers;
 - ``net`` (layer 3): the network across servers, Mininet's cluster edition with the testbed's rules.
 
 May import: layers 0-3 (the controller node, link parameters).

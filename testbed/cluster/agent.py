@@ -13,10 +13,15 @@ server, recorded before the client goes on:
 
 Three requests create as well as record, so that a client killed in between cannot leave anything unrecorded:
 ``{"tap": NAME, "user": USER}`` (a tunnel's tap), ``{"rename": [TAP, PORT], "mac": MAC}`` (that tap becoming a
-switch's port) and ``{"veth": [NAME, PEER], "macs": [MAC, MAC]}`` (a link between two switches). Each request gets
-``{"ok": true}`` or ``{"error": ...}``. ``{"stop": true}``, the end of its input (the client died: its ssh
-connection closed) or SIGTERM/SIGHUP make the agent remove what its records still name, answer what is left, and
-exit.
+switch's port) and ``{"veth": [NAME, PEER], "macs": [MAC, MAC], "into": [PID, PID]}`` (a link between two switches,
+or between a node and the delay namespace: an end with a PID is made in that process's namespace).
+``{"delaylines": [SPEC, ...], "into": PID}`` starts the delay lines of those links (``testbed.link.lines``) in
+that namespace, this server's own (one process per CPU here, children of the agent, so they end with it), and
+answers once they are ready.
+
+Each request gets ``{"ok": true}`` or ``{"error": ...}``. ``{"stop": true}``, the end of its input (the client
+died: its ssh connection closed) or SIGTERM/SIGHUP make the agent remove what its records still name, answer what
+is left, and exit.
 If the agent itself is killed, ``testbed clean`` on the server finishes the job, as for any run.
 """
 import json
@@ -24,7 +29,8 @@ import signal
 import subprocess
 import sys
 
-from testbed.system.probe import FEATURES, current_plan
+from testbed.link.lines import launch_lines
+from testbed.system.probe import FEATURES, current_plan, early_release_us
 from testbed.system.runstate import Run, free_ifindex, ifindex
 
 
@@ -45,7 +51,9 @@ def _handle(run: Run, request: dict) -> None:
     elif 'tap' in request:
         create_tap(run, str(request['tap']), str(request.get('user', 'root')))
     elif 'veth' in request:
-        create_veth(run, request['veth'], request.get('macs') or [None, None])
+        create_veth(run, request['veth'], request.get('macs') or [None, None], request.get('into') or [None, None])
+    elif 'delaylines' in request:
+        launch_lines(InNamespace(int(request['into'])), run, list(request['delaylines']), early_release_us())
     elif 'rename' in request:
         rename_link(run, *(str(name) for name in request['rename']), mac=request.get('mac'))
     else:
@@ -72,20 +80,36 @@ def rename_link(run: Run, name: str, new_name: str, mac=None) -> None:
     run.record_link(new_name)
 
 
-def create_veth(run: Run, names: list, macs: list) -> None:
-    """A veth pair between two switches in this root namespace, its first end recorded with its index before it
-    exists (deleting one end deletes the pair)."""
-    first, second = (str(name) for name in names)
+def create_veth(run: Run, names: list, macs: list, netns: list) -> None:
+    """A veth pair in this root namespace or in the namespaces of the processes ``netns`` names (a PID, or None for
+    the root's). An end in the root namespace is recorded with its index before it exists (deleting one end deletes
+    the pair); an end in a node's namespace ends with it."""
+    ends = [[f'name {name}', *([f'address {mac}'] if mac else []), *([f'netns {int(pid)}'] if pid else [])]
+            for name, mac, pid in zip((str(name) for name in names), macs, netns)]
+    if netns[0] and not netns[1]:
+        ends.reverse()   # the root's end first: ip gives an index to the first end only
+    rooted = next((str(name) for name, pid in zip(names, netns) if not pid), None)
     while True:
-        index = free_ifindex()
-        run.record_link(first, index)
+        index = free_ifindex() if rooted else None
+        if rooted:
+            run.record_link(rooted, index)
         try:
-            _ip('link', 'add', 'name', first, 'index', str(index), *(['address', macs[0]] if macs[0] else []),
-                'type', 'veth', 'peer', 'name', second, *(['address', macs[1]] if macs[1] else []))
+            _ip('link', 'add', *' '.join(ends[0] + ([f'index {index}'] if index else [])).split(), 'type', 'veth',
+                'peer', *' '.join(ends[1]).split())
             return
         except RuntimeError as exc:
-            if 'File exists' not in str(exc) or ifindex(first) is not None:
+            if not rooted or 'File exists' not in str(exc) or ifindex(rooted) is not None:
                 raise   # an index taken by chance: draw again (the stale record names nothing)
+
+
+class InNamespace:
+    """Processes started in the network namespace of process ``pid`` (a node's, on this server)."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+
+    def popen(self, args: list, **kwargs) -> subprocess.Popen:
+        return subprocess.Popen(['nsenter', f'--net=/proc/{self.pid}/ns/net', *args], **kwargs)
 
 
 def serve(label: str) -> int:

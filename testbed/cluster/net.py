@@ -29,140 +29,135 @@ from typing import Dict, List, Optional
 
 from mininet.examples import cluster as upstream
 from mininet.net import Mininet
-from mininet.node import OVSSwitch
 
 from testbed.cluster.agent import create_tap, create_veth, rename_link
+from testbed.cluster.delay import ServerDelayLines
+from testbed.cluster.nodes import ClusterHost, ClusterSwitch, remote_class
+from testbed.cluster.plan import delay_site
 from testbed.cluster.remote import Agent, run_on, ssh_options
 from testbed.control.ryu import ROUTER_APP, RyuController
 from testbed.errors import TestbedError
-from testbed.link.params import SHAPING_KEYS, LinkParams
+from testbed.link.params import SHAPING_KEYS, LinkParams, check_path
 from testbed.link.shaped import install_qdiscs
 from testbed.network.net import checksums_in_software, write_controller_plan
+from testbed.network.nodes import RoutedHost
 from testbed.system.interrupts import deferred_signals
 from testbed.system.probe import FEATURES, current_plan
-from testbed.system.runstate import RUN_TAG, Run, stop_after_failure
+from testbed.system.runstate import Run, stop_after_failure
 
 PLACEMENTS = {'switchbin': upstream.SwitchBinPlacer, 'hostswitchbin': upstream.HostSwitchBinPlacer,
               'roundrobin': upstream.RoundRobinPlacer, 'random': upstream.RandomPlacer}
 TAP_RANGE = (1000, 60000)   # ssh -w numbers: the tunnels' taps are tap<N>, drawn here and checked free on both ends
 
 
-class _TestbedSsh:
-    """The testbed's ssh options on a remote node (upstream's ``sshbase`` is a class attribute without them), and
-    every ssh the node starts recorded in ``run`` the moment it exists: ending it ends the node's shell (or command)
-    on the server, also when the client was killed before the server's agent had recorded that shell."""
-
-    def __init__(self, *args, run=None, **kwargs):
-        self.sshbase = ['ssh', *ssh_options(), '-q', '-tt']
-        self.client_run = run
-        super().__init__(*args, **kwargs)
-
-    def _popen(self, cmd, **params):  # Mininet's API name
-        with deferred_signals():
-            popen = super()._popen(cmd, **params)
-            if self.client_run is not None and self.isRemote:
-                self.client_run.record_process(popen.pid, f'ssh for {self.name} on {self.server}')
-        return popen
-
-
-class ClusterHost(_TestbedSsh, upstream.RemoteHost):
-    """A host on a server."""
-
-
-class ClusterSwitch(_TestbedSsh, upstream.RemoteOVSSwitch):
-    """An Open vSwitch bridge on a server, speaking OpenFlow 1.3, tagged with that server's run, on the datapath
-    that server's probe chose (``datapaths``: server -> 'user' or 'kernel')."""
-
-    def __init__(self, name, run_ids: Optional[Dict[str, str]] = None, datapaths: Optional[Dict[str, str]] = None,
-                 **params):
-        params.setdefault('protocols', 'OpenFlow13')
-        params['datapath'] = (datapaths or {}).get(params.get('server') or 'localhost', 'kernel')
-        self.run_ids = run_ids or {}
-        super().__init__(name, **params)
-
-    def bridgeOpts(self):  # Mininet hook: options of the ovs-vsctl transaction that creates the bridge
-        return super().bridgeOpts() + f' external_ids:{RUN_TAG}={self.run_ids.get(self.server, "")}'
-
-    @classmethod
-    def batchStartup(cls, switches, **_kwargs):  # Mininet's API name
-        """Upstream types each server's one long ``ovs-vsctl`` into the node's shell, through ssh's pseudo-terminal,
-        whose line holds 4,095 characters. Each switch adds about 510 (measured), so past 8 switches on a server it
-        was cut, and with 10 (5,067 characters) no bridge was made. Here it goes as ssh's command line (``rcmd``)."""
-        for server in sorted({switch.server for switch in switches}):
-            group = [switch for switch in switches if switch.server == server]
-            OVSSwitch.batchStartup(group, run=lambda command, shell=True, node=group[0]: _checked_rcmd(node, command))
-        return switches
-
-
 class ClusterLink(upstream.RemoteSSHLink):
-    """A link: a veth pair on one server, an ssh Ethernet tunnel between two (taps numbered per link). What it makes
-    in a server's root namespace (a tap, a veth between two switches) ``net`` creates and records there at once; the
-    tunnel's ssh is recorded in ``net``'s run, so that ending it ends the tunnel on the servers too."""
+    """A link: a veth pair on one server, an ssh Ethernet tunnel between two (taps numbered per link), and, for delay
+    on a server without netem, a delay line between its two ends (``lines``, a ``ServerDelayLines``: see
+    ``testbed.cluster.delay``). What it makes in a server's root namespace (a tap, a veth between two switches)
+    ``net`` creates and records there at once; the tunnel's ssh is recorded in ``net``'s run, so that ending it
+    ends the tunnel on the servers too."""
 
-    def __init__(self, node1, node2, net=None, **kwargs):
+    def __init__(self, node1, node2, net=None, shaping=None, lines=None, line_index=0, **kwargs):
         self.net = net
+        self.shaping = shaping or LinkParams()
+        self.lines, self.line_index = lines, line_index
         super().__init__(node1, node2, **kwargs)
 
     def makeIntfPair(self, intfname1, intfname2, addr1=None, addr2=None, node1=None, node2=None,
                      deleteIntfs=True):  # Mininet's API name
         node1 = self.node1 if node1 is None else node1
         node2 = self.node2 if node2 is None else node2
+        if self.lines is not None:
+            return self._through_delay_line(node1, node2, intfname1, intfname2, addr1, addr2)
         if (self.net is not None and node1.server == node2.server and not node1.inNamespace
                 and not node2.inNamespace):
-            return self.net.create_veth(node1, intfname1, intfname2, addr1, addr2)
+            return self.net.create_veth(node1, [intfname1, intfname2], [addr1, addr2], [None, None])
         return super().makeIntfPair(intfname1, intfname2, addr1, addr2, node1, node2, deleteIntfs)
 
-    def makeTunnel(self, node1, node2, intfname1, intfname2, addr1=None, addr2=None):
-        if node2.server == 'localhost':  # the tunnel's ssh runs from node1's server toward node2's
-            return self.makeTunnel(node2, node1, intfname2, intfname1, addr2, addr1)
-        number = _free_tap(node1, node2)
+    def _through_delay_line(self, node1, node2, intfname1, intfname2, addr1, addr2):
+        """Each node's interface joined to the delay line's end that faces it: by a veth on the delay line's server,
+        by the tunnel (its tap is that end) from the other server."""
+        delay = self.lines.node
+        ends = self.lines.add(self.line_index, self.shaping, self.net.seed)
+        self.tunnel = None
+        for node, intf, addr, end in ((node1, intfname1, addr1, ends[0]), (node2, intfname2, addr2, ends[1])):
+            if node.server == delay.server:
+                self.net.create_veth(node, [intf, end], [addr, None],
+                                     [node.pid if node.inNamespace else None, delay.pid])
+            else:
+                self.tunnel, tap = self._open_tunnel(delay, node, f'{intfname1}-{intfname2}')
+                self._attach(delay, tap, end, None)
+                self._attach(node, tap, intf, addr)
+        return self.tunnel
+
+    def makeTunnel(self, node1, node2, intfname1, intfname2, addr1=None, addr2=None):  # Mininet's API name
+        tunnel, tap = self._open_tunnel(node1, node2, f'{intfname1}-{intfname2}')
+        for node, intf, addr in ((node1, intfname1, addr1), (node2, intfname2, addr2)):
+            self._attach(node, tap, intf, addr)
+        return tunnel
+
+    def _open_tunnel(self, near, far, what: str):
+        """An ssh Ethernet tunnel between a tap on ``near``'s server and one on ``far``'s (both tap<N>, the same N
+        free on both); (its ssh process, the taps' name)."""
+        if far.server == 'localhost':  # the tunnel's ssh runs from the near server toward the far one
+            near, far = far, near
+        number = _free_tap(near, far)
         tap = f'tap{number}'
-        for node in (node1, node2):
+        for node in (near, far):
             self.net.create_tap(node, tap)
-        options = ssh_options() if not node1.isRemote else ['-o', 'BatchMode=yes']
+        options = ssh_options() if not near.isRemote else ['-o', 'BatchMode=yes']
         self.cmd = ['ssh', *options, '-n', '-o', 'Tunnel=Ethernet', '-w', f'{number}:{number}',
-                    f'{node2.user}@{node2.serverIP}', 'echo @']
+                    f'{far.user}@{far.serverIP}', 'echo @']
         with deferred_signals():
-            tunnel = node1.rpopen(self.cmd, sudo=False)
-            self.net.run.record_process(tunnel.pid, f'ssh tunnel {node1.server} -> {node2.server}')
+            tunnel = near.rpopen(self.cmd, sudo=False)
+            self.net.run.record_process(tunnel.pid, f'ssh tunnel {near.server} -> {far.server}')
         first = tunnel.stdout.read(1).decode(errors='replace')
         if first != '@':
             rest = tunnel.stdout.read().decode(errors='replace').strip()
-            raise TestbedError(f'link {intfname1}-{intfname2}: the ssh tunnel from {node1.server} to {node2.server} '
-                               f'did not come up: {(first + rest) or "no output"} (sshd needs PermitTunnel yes)')
-        for node, intf, addr in ((node1, intfname1, addr1), (node2, intfname2, addr2)):
-            if node.inNamespace:   # a host's: it ends with the host's namespace
-                self.moveIntf(tap, node)
-                node.cmd(f'ip link set {tap} name {intf}' + (f' address {addr}' if addr else ''))
-            else:                  # a switch's port, in the server's root namespace: recorded under its new name
-                self.net.rename_link(node, tap, intf, addr)
-        return tunnel
+            raise TestbedError(f'link {what}: the ssh tunnel from {near.server} to {far.server} did not come up: '
+                               f'{(first + rest) or "no output"} (sshd needs PermitTunnel yes)')
+        return tunnel, tap
+
+    def _attach(self, node, tap: str, intf: str, addr) -> None:
+        """A tunnel's tap becomes ``node``'s interface ``intf``."""
+        if node.inNamespace:   # a host's (or the delay namespace's): it ends with that namespace
+            self.moveIntf(tap, node)
+            node.cmd(f'ip link set {tap} name {intf}' + (f' address {addr}' if addr else ''))
+        else:                  # a switch's port, in the server's root namespace: recorded under its new name
+            self.net.rename_link(node, tap, intf, addr)
+
+    def describe(self) -> str:
+        """How the link is carried, in words."""
+        a, b = (getattr(node, 'server', 'localhost') for node in (self.node1, self.node2))
+        carried = f'ssh tunnel {a} -> {b}' if self.tunnel else f'veth on {a}'
+        if self.lines is not None:
+            carried += f', delay line on {self.lines.server}'
+        elif self.shaping.needs_delay:
+            carried += ', netem at each end'
+        return carried
 
 
 def cluster_shaping(options: dict, where: str) -> LinkParams:
-    """A cluster link's shaping: bandwidth and queue, as on one machine (HTB at each end's egress, on the link's
-    interfaces, so a tunnel between servers neither doubles nor drops it). Delay, jitter, loss and serialisation
-    need netem or a delay line on the servers, which a cluster run does not set up yet: refused in one line."""
-    params = LinkParams.from_options({key: value for key, value in options.items() if value is not None}, where)
-    if params.needs_delay:
-        raise TestbedError(f'{where}: delay, jitter, loss and serialisation are not carried across a cluster yet '
-                           '(bw and max_queue_size are); leave them out')
-    return params
+    """A cluster link's shaping, checked as on one machine (``LinkParams``)."""
+    return LinkParams.from_options({key: value for key, value in options.items() if value is not None}, where)
 
 
-def _checked_rcmd(node, command: str) -> str:
-    output = node.rcmd(command)
-    if 'ovs-vsctl:' in output:
-        raise TestbedError(f'{node.server}: {output.strip().splitlines()[0]}')
-    return output
-
-
-@functools.lru_cache(maxsize=None)
-def remote_class(cls):
-    """``cls`` (a topology's own node class, such as a routed host) able to live on a server."""
-    if issubclass(cls, upstream.RemoteMixin):
-        return cls
-    return type(f'Cluster{cls.__name__}', (_TestbedSsh, upstream.RemoteMixin, cls), {})
+def check_cluster_topology(topo) -> None:
+    """Refuse in one line what a cluster run cannot carry yet: a link's impossible shaping, and nodes with services
+    of their own (6to4 routers and relays, translators, DNS servers, a host's name server), which only a network on
+    one machine starts."""
+    for a, b, info in topo.links(withInfo=True):
+        cluster_shaping({key: info[key] for key in SHAPING_KEYS if key in info}, f'link {a}-{b}')
+    infos = {name: topo.nodeInfo(name) for name in topo.nodes()}
+    for name, info in infos.items():
+        services = getattr(info.get('cls'), 'start_services', None)
+        if services is not None and services is not RoutedHost.start_services:
+            raise TestbedError(f'node {name}: its services ({info["cls"].__name__}) are not started across servers '
+                               'yet; run this topology on one machine')
+    for name, info in infos.items():
+        if info.get('dns'):
+            raise TestbedError(f'node {name}: its name server (dns={info["dns"]}) is not set up across servers yet; '
+                               'run this topology on one machine')
 
 
 def _free_tap(node1, node2) -> int:
@@ -178,14 +173,13 @@ class ClusterNet(upstream.MininetCluster):
     """A network whose nodes are placed on ``servers`` (names or addresses; 'localhost' is this machine)."""
 
     def __init__(self, topo=None, servers=('localhost',), placement='switchbin', controller=None, label='cluster',
-                 user=None, algorithm='link-state', metric='hops', aggregate=False, **kwargs):
+                 user=None, algorithm='link-state', metric='hops', aggregate=False, seed=1, **kwargs):
         if placement not in PLACEMENTS:
             raise TestbedError(f'unknown placement {placement!r} (known: {", ".join(sorted(PLACEMENTS))})')
         if controller not in (None, 'router'):
             raise TestbedError(f'a cluster run takes controller="router" only, not {controller!r}')
         if topo is not None:
-            for a, b, info in topo.links(withInfo=True):
-                cluster_shaping({key: info[key] for key in SHAPING_KEYS if key in info}, f'link {a}-{b}')
+            check_cluster_topology(topo)
         self.sshcmd = ['ssh', *ssh_options()]
         user = user or upstream.findUser()   # the cluster edition's: the user who ran sudo, with that user's keys
         self.run = Run(label)
@@ -194,6 +188,9 @@ class ClusterNet(upstream.MininetCluster):
         self.routed = controller == 'router'
         self.plan = current_plan()   # this machine's; each server's own comes from its agent (self.paths)
         self.algorithm, self.metric = algorithm, metric
+        self.seed = seed
+        self.delay_lines: Dict[str, ServerDelayLines] = {}   # server -> its delay namespace and lines
+        self.user = user
         try:
             self._check_servers(servers, user)
             for server in servers:
@@ -276,27 +273,34 @@ class ClusterNet(upstream.MininetCluster):
             with deferred_signals():
                 rename_link(self.run, name, new_name, mac)
 
-    def create_veth(self, node, name: str, peer: str, mac: Optional[str], peer_mac: Optional[str]) -> None:
-        """A veth pair between two switches of ``node``'s server, recorded there before it exists."""
+    def create_veth(self, node, names: List[str], macs: List[Optional[str]], netns: List[Optional[int]]) -> None:
+        """A veth pair on ``node``'s server, each end in the root namespace or in the namespace of the process
+        ``netns`` names; an end in the root namespace is recorded there before it exists."""
         agent = self._agent(node)
         if agent:
-            agent.record(veth=[name, peer], macs=[mac, peer_mac])
+            agent.record(veth=names, macs=macs, into=netns)
         else:
             with deferred_signals():
-                create_veth(self.run, [name, peer], [mac, peer_mac])
+                create_veth(self.run, names, macs, netns)
+
+    def record_node(self, node, what: str) -> None:
+        """A node's shell and its pinned namespace, recorded on its server (call with signals deferred)."""
+        agent = self._agent(node)
+        if agent:
+            agent.record(process=node.pid, what=what)
+            if node.inNamespace:
+                agent.record(netns=node.pid, name=node.name, what=f'namespace of {what}')
+        else:
+            self.run.record_process(node.pid, what)
+            if node.inNamespace:
+                self.run.record_netns(node.pid, node.name, f'namespace of {what}')
 
     # -- nodes: recorded where they live, before the client goes on ---------------------------------------------
     def addHost(self, name, cls=None, **params):  # Mininet's API name
         cls = params.pop('cls', None) or cls
         with deferred_signals():
             host = super().addHost(name, cls=remote_class(cls) if cls else None, run=self.run, **params)
-            agent = self._agent(host)
-            if agent:
-                agent.record(process=host.pid, what=f'host {name}')
-                agent.record(netns=host.pid, name=name, what=f'namespace of {name}')
-            else:
-                self.run.record_process(host.pid, f'host {name}')
-                self.run.record_netns(host.pid, name, f'namespace of {name}')
+            self.record_node(host, f'host {name}')
         return host
 
     def addSwitch(self, name, cls=None, **params):  # Mininet's API name
@@ -312,14 +316,23 @@ class ClusterNet(upstream.MininetCluster):
         return switch
 
     def addLink(self, node1, node2, *args, **kwargs):  # Mininet's API name
-        """A link, its shaping kept for ``start``; a switch's end lies in its server's root namespace and is
-        recorded there at once."""
-        names = [node.name if hasattr(node, 'name') else node for node in (node1, node2)]
-        shaping = cluster_shaping({key: kwargs.pop(key) for key in SHAPING_KEYS if key in kwargs},
-                                  f'link {names[0]}-{names[1]}')
+        """A link with its shaping: HTB at each end's egress (installed at ``start``), delay, jitter and loss by netem
+        there or by a server's delay line (``testbed.cluster.delay``); a switch's end lies in its server's root
+        namespace and is recorded there at once."""
+        node1, node2 = (self[node] if isinstance(node, str) else node for node in (node1, node2))
+        where = f'link {node1.name}-{node2.name}'
+        shaping = cluster_shaping({key: kwargs.pop(key) for key in SHAPING_KEYS if key in kwargs}, where)
+        if shaping.needs_delay:
+            site = delay_site((node1.server, node2.server),
+                              {server: paths.get('delay', 'userspace') for server, paths in self.paths.items()})
+            check_path(shaping, 'kernel' if site is None else 'userspace', where)
+            if site is not None:
+                if site not in self.delay_lines:
+                    self.delay_lines[site] = ServerDelayLines(self, site, self.user)
+                kwargs.update(lines=self.delay_lines[site], line_index=sum(len(lines.specs) for lines in
+                                                                             self.delay_lines.values()))
         with deferred_signals():
-            link = super().addLink(node1, node2, *args, **kwargs)
-            link.shaping = shaping
+            link = super().addLink(node1, node2, *args, shaping=shaping, **kwargs)
             for intf in (link.intf1, link.intf2):
                 if not intf.node.inNamespace:
                     agent = self._agent(intf.node)
@@ -339,24 +352,23 @@ class ClusterNet(upstream.MininetCluster):
     def start(self):
         if self.controllers:
             write_controller_plan(self)
+        # The delay lines carry frames before the switches start, so the controller's first LLDP probes cross them.
+        for lines in self.delay_lines.values():
+            lines.start()
         super().start()
         # after the switches: Open vSwitch resets a port's root qdisc as it adds the port
         for link in [link for link in self.links if link.shaping != LinkParams()]:
             for intf in (link.intf1, link.intf2):
-                install_qdiscs(intf, link.shaping, 'kernel', f'link {link.intf1.node.name}-{link.intf2.node.name}')
+                install_qdiscs(intf, link.shaping, 'kernel' if link.lines is None else 'userspace',
+                               f'link {link.intf1.node.name}-{link.intf2.node.name}')
         checksums_in_software(self.hosts, [switch for switch in self.switches if switch.datapath == 'user'])
         if self.routed:
             self.controllers[0].wait_ready()
 
     def describe_links(self):
         """(link, shaping, how it is carried) per link, as ``TestbedNet.describe_links``."""
-        rows = []
-        for link in self.links:
-            a, b = link.intf1.node, link.intf2.node
-            carried = (f'ssh tunnel {a.server} -> {b.server}' if getattr(link, 'tunnel', None)
-                       else f'veth on {getattr(a, "server", "localhost")}')
-            rows.append((f'{a.name}-{b.name}', link.shaping.describe(), carried))
-        return rows
+        return [(f'{link.intf1.node.name}-{link.intf2.node.name}', link.shaping.describe(), link.describe())
+                for link in self.links]
 
     def stop(self):
         """Stop the network, then have every agent remove what its records still name, then sweep this machine."""
@@ -366,6 +378,11 @@ class ClusterNet(upstream.MininetCluster):
                 super().stop()
         except Exception as exc:  # the agents and the sweep below still remove everything recorded
             problems.append(f'stopping the network: {exc}')
+        for lines in self.delay_lines.values():
+            try:
+                lines.stop()
+            except Exception as exc:  # its records are swept below
+                problems.append(f'the delay namespace on {lines.server}: {exc}')
         for agent in self.agents.values():
             problems += agent.stop()
         left = self.run.sweep()

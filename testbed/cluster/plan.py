@@ -3,7 +3,7 @@ the doctor's verdicts. Takes data, returns data; touches nothing."""
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 # The management network of the fake servers: TEST-NET-2 (RFC 5737), documentation only, never routed. Its first
 # address sits on a bridge in this machine's root namespace (the "client"); server i gets .(10 + i). The servers
@@ -146,3 +146,16 @@ def clock_skew(remote: Optional[str], sent: Optional[str], received: Optional[st
         return float(remote) - (float(sent) + float(received)) / 2
     except ValueError:
         return None
+
+
+# -- where a link's delay happens ----------------------------------------------------------------------------------
+
+def delay_site(servers: Tuple[str, str], delay_paths: Dict[str, str]) -> Optional[str]:
+    """The server whose delay line carries both directions of a link with delay, jitter or loss between nodes on
+    ``servers`` (its first and second node's), given each server's delay path ('kernel': sch_netem, 'userspace');
+    None when both have netem, which then delays each direction at its egress, as on one machine. The first
+    node's server is taken when it lacks netem, so links between the same servers share that server's lines."""
+    for server in servers:
+        if delay_paths.get(server, 'userspace') != 'kernel':
+            return server
+    return None

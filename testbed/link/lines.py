@@ -12,6 +12,7 @@ import signal
 import subprocess
 import threading
 import time
+from typing import Optional
 
 from testbed.errors import TestbedError
 from testbed.link.params import line_groups
@@ -39,28 +40,12 @@ class DelayLines:
         self.links.append(link)
 
     def start(self, seed: int) -> None:
-        """Set every link's delay-namespace ends up (one ``ip -batch``), start one process per CPU for all links
-        and wait until every one is ready."""
-        process = self.node.popen(['ip', '-batch', '-'], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE)
-        _, errors = process.communicate(''.join(f'link set {end} up\n' for link in self.links
-                                                for end in (link.end_a, link.end_b)).encode())
-        if process.returncode:
-            raise TestbedError(f'delay lines: cannot set their interfaces up: {errors.decode().strip()}')
-        started = []
-        groups = line_groups(len(self.links), os.cpu_count() or 1)
-        for number, members in enumerate(groups):
-            links = [self.links[index] for index in members]
-            stats = self.run.path(f'delaylines-{number}.json')
-            config = {'links': [link.line_spec(seed) for link in links], 'stats': stats, 'early_us': self.early_us}
-            what = f'delay lines {number} ({len(links)} links)'
-            process = daemon.launch(self.node, 'testbed.link.delayline', config, self.run, what)
+        """Start the delay lines of every link (``launch_lines``)."""
+        for process, stats, keys in launch_lines(self.node, self.run, [link.line_spec(seed) for link in self.links],
+                                                 self.early_us):
             self.processes.append((process, stats))
-            started.append((process, what))
-            for link in links:
-                self.where[link.key] = number
-        biggest = max((len(members) for members in groups), default=0)
-        daemon.wait_ready(started, READY_TIMEOUT_S + READY_PER_LINK_S * biggest)
+            for key in keys:
+                self.where[key] = len(self.processes) - 1
 
     def stats_of(self, link) -> dict:
         """Where a link's live counters are: the stats file of its process and its key there."""
@@ -103,3 +88,28 @@ class DelayLines:
                 pass
         self.processes, self.where = [], {}
         return counters
+
+
+def launch_lines(node, run, specs: list, early_us: int, cpus: Optional[int] = None) -> list:
+    """Set the ends of links ``specs`` (``testbed.link.params.line_spec``) up in ``node``'s namespace (one ``ip
+    -batch``), start their delay lines there, one process per CPU (``cpus``, default this machine's), each recorded
+    in ``run`` with its stats file in ``run``'s folder, and wait until every one is ready. [(process, stats path,
+    the keys of its links)]."""
+    process = node.popen(['ip', '-batch', '-'], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    _, errors = process.communicate(''.join(f'link set {spec[end]} up\n' for spec in specs
+                                            for end in ('a', 'b')).encode())
+    if process.returncode:
+        raise TestbedError(f'delay lines: cannot set their interfaces up: {errors.decode().strip()}')
+    started, launched = [], []
+    groups = line_groups(len(specs), cpus or os.cpu_count() or 1)
+    for number, members in enumerate(groups):
+        stats = run.path(f'delaylines-{number}.json')
+        config = {'links': [specs[index] for index in members], 'stats': stats, 'early_us': early_us}
+        what = f'delay lines {number} ({len(members)} links)'
+        process = daemon.launch(node, 'testbed.link.delayline', config, run, what)
+        started.append((process, what))
+        launched.append((process, stats, [specs[index]['key'] for index in members]))
+    biggest = max((len(members) for members in groups), default=0)
+    daemon.wait_ready(started, READY_TIMEOUT_S + READY_PER_LINK_S * biggest)
+    return launched

@@ -234,6 +234,19 @@ def delay_line_direction(params: LinkParams, seed: int) -> dict:
             'limit': params.inflight_limit, 'seed': seed, 'rate': params.bw if params.serialized else 0.0}
 
 
+def line_spec(key: str, ends: tuple, a_to_b: LinkParams, b_to_a: LinkParams, seeds: tuple) -> dict:
+    """What a delay-line process needs for one link: its key, its two ends in the delay namespace (``a`` faces the
+    link's first node) and each direction's parameters with its own seed."""
+    return {'key': key, 'a': ends[0], 'b': ends[1], 'a_to_b': delay_line_direction(a_to_b, seeds[0]),
+            'b_to_a': delay_line_direction(b_to_a, seeds[1])}
+
+
+def direction_seeds(seed: int, index: int) -> tuple:
+    """The random seeds of link ``index``'s two directions, from the network's ``seed``."""
+    first = seed * 1000 + index
+    return first, first + 500
+
+
 def line_groups(count: int, cpus: int) -> list:
     """Which delay-line process serves each of ``count`` links: one process per CPU (fewer for fewer links), the
     links dealt out in turn so each process gets its share of any stretch of the topology. A list of index lists."""

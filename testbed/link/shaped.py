@@ -24,8 +24,8 @@ import subprocess
 from mininet.link import Intf, Link
 
 from testbed.errors import TestbedError
-from testbed.link.params import SHAPING_KEYS, LinkParams, check_path, delay_line_direction, rate_change_command, \
-    tc_commands
+from testbed.link.params import SHAPING_KEYS, LinkParams, check_path, delay_line_direction, direction_seeds, \
+    line_spec, rate_change_command, tc_commands
 from testbed.system.runstate import free_ifindex
 
 MININET_ONLY_TC_KEYS = ('speedup', 'use_hfsc', 'use_tbf', 'latency_ms', 'enable_ecn', 'enable_red')
@@ -202,11 +202,10 @@ class DelayLineLink(ShapedLink):
 
     def line_spec(self, seed):
         """What the delay line process needs for this link (``seed``: the network's; each direction gets its own)."""
-        first = seed * 1000 + int(self.key[2:])
-        self.seeds = {self.intf1.name: first, self.intf2.name: first + 500}
-        return {'key': self.key, 'a': self.end_a, 'b': self.end_b,
-                'a_to_b': delay_line_direction(self.egress[self.intf1.name], self.seeds[self.intf1.name]),
-                'b_to_a': delay_line_direction(self.egress[self.intf2.name], self.seeds[self.intf2.name])}
+        seeds = direction_seeds(seed, int(self.key[2:]))
+        self.seeds = {self.intf1.name: seeds[0], self.intf2.name: seeds[1]}
+        return line_spec(self.key, (self.end_a, self.end_b), self.egress[self.intf1.name],
+                         self.egress[self.intf2.name], seeds)
 
     def _retime(self, intf, params):
         """Hand the delay line the new delay, jitter, loss and rate of one direction and wait until it holds them."""

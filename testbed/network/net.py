@@ -31,7 +31,7 @@ from testbed.system.interrupts import deferred_signals, stop_on_signals
 from testbed.link.params import SHAPING_KEYS, LinkParams, check_path
 from testbed.link.lines import DelayLines
 from testbed.link.shaped import DelayLineLink, ShapedLink, apply_shaping_together, delete_links_together
-from testbed.system.probe import current_plan, probe
+from testbed.system.probe import current_plan, early_release_us
 from testbed.system.runstate import RUN_TAG, Run, end_namespace_processes
 from testbed.network.topo import validate
 
@@ -145,7 +145,7 @@ class TestbedNet(Mininet):
                 if topo.isSwitch(name) or topo.nodeInfo(name).get('inNamespace') is False:
                     self._names.refuse(name, f'switch {name}' if topo.isSwitch(name) else f'node {name}')
         self.seed = seed
-        self.early_release_us = round(probe().timer_late_us.get('median', 100) + 60)
+        self.early_release_us = early_release_us()
         self.run = run or Run(label)
         self._own_run = run is None
         self._delay_node = None

@@ -1,15 +1,18 @@
 """A network across servers (``testbed run --cluster``) on two fake servers (testbed.cluster.fake): the routed 1 x 20
-grid with the controller pings and carries TCP, a 10 Mb/s link across the servers carries its rate once, a run
-killed with SIGKILL is cleaned on every server, foreign objects survive, bad input is refused leaving nothing.
+grid with the controller pings and carries TCP; a 10 Mb/s, 10 ms link across the servers adds its delay and carries
+its rate once; delayed links within each server and across add their delays (the fake servers have no netem: delay
+lines on the servers); a run killed with SIGKILL is cleaned on every server, foreign objects survive, bad input is
+refused leaving nothing.
 
 Regressions of the cluster edition's bugs, fixed in testbed.cluster.net: upstream typed each server's batch of
 ``ovs-vsctl`` through ssh's pseudo-terminal, whose 4,095-character line cut it past 8 switches per server (the
 1 x 20 grid below has 10 on each: 5,067 characters); upstream made every tunnel as ``tap9``, which fails on a server
 that has one and would take it over (a foreign ``tap9`` below survives a run with cross-server links).
 
-Cluster runs killed at random moments (SIGINT, SIGTERM or SIGKILL while it builds, starts or runs; seeded by
-``TESTBED_FAULT_SEED``, ``TESTBED_CLUSTER_FAULT_RUNS`` runs, default 3: one per signal) and then ``testbed clean``
-leave nothing on either server or here, and a foreign tap and bridge on the servers survive."""
+Cluster runs (a 1 x 6 grid with 1 ms links: delay lines on both servers) killed at random moments (SIGINT, SIGTERM
+or SIGKILL while it builds, starts or runs; seeded by ``TESTBED_FAULT_SEED``, ``TESTBED_CLUSTER_FAULT_RUNS`` runs,
+default 3: one per signal) and then ``testbed clean`` leave nothing on either server or here, and a foreign tap and
+bridge on the servers survive."""
 import os
 import random
 import signal
@@ -24,13 +27,16 @@ from testbed.cluster.net import ClusterNet
 from testbed.cluster.remote import run_on
 from testbed.errors import TestbedError
 from testbed.measure.compare import Comparison
-from testbed.measure.probes import tcp_goodput
-from testbed.measure.theory import tcp_mss
+from testbed.measure.fidelity import compare_rtt
+from testbed.measure.probes import ping_rtts, rtt_summary, tcp_goodput
+from testbed.measure.theory import packet_delay_s, ping_frame, tcp_mss
 from testbed.reports.bench import GOODPUT_RANGE
 from testbed.system.runstate import run_root
 from tests.integration.commands import start_testbed, wait_for_line
+from testbed.network.topo import TestbedTopo
 from topologies.basic import LinearTopo
 from topologies.control import GridTopo
+from topologies.sixtofour import SixToFourRelayTopo
 
 pytestmark = pytest.mark.host_only('ssh, namespaces and Open vSwitch on the host: nothing of the kernel path')
 FOREIGN_TAP, FOREIGN_BRIDGE = 'tap9', 'tbforeign2'
@@ -76,9 +82,9 @@ def assert_clean_but_foreign(servers):
     assert state(second) == {'bridges': [FOREIGN_BRIDGE], 'runs': [],
                              'interfaces': ['eth0', 'lo', 'ovs-netdev', FOREIGN_BRIDGE]}
     everywhere = subprocess.run(['ps', '-eo', 'args='], capture_output=True, text=True).stdout.splitlines()
-    # the fake servers share this machine's processes: no ssh toward them here, no node shell on them
+    # the fake servers share this machine's processes: no ssh toward them here, no node shell or delay line on them
     assert [line for line in everywhere if (line.startswith(('ssh ', 'sudo ')) and '198.51.100.' in line)
-            or 'mininet:' in line] == []
+            or 'mininet:' in line or 'testbed.link.delayline' in line] == []
     assert [run for run in os.listdir(run_root()) if not run.endswith('fake-cluster')] == []
 
 
@@ -110,33 +116,82 @@ def test_twenty_switches_across_two_servers_with_the_controller_ping_without_los
         assert state(server) == {'bridges': [], 'runs': [], 'interfaces': ['eth0', 'lo']}
 
 
-def test_a_shaped_link_across_servers_carries_its_rate_once(servers):
-    """bw=10 on the link that crosses the servers (s1 on one, s2 on the other): TCP h1 -> h2 within the tolerance
-    of a local link (testbed.reports.bench.GOODPUT_RANGE: 93..102 % of bw), so the ssh tunnel neither loses the
-    shaping nor adds its own; each end's egress holds the HTB at 10 Mb/s. TCP keeps its full MSS (1448 bytes): ssh
-    carries whole Ethernet frames inside its own TCP stream, so the tunnel takes nothing off the link's MTU."""
-    net = ClusterNet(GridTopo(rows=1, cols=2, ipv6=False, bw=10), servers=servers, controller='router', user='root')
+def median_rtt(topo, servers, src, dst, count=100, **kwargs):
+    """The median RTT from ``src`` to ``dst`` in ``topo`` run across ``servers``; the network's links described."""
+    net = ClusterNet(topo, servers=servers, user='root', **kwargs)
+    try:
+        net.start()
+        rtts = ping_rtts(net[src], net[dst].IP(), count=count, interval=0.01)
+        return rtt_summary(rtts)['median'], net.describe_links()
+    finally:
+        net.stop()
+
+
+def test_a_shaped_link_across_servers_keeps_its_delay_and_rate_once(servers):
+    """bw=10, delay=10ms on the link that crosses the servers (s1 on one, s2 on the other), whose fake servers have
+    no netem: the first server's delay line carries both directions, the tunnel's tap being its far end. The RTT it
+    adds (against the same network unshaped; the ping's transmission at 10 Mb/s, then 10 ms, each way) within a local
+    link's tolerance (testbed.measure.fidelity), and TCP
+    h1 -> h2 within a local link's too (testbed.reports.bench.GOODPUT_RANGE: 93..102 % of bw): the tunnel neither
+    loses the shaping nor adds its own. Each end's egress holds the HTB at 10 Mb/s. TCP keeps its full MSS (1448
+    bytes): ssh carries whole Ethernet frames inside its own TCP stream, so the tunnel takes nothing off the MTU."""
+    base, _ = median_rtt(GridTopo(rows=1, cols=2, ipv6=False), servers, 'h1', 'h2', count=50, controller='router')
+    net = ClusterNet(GridTopo(rows=1, cols=2, ipv6=False, bw=10, delay='10ms'), servers=servers, controller='router',
+                     user='root')
     try:
         net.start()
         crossing = next(link for link in net.links if getattr(link, 'tunnel', None))
         qdiscs = [intf.node.cmd(f'tc class show dev {intf.name}') for intf in (crossing.intf1, crossing.intf2)]
+        rtt = rtt_summary(ping_rtts(net['h1'], net['h2'].IP(), count=100, interval=0.01))['median']
         goodput, report = tcp_goodput(net['h1'], net['h2'], seconds=5, report=True)
         goodput /= 1e6
+        carried = crossing.describe()
     finally:
         net.stop()
     low, high = GOODPUT_RANGE
-    comparison = Comparison.within('TCP h1 -> h2 over a 10 Mb/s link across two servers', goodput,
-                                   10 * (low + high) / 2, 10 * (high - low) / 2, 'Mb/s', 'as a local link')
-    print(comparison)
+    one_way_ms = packet_delay_s(ping_frame(), 10e6, 0.010) * 1e3   # the ping's transmission at 10 Mb/s, then 10 ms
+    comparisons = [compare_rtt(f'RTT h1 -> h2 added by a 10 Mb/s, 10 ms link across two servers (unshaped {base:.3f} '
+                               f'ms)', rtt - base, [one_way_ms], between_switches=True),
+                   Comparison.within('TCP h1 -> h2 over a 10 Mb/s, 10 ms link across two servers', goodput,
+                                     10 * (low + high) / 2, 10 * (high - low) / 2, 'Mb/s', 'as a local link')]
+    print(f's1-s2: {carried}', *comparisons, sep='\n')
+    assert carried == f'ssh tunnel {servers[0]} -> {servers[1]}, delay line on {servers[0]}'
     assert all('htb 5:1 root' in shown and 'rate 10Mbit' in shown for shown in qdiscs), qdiscs
     assert report['start'].get('tcp_mss_default') == tcp_mss()   # full frames cross: the tunnel is a TCP stream
+    assert all(comparison.ok for comparison in comparisons), '; '.join(map(str, comparisons))
+
+
+class ThreeDelays(TestbedTopo):
+    """h1 -(2 ms)- s1 -(5 ms)- s2 -(3 ms)- h2: a delayed link to a host's namespace on each server, and one across."""
+
+    def build(self, delayed=True):
+        for index, delay in ((1, '2ms'), (2, '3ms')):
+            self.addSwitch(f's{index}')
+            self.addHost(f'h{index}', ip=f'10.0.0.{index}/24')
+            self.addLink(f'h{index}', f's{index}', delay=delay if delayed else None)
+        self.addLink('s1', 's2', delay='5ms' if delayed else None)
+
+
+def test_delayed_links_within_each_server_and_across_add_their_delays(servers):
+    """Standalone switches (no controller). Each server's own delay line carries its host's link; the crossing link
+    is the first server's. The RTT added h1 -> h2 within the tolerance of three local links."""
+    base, _ = median_rtt(ThreeDelays(delayed=False), servers, 'h1', 'h2', count=50)
+    shaped, described = median_rtt(ThreeDelays(), servers, 'h1', 'h2')
+    print(*described, sep='\n')
+    comparison = compare_rtt(f'RTT h1 -> h2 added by links of 2, 5 and 3 ms over two servers (unshaped {base:.3f} '
+                             f'ms)', shaped - base, [2, 5, 3])
+    print(comparison)
+    assert [where for _, _, where in described] == [f'veth on {servers[0]}, delay line on {servers[0]}',
+                                                    f'veth on {servers[1]}, delay line on {servers[1]}',
+                                                    f'ssh tunnel {servers[0]} -> {servers[1]}, delay line on '
+                                                    f'{servers[0]}']
     assert comparison.ok, str(comparison)
 
 
 def test_a_run_killed_with_sigkill_is_cleaned_on_every_server_and_foreign_objects_survive(servers, foreign):
     first, second = servers
-    proc = start_testbed('run', 'grid', '--param', 'rows=1', '--param', 'cols=6', '--param', 'ipv6=false',
-                         '--controller', '--cluster', f'{first},{second}', '--placement', 'roundrobin')
+    proc = start_testbed('run', 'grid', '--param', 'rows=1', '--param', 'cols=6', '--param', 'ipv6=false', '--param',
+                         'delay=1ms', '--controller', '--cluster', f'{first},{second}', '--placement', 'roundrobin')
     wait_for_line(proc, 'Ctrl-C to stop')
     assert len(state(first)['bridges']) == 3 and state(first)['runs']
     proc.send_signal(signal.SIGKILL)
@@ -152,7 +207,8 @@ def test_cluster_runs_killed_at_random_moments_leave_nothing_anywhere(servers, f
     for index in range(FAULT_RUNS):
         sig, moment = SIGNALS[index % len(SIGNALS)], rng.uniform(0.5, BUILD_WINDOW_S)
         proc = start_testbed('run', 'grid', '--param', 'rows=1', '--param', 'cols=6', '--param', 'ipv6=false',
-                             '--controller', '--cluster', f'{first},{second}', '--placement', 'roundrobin')
+                             '--param', 'delay=1ms', '--controller', '--cluster', f'{first},{second}', '--placement',
+                             'roundrobin')
         time.sleep(moment)
         proc.send_signal(sig)
         code = proc.wait(timeout=60)
@@ -165,10 +221,13 @@ def test_cluster_runs_killed_at_random_moments_leave_nothing_anywhere(servers, f
         assert_clean_but_foreign(servers)
 
 
-def test_delayed_links_unknown_placements_and_unreachable_servers_are_refused_leaving_nothing(servers):
+def test_impossible_links_unknown_placements_and_unreachable_servers_are_refused_leaving_nothing(servers):
     runs_before = set(os.listdir(run_root()))
-    with pytest.raises(TestbedError, match=r'link s1-s2: delay, jitter, loss and serialisation are not carried '):
-        ClusterNet(LinearTopo(n=2, delay='5ms'), servers=servers)
+    with pytest.raises(TestbedError, match=r'link s1-s2: bandwidth 2 Gb/s with delay/loss exceeds the userspace '):
+        ClusterNet(LinearTopo(n=2, bw=2000, delay='5ms'), servers=servers)
+    with pytest.raises(TestbedError, match=r'node \w+: its services \(\w+\) are not started across servers '
+                                           r'yet; run this topology on one machine'):
+        ClusterNet(SixToFourRelayTopo(), servers=servers)
     with pytest.raises(TestbedError, match=r"unknown placement 'nearest'"):
         ClusterNet(LinearTopo(n=2), servers=servers, placement='nearest')
     with pytest.raises(TestbedError, match=r'cluster server 198.51.100.30: ssh in batch mode and sudo without a '

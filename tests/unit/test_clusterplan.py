@@ -96,3 +96,13 @@ def test_the_tunnel_setup_goes_first_in_sshd_config_and_is_checked_before_the_re
     assert lines.index('sshd -t') < next(index for index, line in enumerate(lines) if 'HUP' in line)
     assert lines[-1] == 'echo set'
     assert plan.sudoers_line('alice') == 'alice ALL=(ALL) NOPASSWD: ALL'
+
+
+def test_a_delayed_link_takes_netem_only_where_both_servers_have_it_else_one_servers_delay_line():
+    both = {'a': 'kernel', 'b': 'kernel'}
+    assert plan.delay_site(('a', 'b'), both) is None            # netem at each end's egress
+    assert plan.delay_site(('a', 'b'), {'a': 'userspace', 'b': 'kernel'}) == 'a'
+    assert plan.delay_site(('a', 'b'), {'a': 'kernel', 'b': 'userspace'}) == 'b'
+    assert plan.delay_site(('a', 'b'), {'a': 'userspace', 'b': 'userspace'}) == 'a'   # the first node's server
+    assert plan.delay_site(('a', 'a'), {'a': 'userspace'}) == 'a'
+    assert plan.delay_site(('a', 'c'), both) == 'c'             # a server whose path is unknown has no netem

@@ -4,8 +4,8 @@ import json
 import pytest
 
 from testbed.errors import TestbedError
-from testbed.link.params import (DEFAULT_QUEUE, LinkParams, check_path, delay_line_direction, rate_change_command,
-                                tc_commands)
+from testbed.link.params import (DEFAULT_QUEUE, LinkParams, check_path, delay_line_direction, direction_seeds,
+                                line_spec, rate_change_command, tc_commands)
 
 
 def test_defaults_and_conversion():
@@ -151,3 +151,12 @@ def test_the_deletion_group_is_one_no_interface_is_in():
                         {'ifname': 'x', 'group': FIRST_DELETION_GROUP + 1}])
     assert unused_link_group(shown) == FIRST_DELETION_GROUP + 2
     assert unused_link_group('not json') == FIRST_DELETION_GROUP
+
+
+def test_a_delay_line_spec_gives_each_direction_its_parameters_and_its_own_seed():
+    slow, fast = LinkParams.from_options({'delay': '5ms'}), LinkParams.from_options({'delay': '1ms', 'loss': 2})
+    seeds = direction_seeds(3, 7)
+    assert seeds == (3007, 3507)
+    spec = line_spec('dl7', ('dl7a', 'dl7b'), slow, fast, seeds)
+    assert (spec['key'], spec['a'], spec['b']) == ('dl7', 'dl7a', 'dl7b')
+    assert spec['a_to_b'] == delay_line_direction(slow, 3007) and spec['b_to_a'] == delay_line_direction(fast, 3507)
