@@ -284,6 +284,7 @@ def cmd_lab(args):
 
 
 def cmd_clean(args):
+    from testbed.cluster.remote import clean_on_server
     from testbed.system.runstate import clean, list_runs
     if os.geteuid() != 0:
         raise TestbedError('testbed clean needs root (run with sudo)')
@@ -291,7 +292,8 @@ def cmd_clean(args):
         for run_id, _dir, alive in list_runs():
             print(f'{run_id}  {"running" if alive else "dead (cleanable)"}')
         return 0
-    cleaned, live = clean(run_id=args.run, log=(print if args.verbose else lambda message: None))
+    cleaned, live = clean(run_id=args.run, log=(print if args.verbose else lambda message: None),
+                          servers=clean_on_server)
     if args.run and not cleaned:
         raise TestbedError(f'no recorded run {args.run!r} (see: testbed clean --list)')
     print(f'cleaned {len(cleaned)} run(s)' + (f'; {len(live)} still running: {", ".join(live)}' if live else ''))

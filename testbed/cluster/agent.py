@@ -22,16 +22,22 @@ answers once they are ready.
 Each request gets ``{"ok": true}`` or ``{"error": ...}``. ``{"stop": true}``, the end of its input (the client
 died: its ssh connection closed) or SIGTERM/SIGHUP make the agent remove what its records still name, answer what
 is left, and exit.
-If the agent itself is killed, ``testbed clean`` on the server finishes the job, as for any run.
+If the agent itself is killed, ``testbed clean`` on the client finishes the job: the client's run records each
+server's part (``server``), and cleaning it runs ``python -m testbed.cluster.agent --clean RUN`` there, which waits
+for the agent to finish by itself (AGENT_EXIT_WAIT_S) and then removes what its run still names.
 """
 import json
 import signal
 import subprocess
 import sys
+import time
 
+from testbed.errors import TestbedError
 from testbed.link.lines import launch_lines
 from testbed.system.probe import FEATURES, current_plan, early_release_us
-from testbed.system.runstate import Run, free_ifindex, ifindex
+from testbed.system.runstate import Run, clean, free_ifindex, ifindex, list_runs
+
+AGENT_EXIT_WAIT_S = 20.0   # how long ``--clean`` lets a live agent finish its own cleanup
 
 
 def _answer(message: dict) -> None:
@@ -144,5 +150,27 @@ def serve(label: str) -> int:
     return 0
 
 
+def clean_run(run_id: str) -> int:
+    """Remove what run ``run_id`` (an agent's) left on this server, once its agent has ended (waiting for it to
+    clean up by itself first); 0 when nothing of it is left, 1 with the reason on stderr."""
+    deadline = time.monotonic() + AGENT_EXIT_WAIT_S
+    while any(name == run_id and alive for name, _dir, alive in list_runs()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    runs = {name: alive for name, _dir, alive in list_runs()}
+    if run_id not in runs:
+        return 0   # the agent removed it all
+    if runs[run_id]:
+        print(f'run {run_id}: its agent still runs after {AGENT_EXIT_WAIT_S:.0f} s', file=sys.stderr)
+        return 1
+    try:
+        clean(run_id=run_id, log=lambda message: None)
+    except TestbedError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
 if __name__ == '__main__':
+    if sys.argv[1:2] == ['--clean'] and len(sys.argv) == 3:
+        sys.exit(clean_run(sys.argv[2]))
     sys.exit(serve(sys.argv[1] if len(sys.argv) > 1 else 'run'))

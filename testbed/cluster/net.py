@@ -198,6 +198,7 @@ class ClusterNet(upstream.MininetCluster):
                     with deferred_signals():
                         self.agents[server] = agent = Agent(server, self.run.id, user)
                         self.run.record_process(agent.process.pid, f'ssh to the agent on {server}')
+                        self.run.record('server', server=server, run=agent.run_id, user=user)
             run_ids = {'localhost': self.run.id, **{server: a.run_id for server, a in self.agents.items()}}
             self.paths = {'localhost': {feature: self.plan.path(feature) for feature in FEATURES},
                           **{server: agent.paths for server, agent in self.agents.items()}}

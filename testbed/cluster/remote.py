@@ -18,6 +18,7 @@ from testbed.errors import TestbedError
 SSH_CONFIG_ENV = 'TESTBED_SSH_CONFIG'
 CONNECT_TIMEOUT_S = 5
 AGENT_TIMEOUT_S = 20.0
+CLEAN_TIMEOUT_S = 60.0   # the agent's own cleanup (AGENT_EXIT_WAIT_S), then what it left
 
 
 def ssh_options() -> List[str]:
@@ -46,6 +47,22 @@ def run_on(server: str, command: List[str], timeout: float = 20.0,
         return subprocess.CompletedProcess(argv, 255, '', f'no answer within {timeout:.0f} s')
 
 
+def agent_command(*args: str) -> List[str]:
+    """The testbed's agent on a server, as root, from the testbed at this one's path (``testbed.cluster.agent``)."""
+    return ['sudo', '-n', '-E', 'env', f'PYTHONPATH={REPO}', sys.executable, '-m', 'testbed.cluster.agent', *args]
+
+
+def clean_on_server(record: dict) -> Optional[str]:
+    """Clean a dead cluster run's part on a server (a ``server`` record: server, the agent's run, the user); None
+    once done, else why not. The agent there removes it by itself when its client's connection drops; this waits
+    for it and removes what is left if the agent itself was killed."""
+    done = run_on(record['server'], agent_command('--clean', str(record['run'])), timeout=CLEAN_TIMEOUT_S,
+                  user=record.get('user'))
+    if done.returncode == 0:
+        return None
+    return (done.stderr.strip().splitlines() or [f'exit {done.returncode}'])[-1]
+
+
 class Agent:
     """The testbed's agent on ``server`` (``testbed.cluster.agent``, as root through sudo, reached as ``user``), over
     one ssh connection held open: it records
@@ -54,10 +71,9 @@ class Agent:
 
     def __init__(self, server: str, label: str, user: Optional[str] = None):
         self.server = server
-        command = ['sudo', '-n', '-E', 'env', f'PYTHONPATH={REPO}', sys.executable, '-m', 'testbed.cluster.agent',
-                   label]
-        self.process = subprocess.Popen(ssh_argv(server, command, user), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True, start_new_session=True)
+        self.process = subprocess.Popen(ssh_argv(server, agent_command(label), user), stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                        start_new_session=True)
         first = self._reply()
         if 'run' not in first:
             raise TestbedError(f'server {server}: the testbed agent did not start: {first.get("error")}')

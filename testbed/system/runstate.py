@@ -11,7 +11,9 @@ appended and flushed as soon as the object exists:
   experiment started inside a host keeps the namespace alive); removing it ends those processes and unmounts;
 - ``bridge``: an OVS bridge tagged ``external_ids:testbed-run=<run id>``; only a bridge with that tag is deleted;
 - ``link``: an interface in the root namespace by name and ifindex, recorded before the interface is created with
-  that index; only that ifindex is deleted.
+  that index; only that ifindex is deleted;
+- ``server``: a cluster run's part on another machine (the server, its agent's run there, the user): ``clean()``
+  hands it to a caller that can reach servers (``testbed clean`` does).
 
 ``undo()`` removes what records name, ``remaining()`` says what of it still exists: a run's directory is deleted
 only once nothing is left, so ``testbed clean`` can always finish what a stop did not. ``clean()`` undoes the
@@ -369,9 +371,11 @@ def undo(records, run_id, log=lambda message: None):
     return removed
 
 
-def clean(root=None, run_id=None, log=print):
-    """Undo every run whose owner is gone (or the one named); return (cleaned ids, live ids)."""
-    cleaned, live = [], []
+def clean(root=None, run_id=None, log=print, servers=None):
+    """Undo every run whose owner is gone (or the one named); return (cleaned ids, live ids). A run's ``server``
+    records (the parts of a cluster run kept by an agent on another machine) go to ``servers(record)``, which
+    cleans that part there and returns None, or why it could not; the local part is removed either way."""
+    cleaned, live, unreached = [], [], []
     for name, run_dir, alive in list_runs(root):
         if run_id and name != run_id:
             continue
@@ -383,8 +387,16 @@ def clean(root=None, run_id=None, log=print):
         left = remaining(records, name)
         if left:
             raise TestbedError(f'run {name}: could not remove {", ".join(left)}')
+        for record in (record for record in records if record['kind'] == 'server'):
+            error = servers(record) if servers else 'no way to reach servers here'
+            if error:
+                unreached.append(f'{record["server"]} ({error}; run testbed clean there)')
+            else:
+                log(f'{name}: its part on {record["server"]} cleaned')
         remove_run_dir(run_dir)
         cleaned.append(name)
+    if unreached:
+        raise TestbedError(f'cleaned {len(cleaned)} run(s) here, but not on {", ".join(unreached)}')
     return cleaned, live
 
 

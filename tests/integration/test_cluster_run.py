@@ -13,6 +13,7 @@ Cluster runs (a 1 x 6 grid with 1 ms links: delay lines on both servers) killed 
 or SIGKILL while it builds, starts or runs; seeded by ``TESTBED_FAULT_SEED``, ``TESTBED_CLUSTER_FAULT_RUNS`` runs,
 default 3: one per signal) and then ``testbed clean`` leave nothing on either server or here, and a foreign tap and
 bridge on the servers survive."""
+import json
 import os
 import random
 import signal
@@ -198,6 +199,28 @@ def test_a_run_killed_with_sigkill_is_cleaned_on_every_server_and_foreign_object
     proc.wait(timeout=10)
     done = subprocess.run([sys.executable, '-m', 'testbed', 'clean'], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+    assert_clean_but_foreign(servers)
+
+
+def test_a_run_whose_agent_was_killed_too_is_cleaned_on_that_server_by_testbed_clean_here(servers, foreign):
+    """SIGKILL to the first server's agent, then to the client: nothing there removes the run's bridges, pinned
+    namespaces and taps any more. ``testbed clean`` here reads the run's server records and cleans that part there
+    (``python -m testbed.cluster.agent --clean RUN`` over ssh); the second server's agent cleaned up by itself."""
+    first, second = servers
+    proc = start_testbed('run', 'grid', '--param', 'rows=1', '--param', 'cols=6', '--param', 'ipv6=false', '--param',
+                         'delay=1ms', '--controller', '--cluster', f'{first},{second}', '--placement', 'roundrobin')
+    wait_for_line(proc, 'Ctrl-C to stop')
+    owner = run_on(first, ['sh', '-c', 'cat /run/testbed/*/owner.json'])
+    agent = json.loads(owner.stdout)['pid']
+    os.kill(agent, signal.SIGKILL)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert len(state(first)['bridges']) == 3 and state(first)['runs']   # the dead agent left its part
+    done = subprocess.run([sys.executable, '-m', 'testbed', '-v', 'clean'], capture_output=True, text=True,
+                          timeout=120)
+    print(done.stdout)
+    assert done.returncode == 0, done.stderr
+    assert f'its part on {first} cleaned' in done.stdout and f'its part on {second} cleaned' in done.stdout
     assert_clean_but_foreign(servers)
 
 

@@ -4,6 +4,9 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+from testbed.errors import TestbedError
 from testbed.system.runstate import Run, clean, list_runs, process_start_time, read_records, undo
 
 
@@ -66,3 +69,22 @@ def test_foreign_bridge_and_interface_records_are_checked_before_deleting():
     removed = undo(records, 'x')
     assert removed['bridge'] == 0 and removed['link'] == 0
     assert os.path.exists('/sys/class/net/lo')
+
+
+def test_a_cluster_runs_parts_on_servers_are_handed_to_the_caller_and_an_unreached_one_is_reported(tmp_path):
+    run = Run('cluster', root=str(tmp_path))
+    run.record('server', server='a', run='r-a', user='u')
+    run.record('server', server='b', run='r-b', user='u')
+    run.close(remove=False)
+    _dead_owner(run)
+    asked = []
+
+    def servers(record):
+        asked.append((record['server'], record['run'], record['user']))
+        return 'no route to host' if record['server'] == 'b' else None
+
+    with pytest.raises(TestbedError, match=r'cleaned 1 run\(s\) here, but not on b \(no route to host; run testbed '
+                                           r'clean there\)'):
+        clean(root=str(tmp_path), log=lambda message: None, servers=servers)
+    assert asked == [('a', 'r-a', 'u'), ('b', 'r-b', 'u')]
+    assert not os.path.exists(run.dir)   # the local part is gone either way
