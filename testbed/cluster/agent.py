@@ -17,7 +17,8 @@ switch's port) and ``{"veth": [NAME, PEER], "macs": [MAC, MAC], "into": [PID, PI
 or between a node and the delay namespace: an end with a PID is made in that process's namespace).
 ``{"delaylines": [SPEC, ...], "into": PID}`` starts the delay lines of those links (``testbed.link.lines``) in
 that namespace, this server's own (one process per CPU here, children of the agent, so they end with it), and
-answers once they are ready.
+answers once they are ready. ``{"file": NAME, "text": TEXT}`` writes a file of the run (a node's configuration: a
+daemon there reads it) and answers its ``path``; without ``text`` it only answers where it would be.
 
 Each request gets ``{"ok": true}`` or ``{"error": ...}``. ``{"stop": true}``, the end of its input (the client
 died: its ssh connection closed) or SIGTERM/SIGHUP make the agent remove what its records still name, answer what
@@ -27,6 +28,7 @@ server's part (``server``), and cleaning it runs ``python -m testbed.cluster.age
 for the agent to finish by itself (AGENT_EXIT_WAIT_S) and then removes what its run still names.
 """
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -45,7 +47,7 @@ def _answer(message: dict) -> None:
     sys.stdout.flush()
 
 
-def _handle(run: Run, request: dict) -> None:
+def _handle(run: Run, request: dict) -> dict:
     if 'process' in request:
         run.record_process(int(request['process']), str(request.get('what', 'process')))
     elif 'netns' in request:
@@ -58,12 +60,19 @@ def _handle(run: Run, request: dict) -> None:
         create_tap(run, str(request['tap']), str(request.get('user', 'root')))
     elif 'veth' in request:
         create_veth(run, request['veth'], request.get('macs') or [None, None], request.get('into') or [None, None])
+    elif 'file' in request:
+        path = run.path(os.path.basename(str(request['file'])))
+        if request.get('text') is not None:
+            with open(path, 'w') as handle:
+                handle.write(str(request['text']))
+        return {'path': path}
     elif 'delaylines' in request:
         launch_lines(InNamespace(int(request['into'])), run, list(request['delaylines']), early_release_us())
     elif 'rename' in request:
         rename_link(run, *(str(name) for name in request['rename']), mac=request.get('mac'))
     else:
         raise ValueError(f'unknown request {sorted(request)}')
+    return {}
 
 
 def _ip(*args: str) -> None:
@@ -134,8 +143,7 @@ def serve(label: str) -> int:
                 request = json.loads(line)
                 if request.get('stop'):
                     break
-                _handle(run, request)
-                _answer({'ok': True})
+                _answer({'ok': True, **_handle(run, request)})
             except Exception as exc:  # a bad line is answered, never the end of the run's records
                 _answer({'error': f'{type(exc).__name__}: {exc}'})
     except SystemExit:

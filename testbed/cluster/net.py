@@ -39,10 +39,9 @@ from testbed.control.ryu import ROUTER_APP, RyuController
 from testbed.errors import TestbedError
 from testbed.link.params import SHAPING_KEYS, LinkParams, check_path
 from testbed.link.shaped import install_qdiscs
-from testbed.network.net import checksums_in_software, write_controller_plan
-from testbed.network.nodes import RoutedHost
+from testbed.network.net import checksums_in_software, start_node_services, wait_for_ipv6, write_controller_plan
 from testbed.system.interrupts import deferred_signals
-from testbed.system.probe import FEATURES, current_plan
+from testbed.system.probe import FEATURES, PathPlan, current_plan
 from testbed.system.runstate import Run, stop_after_failure
 
 PLACEMENTS = {'switchbin': upstream.SwitchBinPlacer, 'hostswitchbin': upstream.HostSwitchBinPlacer,
@@ -143,20 +142,18 @@ def cluster_shaping(options: dict, where: str) -> LinkParams:
 
 
 def check_cluster_topology(topo) -> None:
-    """Refuse in one line what a cluster run cannot carry yet: a link's impossible shaping, and nodes with services
-    of their own (6to4 routers and relays, translators, DNS servers, a host's name server), which only a network on
-    one machine starts."""
+    """Refuse in one line what a cluster run cannot carry: a link's impossible shaping, and nodes whose services
+    (``start_services``) are not written to run on a server: those that keep their files and processes where the
+    node is (``net.file_for``, ``net.plan_for``) say so with ``services_across_servers = True`` in the class that
+    defines them (a host's name server, 6to4 routers and relays, the DNS server; not yet the other transition
+    mechanisms' nodes)."""
     for a, b, info in topo.links(withInfo=True):
         cluster_shaping({key: info[key] for key in SHAPING_KEYS if key in info}, f'link {a}-{b}')
-    infos = {name: topo.nodeInfo(name) for name in topo.nodes()}
-    for name, info in infos.items():
-        services = getattr(info.get('cls'), 'start_services', None)
-        if services is not None and services is not RoutedHost.start_services:
-            raise TestbedError(f'node {name}: its services ({info["cls"].__name__}) are not started across servers '
-                               'yet; run this topology on one machine')
-    for name, info in infos.items():
-        if info.get('dns'):
-            raise TestbedError(f'node {name}: its name server (dns={info["dns"]}) is not set up across servers yet; '
+    for name in topo.nodes():
+        cls = topo.nodeInfo(name).get('cls')
+        owner = next((klass for klass in getattr(cls, '__mro__', ()) if 'start_services' in vars(klass)), None)
+        if owner is not None and not vars(owner).get('services_across_servers'):
+            raise TestbedError(f'node {name}: its services ({cls.__name__}) are not started across servers yet; '
                                'run this topology on one machine')
 
 
@@ -365,6 +362,26 @@ class ClusterNet(upstream.MininetCluster):
         checksums_in_software(self.hosts, [switch for switch in self.switches if switch.datapath == 'user'])
         if self.routed:
             self.controllers[0].wait_ready()
+        start_node_services(self)
+        wait_for_ipv6(self.hosts)
+
+    # -- what a node's services need, where the node is ----------------------------------------------------------
+    def plan_for(self, node) -> PathPlan:
+        """The data-plane paths of ``node``'s server (its agent's probe there)."""
+        paths = self.paths.get(getattr(node, 'server', 'localhost'), {})
+        return PathPlan(**{feature: paths.get(feature, 'userspace') for feature in FEATURES})
+
+    def file_for(self, node, name: str, text: Optional[str] = None) -> str:
+        """A file of the run on ``node``'s server (in its agent's run folder there), written with ``text`` if
+        given; its path there."""
+        agent = self._agent(node)
+        if agent is None:
+            path = self.run.path(name)
+            if text is not None:
+                with open(path, 'w') as handle:
+                    handle.write(text)
+            return path
+        return str(agent.record(file=name, text=text)['path'])
 
     def describe_links(self):
         """(link, shaping, how it is carried) per link, as ``TestbedNet.describe_links``."""
@@ -374,6 +391,12 @@ class ClusterNet(upstream.MininetCluster):
     def stop(self):
         """Stop the network, then have every agent remove what its records still name, then sweep this machine."""
         problems: List[str] = []
+        for host in getattr(self, 'hosts', []):
+            try:
+                if hasattr(host, 'stop_services'):
+                    host.stop_services()
+            except Exception as exc:  # what it started lies in its namespace: swept below
+                problems.append(f'{host.name} services: {exc}')
         try:
             if getattr(self, 'nameToNode', None) is not None:
                 super().stop()

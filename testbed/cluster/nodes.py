@@ -5,6 +5,7 @@ recorded in the client's run the moment it exists; ``remote_class`` makes a topo
 host, the delay namespace) able to live on a server the same way.
 """
 import functools
+import shlex
 from typing import Dict, Optional
 
 from mininet.examples import cluster as upstream
@@ -25,6 +26,13 @@ class _TestbedSsh:
         self.sshbase = ['ssh', *ssh_options(), '-q', '-tt']
         self.client_run = run
         super().__init__(*args, **kwargs)
+
+    def popen(self, *args, **kwargs):  # Mininet's API name
+        """As on one machine: a command given as a list of words reaches the program as those words (upstream
+        joins them for the server's shell, which splits them again: a JSON argument fell apart)."""
+        if self.isRemote and len(args) == 1 and isinstance(args[0], list):
+            args = ([shlex.quote(str(word)) for word in args[0]],)
+        return super().popen(*args, **kwargs)
 
     def _popen(self, cmd, **params):  # Mininet's API name
         with deferred_signals():

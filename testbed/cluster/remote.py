@@ -89,14 +89,15 @@ class Agent:
             return {'error': error[-1] if error else f'no answer within {AGENT_TIMEOUT_S:.0f} s'}
         return json.loads(line)
 
-    def record(self, **request) -> None:
-        """Record an object on the server before the client goes on (``process=PID``, ``netns=PID, name=...``,
-        ``bridge=NAME``, with ``what=...``)."""
+    def record(self, **request) -> dict:
+        """Record (or create and record) an object on the server before the client goes on (``process=PID``,
+        ``netns=PID, name=...``, ``bridge=NAME``, with ``what=...``: see ``testbed.cluster.agent``); the answer."""
         self.process.stdin.write(json.dumps(request) + '\n')
         self.process.stdin.flush()
         answer = self._reply()
         if not answer.get('ok'):
             raise TestbedError(f'server {self.server}: could not record {request}: {answer.get("error")}')
+        return answer
 
     def stop(self) -> List[str]:
         """Remove everything recorded on the server; return what could not be removed."""

@@ -220,6 +220,20 @@ class TestbedNet(Mininet):
             self._lines = DelayLines(self._delay_node, self.run, self.early_release_us)
         return self._delay_node
 
+    # -- what a node's services need -----------------------------------------------------------------------------
+    def plan_for(self, node):
+        """The data-plane paths for ``node``'s services (this machine's on one machine)."""
+        return self.plan
+
+    def file_for(self, node, name: str, text=None) -> str:
+        """A file of the run that ``node``'s processes can read and write (on one machine: in the run's folder);
+        written with ``text`` if given. Its path."""
+        path = self.run.path(name)
+        if text is not None:
+            with open(path, 'w') as handle:
+                handle.write(text)
+        return path
+
     # -- links ------------------------------------------------------------------------------------------------
     def addLink(self, node1, node2, port1=None, port2=None, cls=None, **params):  # Mininet's API name
         node1 = self[node1] if isinstance(node1, str) else node1
@@ -264,15 +278,12 @@ class TestbedNet(Mininet):
             self.router_status = self.controllers[0].wait_ready(extra=install_allowance_s(plan))
         if self.plan.datapath == 'userspace':
             checksums_in_software(self.hosts, self.switches)
-        # nodes whose service others call while starting (a tunnel broker) start first; the rest in order
-        for host in sorted(self.hosts, key=lambda node: not getattr(node, 'serves_at_start', False)):
-            if hasattr(host, 'start_services'):
-                host.start_services(self)
+        start_node_services(self)
         tunnels = {host.name: host.tunnel_record() for host in self.hosts if hasattr(host, 'tunnel_record')}
         if tunnels:  # for `testbed sixtofour` in another terminal
             with open(self.run.path('tunnels.json'), 'w') as handle:
                 json.dump(tunnels, handle, indent=1)
-        wait_for_dad([host for host in self.hosts if host.params.get('ip6') or hasattr(host, 'core_attachments')])
+        wait_for_ipv6(self.hosts)
         with open(self.run.path('network.json'), 'w') as handle:   # for `testbed web` and others
             json.dump(self.network_record(), handle, indent=1)
 
@@ -391,6 +402,19 @@ def checksums_in_software(hosts, switches):
             peer = link and (link.intf2 if link.intf1 is intf else link.intf1)
             if peer is not None and peer.node in switches:
                 host.cmd(f'ethtool -K {intf.name} tx off 2>/dev/null')
+
+
+def start_node_services(net) -> None:
+    """Start what runs inside ``net``'s nodes (``start_services``): those whose service others call while starting
+    (a tunnel broker) first, the rest in order."""
+    for host in sorted(net.hosts, key=lambda node: not getattr(node, 'serves_at_start', False)):
+        if hasattr(host, 'start_services'):
+            host.start_services(net)
+
+
+def wait_for_ipv6(hosts) -> None:
+    """Wait until the IPv6 addresses of the hosts that have some (and of the routers) are usable."""
+    wait_for_dad([host for host in hosts if host.params.get('ip6') or hasattr(host, 'core_attachments')])
 
 
 def wait_for_dad(hosts, timeout=10.0):

@@ -34,10 +34,11 @@ class RoutedHost(Host):
             self.cmd(f'ip -6 route add default via {gateway6} dev {intf}')
         return result
 
+    services_across_servers = True   # its file through net.file_for: a cluster run may place it on a server
+
     def start_services(self, net):
         server = self.params.get('dns')
         if server:
-            path = net.run.path(f'resolv-{self.name}.conf')
-            with open(path, 'w') as handle:
-                handle.write(f'nameserver {server}\nsearch {DNS_DOMAIN}\noptions timeout:1 attempts:3\n')
+            path = net.file_for(self, f'resolv-{self.name}.conf',
+                                f'nameserver {server}\nsearch {DNS_DOMAIN}\noptions timeout:1 attempts:3\n')
             self.cmd(f'mount --bind {path} /etc/resolv.conf')

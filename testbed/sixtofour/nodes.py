@@ -23,6 +23,8 @@ the rest, each rule tagged with the reason it counts.
 """
 import ipaddress
 import json
+import os
+import shlex
 
 from mininet.node import Node
 
@@ -89,13 +91,15 @@ class SixToFourRouter(CoreAttached, Node):
     def tunnel_local(self):
         return self.v4.ip
 
-    def encapsulator_config(self, net):
+    def encapsulator_config(self, stats):
         return {'mode': '6to4', 'name': self.name, 'role': self.role, 'local': str(self.tunnel_local()),
                 'relay': str(self.relay), 'relays': [str(self.relay)], 'sites': [str(self.v4.ip)], 'mtu': TUNNEL_MTU,
-                'stats': net.run.path(f'encap6to4-{self.name}.json')}
+                'stats': stats}
+
+    services_across_servers = True   # its paths and files from net (plan_for, file_for): placeable on a server
 
     def start_services(self, net):
-        self.tunnel_path = net.plan.tunnel
+        self.tunnel_path = net.plan_for(self).tunnel
         if self.tunnel_path == 'kernel':
             configure(self, f'ip tunnel add {TUNNEL_DEVICE} mode sit remote any local {self.tunnel_local()} '
                       f'ttl {TUNNEL_TTL}')
@@ -103,9 +107,9 @@ class SixToFourRouter(CoreAttached, Node):
             for cmd in rfc3964_rules(self):
                 configure(self, cmd)
         else:
-            self.stats_path = net.run.path(f'encap6to4-{self.name}.json')
+            self.stats_path = net.file_for(self, f'encap6to4-{self.name}.json')
             self.tunnel_process = daemon.start(self, 'testbed.transition.encapsulator',
-                                               self.encapsulator_config(net), net.run,
+                                               self.encapsulator_config(self.stats_path), net.run,
                                                f'6to4 encapsulator {self.name}')
         configure(self, f'ip -6 addr add {self.tunnel_address}/16 dev {TUNNEL_DEVICE} nodad')  # 2002::/16 on-link
         self.tunnel_routes()
@@ -168,8 +172,8 @@ class SixToFourRelay(SixToFourRouter):
     def tunnel_local(self):
         return self.anycast
 
-    def encapsulator_config(self, net):
-        config = super().encapsulator_config(net)
+    def encapsulator_config(self, stats):
+        config = super().encapsulator_config(stats)
         config.update(sites=[str(self.anycast)], relays=[])  # its own 6to4 site: packets for the relay itself
         return config
 
@@ -203,13 +207,13 @@ class IPv6Router(CoreAttached, Node):
 class DnsServer(RoutedHost):
     """dnsmasq answering AAAA (and A) queries for every host of the network under ``DNS_DOMAIN``."""
 
+    services_across_servers = True   # its configuration through net.file_for, dnsmasq started in the node
+
     def start_services(self, net):
         super().start_services(net)
         address = str(ipaddress.ip_interface(self.params['ip6']).ip)
         records = dns_records(net)
-        conf = net.run.path(f'dnsmasq-{self.name}.conf')
-        with open(conf, 'w') as handle:
-            handle.write(dnsmasq_config(address, records))
+        conf = net.file_for(self, f'dnsmasq-{self.name}.conf', dnsmasq_config(address, records))
         listening = lambda: ':53 ' in self.cmd('ss -Hlun sport = :53')  # noqa: E731
         self.dns_process = daemon.start_program(self, net.run, ['dnsmasq', '--keep-in-foreground',
                                                                 f'--conf-file={conf}'], f'DNS server {self.name}',
@@ -264,10 +268,13 @@ def rfc3964_rules(node):
 
 
 def tunnel_counters(path, stats_path, run_cmd, device=TUNNEL_DEVICE):
-    """{'path', 'decap': {...}, 'encap': {...}}: from the encapsulator's file (userspace) or from the kernel's
-    counters (sit device statistics and the tagged filter rules, read with ``run_cmd`` inside the node)."""
+    """{'path', 'decap': {...}, 'encap': {...}}: from the encapsulator's file (userspace; read with ``run_cmd``
+    where it is not on this machine: a node on a cluster server) or from the kernel's counters (sit device
+    statistics and the tagged filter rules, read with ``run_cmd`` inside the node)."""
     if path != 'kernel':
         try:
+            if stats_path and not os.path.exists(stats_path):
+                return {'path': 'userspace', **json.loads(run_cmd(f'cat {shlex.quote(stats_path)}'))}
             with open(stats_path) as handle:
                 return {'path': 'userspace', **json.load(handle)}
         except (TypeError, OSError, ValueError):

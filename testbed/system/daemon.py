@@ -92,7 +92,8 @@ def start(node, module, config, run, what, timeout=10.0):
 def launch(node, module, config, run, what):
     """Start ``python -m module CONFIG`` inside ``node`` and record its PID in ``run``; do not wait for it."""
     from testbed.system.interrupts import deferred_signals
-    config = {**config, 'parent': os.getpid()}
+    if not getattr(node, 'isRemote', False):   # a node on another server (a cluster run) has its parent there
+        config = {**config, 'parent': os.getpid()}
     with deferred_signals():  # recorded before a signal can end the run
         process = node.popen([sys.executable, '-m', module, json.dumps(config)], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE)

@@ -29,7 +29,7 @@ from testbed.cluster.remote import run_on
 from testbed.errors import TestbedError
 from testbed.measure.compare import Comparison
 from testbed.measure.fidelity import compare_rtt
-from testbed.measure.probes import ping_rtts, rtt_summary, tcp_goodput
+from testbed.measure.probes import ping_rtts, rtt_summary, tcp_goodput, traceroute_hops
 from testbed.measure.theory import packet_delay_s, ping_frame, tcp_mss
 from testbed.reports.bench import GOODPUT_RANGE
 from testbed.system.runstate import run_root
@@ -37,13 +37,15 @@ from tests.integration.commands import start_testbed, wait_for_line
 from testbed.network.topo import TestbedTopo
 from topologies.basic import LinearTopo
 from topologies.control import GridTopo
-from topologies.sixtofour import SixToFourRelayTopo
+from topologies.sixtofour import SixToFourTopo
+from topologies.transition import SixInFourTopo
 
 pytestmark = pytest.mark.host_only('ssh, namespaces and Open vSwitch on the host: nothing of the kernel path')
 FOREIGN_TAP, FOREIGN_BRIDGE = 'tap9', 'tbforeign2'
 FAULT_RUNS = int(os.environ.get('TESTBED_CLUSTER_FAULT_RUNS', '3'))
 FAULT_SEED = int(os.environ.get('TESTBED_FAULT_SEED', '1'))
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
+SIXTOFOUR_B, SIXTOFOUR_C = '2002:c633:6401:1::10', '2001:db8:c::10'   # hosts b (6to4 site 2) and c (native)
 BUILD_WINDOW_S = 14.0   # a 1 x 6 grid over two fake servers is up in about 10 s: the moments cover build and run
 
 
@@ -83,9 +85,11 @@ def assert_clean_but_foreign(servers):
     assert state(second) == {'bridges': [FOREIGN_BRIDGE], 'runs': [],
                              'interfaces': ['eth0', 'lo', 'ovs-netdev', FOREIGN_BRIDGE]}
     everywhere = subprocess.run(['ps', '-eo', 'args='], capture_output=True, text=True).stdout.splitlines()
-    # the fake servers share this machine's processes: no ssh toward them here, no node shell or delay line on them
+    # the fake servers share this machine's processes: no ssh toward them here, no node shell, agent, delay line or
+    # daemon of a run on them
     assert [line for line in everywhere if (line.startswith(('ssh ', 'sudo ')) and '198.51.100.' in line)
-            or 'mininet:' in line or 'testbed.link.delayline' in line] == []
+            or 'mininet:' in line or (('testbed.' in line or '/run/testbed/' in line) and 'fake-cluster' not in line
+                                      and 'pytest' not in line)] == []
     assert [run for run in os.listdir(run_root()) if not run.endswith('fake-cluster')] == []
 
 
@@ -189,6 +193,43 @@ def test_delayed_links_within_each_server_and_across_add_their_delays(servers):
     assert comparison.ok, str(comparison)
 
 
+def test_the_papers_6to4_networks_with_routers_and_the_relay_on_different_servers(servers):
+    """Both scenarios (SixToFourTopo) placed round-robin: r1 and the relay on one server, r2 and the DNS server on
+    the other, each 6to4 interface on its own server's path (the fake servers': the userspace encapsulator), its
+    files in that server's agent run. Names resolve across servers; a <-> b (6to4 to 6to4) and a <-> c (through the
+    relay) ping without loss; the tunnel is one hop, as on one machine; each encapsulator's counters, read on its
+    server, count the pings."""
+    net = ClusterNet(SixToFourTopo(), servers=servers, controller='router', user='root', placement='roundrobin')
+    try:
+        net.start()
+        placed = {name: net[name].server for name in ('r1', 'r2', 'relay', 'dns', 'a', 'b', 'c')}
+        print(placed)
+        paths = {name: net[name].tunnel_path for name in ('r1', 'r2', 'relay')}
+        devices = {name: 'tun6to4' in net[name].cmd('ip -o link show tun6to4') for name in ('r1', 'r2', 'relay')}
+        resolved = net['a'].cmd('getent ahostsv6 b.sixtofour.test').split()
+        losses = {}
+        for src, dst in (('a', 'b'), ('b', 'a'), ('a', 'c'), ('c', 'a')):
+            output = net[src].cmd(f'ping -6 -n -c 5 -i 0.05 -W 2 {dst}')
+            print(f'{src} -> {dst}:', output.strip().splitlines()[-2])
+            losses[(src, dst)] = ' 0% packet loss' in output
+        hops_b, hops_c = traceroute_hops(net['a'], SIXTOFOUR_B), traceroute_hops(net['a'], SIXTOFOUR_C)
+        print('a -> b:', hops_b, 'a -> c:', hops_c)
+        time.sleep(0.6)  # an encapsulator writes its counters within 0.25 s of its last packet
+        sent = {name: net[name].counters().get('encap', {}).get('sent', 0) for name in ('r1', 'r2', 'relay')}
+        print('encapsulated, read from each server:', sent)
+    finally:
+        net.stop()
+    assert placed['r1'] != placed['r2'] and placed['r1'] == placed['relay'] and placed['dns'] == placed['r2']
+    assert paths == {'r1': 'userspace', 'r2': 'userspace', 'relay': 'userspace'} and all(devices.values())
+    assert resolved and resolved[0] == SIXTOFOUR_B, resolved
+    assert all(losses.values()), losses
+    assert all(count >= 10 for count in sent.values()), sent   # at least the pings each way
+    assert hops_b == ['2002:c000:201:1::1', '2002:c633:6401::1', SIXTOFOUR_B]
+    assert hops_c[:2] == ['2002:c000:201:1::1', '2002:c058:6301::1'] and hops_c[-1] == SIXTOFOUR_C
+    for server in servers:
+        assert state(server) == {'bridges': [], 'runs': [], 'interfaces': ['eth0', 'lo']}
+
+
 def test_a_run_killed_with_sigkill_is_cleaned_on_every_server_and_foreign_objects_survive(servers, foreign):
     first, second = servers
     proc = start_testbed('run', 'grid', '--param', 'rows=1', '--param', 'cols=6', '--param', 'ipv6=false', '--param',
@@ -250,7 +291,7 @@ def test_impossible_links_unknown_placements_and_unreachable_servers_are_refused
         ClusterNet(LinearTopo(n=2, bw=2000, delay='5ms'), servers=servers)
     with pytest.raises(TestbedError, match=r'node \w+: its services \(\w+\) are not started across servers '
                                            r'yet; run this topology on one machine'):
-        ClusterNet(SixToFourRelayTopo(), servers=servers)
+        ClusterNet(SixInFourTopo(), servers=servers)
     with pytest.raises(TestbedError, match=r"unknown placement 'nearest'"):
         ClusterNet(LinearTopo(n=2), servers=servers, placement='nearest')
     with pytest.raises(TestbedError, match=r'cluster server 198.51.100.30: ssh in batch mode and sudo without a '
