@@ -20,8 +20,8 @@ import subprocess
 import time
 from typing import Dict, Iterator, List
 
-from testbed.cluster.plan import (CLIENT_ADDRESS, MANAGEMENT_NET, PRIVATE_DIRS, FakeServer, fake_servers,
-                                  known_hosts, ssh_client_config, sshd_config)
+from testbed.cluster.plan import (CLIENT_ADDRESS, FAKE_SERVER_PATHS, MANAGEMENT_NET, PRIVATE_DIRS, FakeServer,
+                                  fake_servers, known_hosts, ssh_client_config, sshd_config)
 from testbed.cluster.remote import SSH_CONFIG_ENV
 from testbed.errors import TestbedError
 from testbed.system.interrupts import deferred_signals
@@ -42,9 +42,11 @@ def _checked(argv: List[str], what: str, stdin: str = '') -> str:
 
 
 class FakeCluster:
-    """``count`` fake servers; ``start()`` then ``stop()``, or ``with FakeCluster(2) as cluster:``."""
+    """``count`` fake servers; ``start()`` then ``stop()``, or ``with FakeCluster(2) as cluster:``. ``paths``: the
+    ``TESTBED_PATH`` of everything started on them (``plan.sshd_config``)."""
 
-    def __init__(self, count: int = 2):
+    def __init__(self, count: int = 2, paths: str = FAKE_SERVER_PATHS):
+        self.paths = paths
         try:
             self.servers = fake_servers(count)
         except ValueError as exc:
@@ -165,7 +167,7 @@ class FakeCluster:
                  '/etc/ssh/ssh_config': ssh_client_config(self.servers, '/etc/ssh/cluster_key',
                                                           '/etc/ssh/ssh_known_hosts'),
                  '/etc/ssh/sshd_config': sshd_config(server, '/etc/ssh/ssh_host_ed25519_key',
-                                                     '/etc/ssh/authorized_keys', '/run/sshd.pid')}
+                                                     '/etc/ssh/authorized_keys', '/run/sshd.pid', self.paths)}
         for path, text in files.items():
             _checked(inside + ['sh', '-c', 'umask 077; cat > "$1"', 'sh', path], f'{server.name}: writing {path}',
                      stdin=text)

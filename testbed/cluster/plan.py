@@ -39,16 +39,23 @@ def fake_servers(count: int) -> List[FakeServer]:
     return [FakeServer(i, f'tbsrv{i}', str(MANAGEMENT_NET[10 + i])) for i in range(1, count + 1)]
 
 
-def sshd_config(server: FakeServer, host_key: str, authorized_keys: str, pid_file: str) -> str:
+FAKE_SERVER_PATHS = 'userspace'   # see sshd_config
+# Where the machine's kernel has them: netem (per interface) and sit (per namespace) can serve several fake servers
+# at once; the kernel datapath stays userspace (one openvswitch module for every fake server's vswitchd).
+FAKE_SERVER_KERNEL_PATHS = 'delay=auto,tunnel=auto,datapath=userspace'
+
+
+def sshd_config(server: FakeServer, host_key: str, authorized_keys: str, pid_file: str,
+                paths: str = FAKE_SERVER_PATHS) -> str:
     """An sshd configuration for one fake server: root by key only, on its management address, tunnels allowed
     (Mininet's RemoteSSHLink asks for ``-w``), no DNS lookups (the cluster edition's own advice), and the testbed's
-    userspace paths for everything started there (the fake servers share this machine's kernel)."""
+    paths (``TESTBED_PATH``) for everything started there: userspace by default, since the fake servers share this
+    machine's kernel (a kernel datapath or sit device of one would be every server's)."""
     return '\n'.join([
         f'ListenAddress {server.address}', 'Port 22', f'HostKey {host_key}', f'PidFile {pid_file}',
         f'AuthorizedKeysFile {authorized_keys}', 'PermitRootLogin prohibit-password', 'PasswordAuthentication no',
         'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no', 'UseDNS no', 'PermitTunnel yes',
-        # fake servers share one kernel: a kernel datapath or sit device of one would be every server's
-        'SetEnv TESTBED_PATH=userspace', 'AcceptEnv TESTBED_*', 'Subsystem sftp internal-sftp', ''])
+        f'SetEnv TESTBED_PATH={paths}', 'AcceptEnv TESTBED_*', 'Subsystem sftp internal-sftp', ''])
 
 
 def ssh_client_config(servers: List[FakeServer], identity: str, known_hosts: str) -> str:

@@ -14,7 +14,7 @@ SUITE = 'bookworm'
 GUEST_PACKAGES = (
     'mininet', 'openvswitch-switch', 'iproute2', 'iputils-ping', 'iperf3', 'libiperf0', 'ethtool', 'tcpdump',
     'kmod', 'procps', 'python3', 'net-tools', 'util-linux', 'tini', 'traceroute', 'dnsmasq-base', 'iptables',
-    'radvd', 'ndisc6',
+    'radvd', 'ndisc6', 'openssh-server', 'openssh-client', 'sudo',   # the last three: fake cluster servers
 )
 # Modules the tiny initramfs loads to reach the root disk and the shared folders (dependencies are added).
 INITRAMFS_MODULES = ('virtio_pci', 'virtio_blk', 'crc32c_generic', 'ext4', '9pnet_virtio', '9p')

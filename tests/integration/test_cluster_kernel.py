@@ -1,0 +1,95 @@
+"""A network across servers on the kernel path: the servers' own sch_netem and sit (the VM stage runs these; a
+machine without them skips them with the reason).
+
+The fake servers take netem and sit where the kernel has them (``FAKE_SERVER_KERNEL_PATHS``; their switches stay on
+the userspace datapath: one openvswitch module would serve every fake server's vswitchd). Each server's agent runs the
+probe there and reports its paths; a link with delay gets netem at each end's egress, the 6to4 routers and the relay
+a sit device each.
+"""
+import time
+
+import pytest
+
+from testbed.cluster.fake import FakeCluster
+from testbed.cluster.net import ClusterNet
+from testbed.cluster.plan import FAKE_SERVER_KERNEL_PATHS
+from testbed.measure.compare import Comparison
+from testbed.measure.fidelity import compare_rtt
+from testbed.measure.probes import ping_rtts, rtt_summary, tcp_goodput
+from testbed.measure.theory import packet_delay_s, ping_frame
+from testbed.reports.bench import GOODPUT_RANGE
+from testbed.system.probe import probe
+from topologies.control import GridTopo
+from topologies.sixtofour import SixToFourTopo
+
+
+@pytest.fixture(scope='module')
+def servers():
+    for module in ('sch_netem', 'sit'):
+        if not probe().has(module):
+            pytest.skip(f'the servers\' kernel path needs {module}: {probe().checks[module].detail} (the VM stage '
+                        'runs this)')
+    with FakeCluster(2, paths=FAKE_SERVER_KERNEL_PATHS) as fake, fake.reachable():
+        yield fake.addresses
+
+
+def median_rtt(net, count):
+    return rtt_summary(ping_rtts(net['h1'], net['h2'].IP(), count=count, interval=0.01))['median']
+
+
+def test_a_delayed_link_across_servers_with_netem_keeps_its_delay_and_rate_once(servers):
+    """bw=10, delay=10ms on the link that crosses the servers: netem at each end's egress (no delay line), the RTT
+    it adds and TCP within a local link's tolerances."""
+    base_net = ClusterNet(GridTopo(rows=1, cols=2, ipv6=False), servers=servers, controller='router', user='root')
+    try:
+        base_net.start()
+        base = median_rtt(base_net, 50)
+    finally:
+        base_net.stop()
+    net = ClusterNet(GridTopo(rows=1, cols=2, ipv6=False, bw=10, delay='10ms'), servers=servers, controller='router',
+                     user='root')
+    try:
+        net.start()
+        paths = {server: paths.get('delay') for server, paths in net.paths.items() if server != 'localhost'}
+        crossing = next(link for link in net.links if getattr(link, 'tunnel', None))
+        qdiscs = [intf.node.cmd(f'tc qdisc show dev {intf.name}') for intf in (crossing.intf1, crossing.intf2)]
+        rtt = median_rtt(net, 100)
+        goodput = tcp_goodput(net['h1'], net['h2'], seconds=5) / 1e6
+        carried = crossing.describe()
+    finally:
+        net.stop()
+    low, high = GOODPUT_RANGE
+    one_way_ms = packet_delay_s(ping_frame(), 10e6, 0.010) * 1e3
+    comparisons = [compare_rtt(f'RTT h1 -> h2 added by a 10 Mb/s, 10 ms link across two servers with netem '
+                               f'(unshaped {base:.3f} ms)', rtt - base, [one_way_ms], between_switches=True),
+                   Comparison.within('TCP h1 -> h2 over it', goodput, 10 * (low + high) / 2, 10 * (high - low) / 2,
+                                     'Mb/s', 'as a local link')]
+    print(f'servers\' delay paths {paths}; s1-s2: {carried}', *comparisons, sep='\n')
+    assert paths == {server: 'kernel' for server in servers}
+    assert carried == f'ssh tunnel {servers[0]} -> {servers[1]}, netem at each end'
+    assert all('qdisc netem' in shown and 'delay 10ms' in shown for shown in qdiscs), qdiscs
+    assert all(comparison.ok for comparison in comparisons), '; '.join(map(str, comparisons))
+
+
+def test_the_papers_6to4_networks_across_servers_on_sit(servers):
+    """Both scenarios, r1 and the relay on one server, r2 on the other, each with a sit device of its server's
+    kernel: a <-> b and a <-> c ping without loss, and the kernel's counters count the tunnelled pings."""
+    net = ClusterNet(SixToFourTopo(), servers=servers, controller='router', user='root', placement='roundrobin')
+    try:
+        net.start()
+        placed = {name: net[name].server for name in ('r1', 'r2', 'relay')}
+        paths = {name: net[name].tunnel_path for name in ('r1', 'r2', 'relay')}
+        losses = {}
+        for src, dst in (('a', 'b'), ('b', 'a'), ('a', 'c'), ('c', 'a')):
+            output = net[src].cmd(f'ping -6 -n -c 5 -i 0.05 -W 2 {dst}')
+            print(f'{src} -> {dst}:', output.strip().splitlines()[-2])
+            losses[(src, dst)] = ' 0% packet loss' in output
+        time.sleep(0.2)
+        sent = {name: net[name].counters().get('encap', {}).get('sent', 0) for name in ('r1', 'r2', 'relay')}
+        print(placed, paths, 'encapsulated:', sent)
+    finally:
+        net.stop()
+    assert placed['r1'] != placed['r2'] and placed['r1'] == placed['relay']
+    assert paths == {'r1': 'kernel', 'r2': 'kernel', 'relay': 'kernel'}
+    assert all(losses.values()), losses
+    assert all(count >= 10 for count in sent.values()), sent
