@@ -9,6 +9,7 @@
 - ``setup`` (layer 3): the one-time steps on each server (a key, sshd's PermitTunnel), then the doctor;
 - ``agent`` (layer 3): the testbed on a server during a cluster run, keeping that server's records;
 - ``nodes`` (layer 3): hosts and switches on a server, their every ssh recorded;
+- ``links`` (layer 3): veths on a server, ssh tunnels between two, a delay line where a link's delay needs one;
 - ``delay`` (layer 3): delay, jitter and loss on servers without netem, by a delay line on one of the link's servers;
 - ``net`` (layer 3): the network across servers, Mininet's cluster edition with the testbed's rules.
 

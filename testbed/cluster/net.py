@@ -10,20 +10,20 @@ What the testbed adds to the cluster edition, in its own subclasses (the install
   client killed in between leaves nothing unrecorded. The agents' ssh clients, the tunnels' ssh and any local
   nodes are recorded in the client's own run. Upstream's cleanup is ``mn -c`` on every server, which deletes every
   bridge there and is never called;
-- cross-server links over ssh Ethernet tunnels on a tap pair numbered per link, free on both servers (upstream
-  creates every tunnel as ``tap9``: a second tunnel being set up at the same time, or a ``tap9`` that already
-  exists on a server, breaks it; that ``tap9`` would then be renamed away from its owner);
+- links (``testbed.cluster.links``): ssh Ethernet tunnels between servers on a tap pair numbered per link, free on
+  both servers (upstream creates every tunnel as ``tap9``: a second tunnel being set up at the same time, or a
+  ``tap9`` that already exists on a server, breaks it; that ``tap9`` would then be renamed away from its owner);
+  every shaping parameter as on one machine: HTB at each end's egress for ``bw`` and ``max_queue_size``, netem
+  there for ``delay``, ``jitter`` and ``loss`` where both servers have it, else a delay line on one of them
+  (``testbed.cluster.delay``), so a tunnel neither doubles nor drops the shaping;
+- node services on the node's server (``plan_for``, ``file_for``): the 6to4 routers and relays, the DNS server;
+  nodes whose services are not written for that are refused in one line;
 - a failed precheck raises one clear error instead of ``sys.exit(1)``;
 - the testbed's router app (``controller='router'``) on this machine, listening on its address toward the servers;
 - the probe on every server (its agent runs it): each server's switches take the datapath its own kernel offers;
 - switches that speak OpenFlow 1.3.
-
-Links take ``bw`` and ``max_queue_size`` as on one machine (HTB at each end's egress, on the link's own interfaces,
-so a tunnel between servers neither doubles nor drops the shaping). ``delay``, ``jitter`` and ``loss`` need netem or
-a delay line on the servers, which a cluster run does not set up yet: such a topology is refused in one line.
 """
 import functools
-import random
 import subprocess
 from typing import Dict, List, Optional
 
@@ -32,6 +32,7 @@ from mininet.net import Mininet
 
 from testbed.cluster.agent import create_tap, create_veth, rename_link
 from testbed.cluster.delay import ServerDelayLines
+from testbed.cluster.links import ClusterLink, cluster_shaping
 from testbed.cluster.nodes import ClusterHost, ClusterSwitch, remote_class
 from testbed.cluster.plan import delay_site
 from testbed.cluster.remote import Agent, run_on, ssh_options
@@ -46,99 +47,6 @@ from testbed.system.runstate import Run, stop_after_failure
 
 PLACEMENTS = {'switchbin': upstream.SwitchBinPlacer, 'hostswitchbin': upstream.HostSwitchBinPlacer,
               'roundrobin': upstream.RoundRobinPlacer, 'random': upstream.RandomPlacer}
-TAP_RANGE = (1000, 60000)   # ssh -w numbers: the tunnels' taps are tap<N>, drawn here and checked free on both ends
-
-
-class ClusterLink(upstream.RemoteSSHLink):
-    """A link: a veth pair on one server, an ssh Ethernet tunnel between two (taps numbered per link), and, for delay
-    on a server without netem, a delay line between its two ends (``lines``, a ``ServerDelayLines``: see
-    ``testbed.cluster.delay``). What it makes in a server's root namespace (a tap, a veth between two switches)
-    ``net`` creates and records there at once; the tunnel's ssh is recorded in ``net``'s run, so that ending it
-    ends the tunnel on the servers too."""
-
-    def __init__(self, node1, node2, net=None, shaping=None, lines=None, line_index=0, **kwargs):
-        self.net = net
-        self.shaping = shaping or LinkParams()
-        self.lines, self.line_index = lines, line_index
-        super().__init__(node1, node2, **kwargs)
-
-    def makeIntfPair(self, intfname1, intfname2, addr1=None, addr2=None, node1=None, node2=None,
-                     deleteIntfs=True):  # Mininet's API name
-        node1 = self.node1 if node1 is None else node1
-        node2 = self.node2 if node2 is None else node2
-        if self.lines is not None:
-            return self._through_delay_line(node1, node2, intfname1, intfname2, addr1, addr2)
-        if (self.net is not None and node1.server == node2.server and not node1.inNamespace
-                and not node2.inNamespace):
-            return self.net.create_veth(node1, [intfname1, intfname2], [addr1, addr2], [None, None])
-        return super().makeIntfPair(intfname1, intfname2, addr1, addr2, node1, node2, deleteIntfs)
-
-    def _through_delay_line(self, node1, node2, intfname1, intfname2, addr1, addr2):
-        """Each node's interface joined to the delay line's end that faces it: by a veth on the delay line's server,
-        by the tunnel (its tap is that end) from the other server."""
-        delay = self.lines.node
-        ends = self.lines.add(self.line_index, self.shaping, self.net.seed)
-        self.tunnel = None
-        for node, intf, addr, end in ((node1, intfname1, addr1, ends[0]), (node2, intfname2, addr2, ends[1])):
-            if node.server == delay.server:
-                self.net.create_veth(node, [intf, end], [addr, None],
-                                     [node.pid if node.inNamespace else None, delay.pid])
-            else:
-                self.tunnel, tap = self._open_tunnel(delay, node, f'{intfname1}-{intfname2}')
-                self._attach(delay, tap, end, None)
-                self._attach(node, tap, intf, addr)
-        return self.tunnel
-
-    def makeTunnel(self, node1, node2, intfname1, intfname2, addr1=None, addr2=None):  # Mininet's API name
-        tunnel, tap = self._open_tunnel(node1, node2, f'{intfname1}-{intfname2}')
-        for node, intf, addr in ((node1, intfname1, addr1), (node2, intfname2, addr2)):
-            self._attach(node, tap, intf, addr)
-        return tunnel
-
-    def _open_tunnel(self, near, far, what: str):
-        """An ssh Ethernet tunnel between a tap on ``near``'s server and one on ``far``'s (both tap<N>, the same N
-        free on both); (its ssh process, the taps' name)."""
-        if far.server == 'localhost':  # the tunnel's ssh runs from the near server toward the far one
-            near, far = far, near
-        number = _free_tap(near, far)
-        tap = f'tap{number}'
-        for node in (near, far):
-            self.net.create_tap(node, tap)
-        options = ssh_options() if not near.isRemote else ['-o', 'BatchMode=yes']
-        self.cmd = ['ssh', *options, '-n', '-o', 'Tunnel=Ethernet', '-w', f'{number}:{number}',
-                    f'{far.user}@{far.serverIP}', 'echo @']
-        with deferred_signals():
-            tunnel = near.rpopen(self.cmd, sudo=False)
-            self.net.run.record_process(tunnel.pid, f'ssh tunnel {near.server} -> {far.server}')
-        first = tunnel.stdout.read(1).decode(errors='replace')
-        if first != '@':
-            rest = tunnel.stdout.read().decode(errors='replace').strip()
-            raise TestbedError(f'link {what}: the ssh tunnel from {near.server} to {far.server} did not come up: '
-                               f'{(first + rest) or "no output"} (sshd needs PermitTunnel yes)')
-        return tunnel, tap
-
-    def _attach(self, node, tap: str, intf: str, addr) -> None:
-        """A tunnel's tap becomes ``node``'s interface ``intf``."""
-        if node.inNamespace:   # a host's (or the delay namespace's): it ends with that namespace
-            self.moveIntf(tap, node)
-            node.cmd(f'ip link set {tap} name {intf}' + (f' address {addr}' if addr else ''))
-        else:                  # a switch's port, in the server's root namespace: recorded under its new name
-            self.net.rename_link(node, tap, intf, addr)
-
-    def describe(self) -> str:
-        """How the link is carried, in words."""
-        a, b = (getattr(node, 'server', 'localhost') for node in (self.node1, self.node2))
-        carried = f'ssh tunnel {a} -> {b}' if self.tunnel else f'veth on {a}'
-        if self.lines is not None:
-            carried += f', delay line on {self.lines.server}'
-        elif self.shaping.needs_delay:
-            carried += ', netem at each end'
-        return carried
-
-
-def cluster_shaping(options: dict, where: str) -> LinkParams:
-    """A cluster link's shaping, checked as on one machine (``LinkParams``)."""
-    return LinkParams.from_options({key: value for key, value in options.items() if value is not None}, where)
 
 
 def check_cluster_topology(topo) -> None:
@@ -155,15 +63,6 @@ def check_cluster_topology(topo) -> None:
         if owner is not None and not vars(owner).get('services_across_servers'):
             raise TestbedError(f'node {name}: its services ({cls.__name__}) are not started across servers yet; '
                                'run this topology on one machine')
-
-
-def _free_tap(node1, node2) -> int:
-    """A tap number free on both servers (drawn at random, then checked)."""
-    for _ in range(20):
-        number = random.randrange(*TAP_RANGE)
-        if all('does not exist' in node.rcmd(f'ip link show tap{number}') for node in (node1, node2)):
-            return number
-    raise TestbedError(f'no free tap number on {node1.server} and {node2.server} after 20 draws')
 
 
 class ClusterNet(upstream.MininetCluster):

@@ -14,7 +14,9 @@ one figure for all delays is wrong for some. On real CPUs (bare metal, KVM, Virt
 Links between two switches of the OVS userspace datapath cost one more thing: the frame a delay line releases
 after an idle spell must wake ovs-vswitchd, which in the unshaped reference was already running (seen: 0.1-0.3 ms
 per traversal on this 2-vCPU VM). There the tolerance adds, per traversal, the wake-up latency the probe measures
-for a process idle as long as the link's delay (testbed.system.probe.wakeup_latency_us), and says so.
+for a process idle as long as the link's delay (testbed.system.probe.wakeup_latency_us), and says so. A link
+between two servers of a cluster run wakes three such processes each way (the tunnel's ssh client and sshd, then the
+next switch), on real CPUs a few tens of microseconds, under an emulated CPU most of a millisecond each.
 """
 from testbed.measure.compare import Comparison
 from testbed.system.probe import current_plan, probe, timer_lateness_us, wakeup_latency_us
@@ -40,17 +42,17 @@ def emulation_allowance_ms(delay_ms=None):
     return allowance / 1000.0
 
 
-def switch_wakeup_allowance_ms(delay_ms):
-    """Per traversal of a delayed link between two userspace switches: the measured wake-up latency of a process
-    idle for ``delay_ms`` (0 on the kernel datapath, whose switches are not processes)."""
-    if current_plan().datapath != 'userspace' or not delay_ms:
-        return 0.0
-    return wakeup_latency_us(round(delay_ms, 1)) / 1000.0
+def wakeup_allowance_ms(delay_ms):
+    """Per idle userspace process a delayed frame wakes: the measured wake-up latency of a process idle for
+    ``delay_ms``."""
+    return wakeup_latency_us(round(delay_ms, 1)) / 1000.0 if delay_ms else 0.0
 
 
-def rtt_tolerance(link_delays_ms, between_switches=False):
+def rtt_tolerance(link_delays_ms, between_switches=False, idle_processes=None):
     """(tolerance in ms, note) for the RTT a path of links with these one-way delays adds; ``between_switches``:
-    every one of those links joins two switches."""
+    every one of those links joins two switches. ``idle_processes``: how many idle userspace processes a frame of
+    each link wakes after its delay, each way (a switch of the userspace datapath; across servers also the tunnel's
+    ssh client and sshd); by default one where the links join switches of this machine's userspace datapath."""
     tolerance = sum(max(BASE_TOLERANCE_MS, RELATIVE_TOLERANCE * 2 * delay) for delay in link_delays_ms)
     per_release = [emulation_allowance_ms(delay) for delay in link_delays_ms]
     allowance = 2 * sum(per_release)
@@ -59,17 +61,19 @@ def rtt_tolerance(link_delays_ms, between_switches=False):
         each = '/'.join(f'{late * 1000:.0f}' for late in sorted(set(per_release)))
         notes.append(f'includes {allowance:.2f} ms for {2 * len(link_delays_ms)} timer-driven releases on an '
                      f'emulated CPU ({each} us each: the measured lateness of a timer as long as the link delay)')
-    if between_switches:
-        wakes = [switch_wakeup_allowance_ms(delay) for delay in link_delays_ms]
-        if sum(wakes):
-            each = '/'.join(f'{wake * 1000:.0f}' for wake in sorted(set(wakes)))
-            notes.append(f'includes {2 * sum(wakes):.2f} ms for {2 * len(wakes)} wake-ups of an idle userspace '
-                         f'switch ({each} us each, measured)')
-            allowance += 2 * sum(wakes)
+    if idle_processes is None:
+        idle_processes = 1 if between_switches and current_plan().datapath == 'userspace' else 0
+    wakes = [wakeup_allowance_ms(delay) for delay in link_delays_ms] if idle_processes else []
+    if sum(wakes):
+        each = '/'.join(f'{wake * 1000:.0f}' for wake in sorted(set(wakes)))
+        what = 'switch' if idle_processes == 1 else 'process (switch, tunnel)'
+        notes.append(f'includes {2 * idle_processes * sum(wakes):.2f} ms for {2 * idle_processes * len(wakes)} '
+                     f'wake-ups of an idle userspace {what} ({each} us each, measured)')
+        allowance += 2 * idle_processes * sum(wakes)
     return tolerance + allowance, '; '.join(notes)
 
 
-def compare_rtt(what, measured_ms, link_delays_ms, between_switches=False):
-    """Compare a measured added RTT with 2 x the sum of the links' one-way delays."""
-    tolerance, note = rtt_tolerance(link_delays_ms, between_switches)
+def compare_rtt(what, measured_ms, link_delays_ms, between_switches=False, idle_processes=None):
+    """Compare a measured added RTT with 2 x the sum of the links' one-way delays (``rtt_tolerance``)."""
+    tolerance, note = rtt_tolerance(link_delays_ms, between_switches, idle_processes)
     return Comparison.within(what, measured_ms, 2 * sum(link_delays_ms), tolerance, 'ms', note)
