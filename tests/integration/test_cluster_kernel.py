@@ -40,7 +40,7 @@ def median_rtt(net, count):
 
 def test_a_delayed_link_across_servers_with_netem_keeps_its_delay_and_rate_once(servers):
     """bw=10, delay=10ms on the link that crosses the servers: netem at each end's egress (no delay line), the RTT
-    it adds and TCP within a local link's tolerances."""
+    it adds and TCP within a local link's tolerances (on an emulated CPU, the RTT within half of it: see below)."""
     base_net = ClusterNet(GridTopo(rows=1, cols=2, ipv6=False), servers=servers, controller='router', user='root')
     try:
         base_net.start()
@@ -61,9 +61,17 @@ def test_a_delayed_link_across_servers_with_netem_keeps_its_delay_and_rate_once(
         net.stop()
     low, high = GOODPUT_RANGE
     one_way_ms = packet_delay_s(ping_frame(), 10e6, 0.010) * 1e3
-    comparisons = [compare_rtt(f'RTT h1 -> h2 added by a 10 Mb/s, 10 ms link across two servers with netem '
-                               f'(unshaped {base:.3f} ms)', rtt - base, [one_way_ms],
-                               idle_processes=TUNNEL_IDLE_PROCESSES),
+    what = f'RTT h1 -> h2 added by a 10 Mb/s, 10 ms link across two servers with netem (unshaped {base:.3f} ms)'
+    if probe().has('cpu_emulated'):
+        # Seen in the VM stage (TCG): 24.8 and 26.2 ms where 20.2 is expected, the unshaped RTT itself 3.9 to 6.0 ms
+        # from one network to the next: the tunnel's ssh, encrypting in an emulated CPU, wakes late after the delay.
+        # Here the check is that netem's delay is there once: not lost, not doubled.
+        rtt_check = Comparison.within(what, rtt - base, 2 * one_way_ms, one_way_ms, 'ms',
+                                      'emulated CPU: the delay once, not lost or doubled; on a real CPU a local '
+                                      'link\'s tolerance')
+    else:
+        rtt_check = compare_rtt(what, rtt - base, [one_way_ms], idle_processes=TUNNEL_IDLE_PROCESSES)
+    comparisons = [rtt_check,
                    Comparison.within('TCP h1 -> h2 over it', goodput, 10 * (low + high) / 2, 10 * (high - low) / 2,
                                      'Mb/s', 'as a local link')]
     print(f'servers\' delay paths {paths}; s1-s2: {carried}', *comparisons, sep='\n')
