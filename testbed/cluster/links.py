@@ -13,10 +13,11 @@ import time
 from typing import Optional
 
 from mininet.examples import cluster as upstream
+from mininet.link import Intf
 
 from testbed.cluster.remote import ssh_options
 from testbed.errors import TestbedError
-from testbed.link.params import LinkParams
+from testbed.link.params import SHAPING_KEYS, LinkParams
 from testbed.system.interrupts import deferred_signals
 
 TAP_RANGE = (1000, 60000)   # ssh -w numbers: the tunnels' taps are tap<N>, drawn here and checked free on both ends
@@ -24,6 +25,18 @@ TUNNEL_TIMEOUT_S = 30.0     # from starting a tunnel's ssh to its "@"
 # What a frame wakes after a delayed link across servers, each way: the tunnel's ssh client and sshd, then the next
 # switch (userspace on the fake servers); testbed.measure.fidelity allows each its measured wake-up latency.
 TUNNEL_IDLE_PROCESSES = 3
+
+
+class ClusterIntf(Intf):
+    """An interface of a cluster link: Mininet's, whose ``config`` refuses the shaping parameters (a cluster link's
+    shaping is set when it is built; Mininet's plain ``Intf.config`` would ignore them without a word)."""
+
+    def config(self, **params):  # Mininet's API name
+        shaping = sorted(key for key in SHAPING_KEYS if params.get(key) is not None)
+        if shaping:
+            raise TestbedError(f'{self.name}: {", ".join(shaping)} cannot change while a cluster run runs (give the '
+                               'link its shaping when you build it)')
+        return super().config(**params)
 
 
 class ClusterLink(upstream.RemoteSSHLink):
@@ -37,6 +50,8 @@ class ClusterLink(upstream.RemoteSSHLink):
         self.net = net
         self.shaping = shaping or LinkParams()
         self.lines, self.line_index = lines, line_index
+        if kwargs.get('intf') in (None, Intf):  # Mininet.addLink passes its default Intf
+            kwargs['intf'] = ClusterIntf
         super().__init__(node1, node2, **kwargs)
 
     def makeIntfPair(self, intfname1, intfname2, addr1=None, addr2=None, node1=None, node2=None,

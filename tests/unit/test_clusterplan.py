@@ -106,3 +106,12 @@ def test_a_delayed_link_takes_netem_only_where_both_servers_have_it_else_one_ser
     assert plan.delay_site(('a', 'b'), {'a': 'userspace', 'b': 'userspace'}) == 'a'   # the first node's server
     assert plan.delay_site(('a', 'a'), {'a': 'userspace'}) == 'a'
     assert plan.delay_site(('a', 'c'), both) == 'c'             # a server whose path is unknown has no netem
+
+
+def test_a_cluster_links_interface_refuses_to_change_its_shaping_at_run_time():
+    from types import SimpleNamespace
+
+    from testbed.cluster.links import ClusterIntf
+    from testbed.errors import TestbedError
+    with pytest.raises(TestbedError, match=r's1-eth2: bw, delay cannot change while a cluster run runs'):
+        ClusterIntf.config(SimpleNamespace(name='s1-eth2'), delay='5ms', bw=10)
