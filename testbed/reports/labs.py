@@ -209,7 +209,9 @@ def start(number, student, directory=None, log=print):
     directory = directory or f'lab{lab.number}-{student}'
     if os.path.exists(directory) and os.listdir(directory):
         raise TestbedError(f'{directory} already exists and is not empty: grade it, or give another --dir')
-    shutil.copytree(os.path.join(lab.folder, 'starter'), directory, dirs_exist_ok=True)
+    # without the bytecode a run here may have left in the starter (it is not the student's)
+    shutil.copytree(os.path.join(lab.folder, 'starter'), directory, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
     with open(os.path.join(directory, 'params.json'), 'w') as handle:
         json.dump({'lab': lab.number, 'student': student, 'params': params}, handle, indent=1)
     with open(os.path.join(lab.folder, 'handout.md')) as handle:
