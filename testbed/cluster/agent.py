@@ -28,7 +28,6 @@ server's part (``server``), and cleaning it runs ``python -m testbed.cluster.age
 for the agent to finish by itself (AGENT_EXIT_WAIT_S) and then removes what its run still names.
 """
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -61,11 +60,8 @@ def _handle(run: Run, request: dict) -> dict:
     elif 'veth' in request:
         create_veth(run, request['veth'], request.get('macs') or [None, None], request.get('into') or [None, None])
     elif 'file' in request:
-        path = run.path(os.path.basename(str(request['file'])))
-        if request.get('text') is not None:
-            with open(path, 'w') as handle:
-                handle.write(str(request['text']))
-        return {'path': path}
+        text = request.get('text')
+        return {'path': run.file(str(request['file']), None if text is None else str(text))}
     elif 'delaylines' in request:
         launch_lines(InNamespace(int(request['into'])), run, list(request['delaylines']), early_release_us())
     elif 'rename' in request:

@@ -274,13 +274,7 @@ class ClusterNet(upstream.MininetCluster):
         """A file of the run on ``node``'s server (in its agent's run folder there), written with ``text`` if
         given; its path there."""
         agent = self._agent(node)
-        if agent is None:
-            path = self.run.path(name)
-            if text is not None:
-                with open(path, 'w') as handle:
-                    handle.write(text)
-            return path
-        return str(agent.record(file=name, text=text)['path'])
+        return self.run.file(name, text) if agent is None else str(agent.record(file=name, text=text)['path'])
 
     def describe_links(self):
         """(link, shaping, how it is carried) per link, as ``TestbedNet.describe_links``."""

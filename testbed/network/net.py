@@ -228,11 +228,7 @@ class TestbedNet(Mininet):
     def file_for(self, node, name: str, text=None) -> str:
         """A file of the run that ``node``'s processes can read and write (on one machine: in the run's folder);
         written with ``text`` if given. Its path."""
-        path = self.run.path(name)
-        if text is not None:
-            with open(path, 'w') as handle:
-                handle.write(text)
-        return path
+        return self.run.file(name, text)
 
     # -- links ------------------------------------------------------------------------------------------------
     def addLink(self, node1, node2, port1=None, port2=None, cls=None, **params):  # Mininet's API name

@@ -162,6 +162,14 @@ class Run:
         """A file inside the run directory (logs, stats)."""
         return os.path.join(self.dir, name)
 
+    def file(self, name, text=None):
+        """A file inside the run directory, written with ``text`` if given (a node's configuration); its path."""
+        path = self.path(os.path.basename(name))
+        if text is not None:
+            with open(path, 'w') as handle:
+                handle.write(text)
+        return path
+
     def records(self):
         return read_records(self.dir)
 
