@@ -46,7 +46,9 @@ def _answer(message: dict) -> None:
     sys.stdout.flush()
 
 
-def _handle(run: Run, request: dict) -> dict:
+def handle(run: Run, request: dict) -> dict:
+    """Carry out one request (see above) in ``run``: on a server by its agent, or on the client itself for nodes on
+    'localhost'; what to answer besides ``ok``."""
     if 'process' in request:
         run.record_process(int(request['process']), str(request.get('what', 'process')))
     elif 'netns' in request:
@@ -139,7 +141,7 @@ def serve(label: str) -> int:
                 request = json.loads(line)
                 if request.get('stop'):
                     break
-                _answer({'ok': True, **_handle(run, request)})
+                _answer({'ok': True, **handle(run, request)})
             except Exception as exc:  # a bad line is answered, never the end of the run's records
                 _answer({'error': f'{type(exc).__name__}: {exc}'})
     except SystemExit:

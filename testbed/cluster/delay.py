@@ -14,11 +14,9 @@ of that server, before the switches start.
 from typing import List
 
 from testbed.cluster.nodes import remote_class
-from testbed.link.lines import launch_lines
 from testbed.link.params import LinkParams, direction_seeds, line_spec
 from testbed.network.net import DELAY_NODE_NAME, DelayNamespace
 from testbed.system.interrupts import deferred_signals
-from testbed.system.probe import early_release_us
 
 
 class ServerDelayLines:
@@ -43,14 +41,10 @@ class ServerDelayLines:
         return ends
 
     def start(self) -> None:
-        """Start the lines (by the server's agent, or here for this machine) and wait until they are ready."""
+        """Start the lines (by the server's agent, one process per CPU there) and wait until they are ready."""
         if not self.specs:
             return
-        agent = self.net.agents.get(self.server)
-        if agent:
-            agent.record(delaylines=self.specs, into=self.node.pid)
-        else:
-            launch_lines(self.node, self.net.run, self.specs, early_release_us())
+        self.net.on_server(self.node, delaylines=self.specs, into=self.node.pid)
 
     def stop(self) -> None:
         """End the namespace's shell (its delay lines are the agent's, or this run's, records: they are swept)."""

@@ -62,7 +62,7 @@ class ClusterLink(upstream.RemoteSSHLink):
             return self._through_delay_line(node1, node2, intfname1, intfname2, addr1, addr2)
         if (self.net is not None and node1.server == node2.server and not node1.inNamespace
                 and not node2.inNamespace):
-            return self.net.create_veth(node1, [intfname1, intfname2], [addr1, addr2], [None, None])
+            return self.net.on_server(node1, veth=[intfname1, intfname2], macs=[addr1, addr2], into=[None, None])
         return super().makeIntfPair(intfname1, intfname2, addr1, addr2, node1, node2, deleteIntfs)
 
     def _through_delay_line(self, node1, node2, intfname1, intfname2, addr1, addr2):
@@ -73,8 +73,8 @@ class ClusterLink(upstream.RemoteSSHLink):
         self.tunnel = None
         for node, intf, addr, end in ((node1, intfname1, addr1, ends[0]), (node2, intfname2, addr2, ends[1])):
             if node.server == delay.server:
-                self.net.create_veth(node, [intf, end], [addr, None],
-                                     [node.pid if node.inNamespace else None, delay.pid])
+                self.net.on_server(node, veth=[intf, end], macs=[addr, None],
+                                   into=[node.pid if node.inNamespace else None, delay.pid])
             else:
                 self.tunnel, tap = self._open_tunnel(delay, node, f'{intfname1}-{intfname2}')
                 self._attach(delay, tap, end, None)
@@ -95,7 +95,7 @@ class ClusterLink(upstream.RemoteSSHLink):
         number = _free_tap(near, far)
         tap = f'tap{number}'
         for node in (near, far):
-            self.net.create_tap(node, tap)
+            self.net.on_server(node, tap=tap, user=node.user)
         options = ssh_options() if not near.isRemote else ['-o', 'BatchMode=yes']
         self.cmd = ['ssh', *options, '-n', '-o', 'Tunnel=Ethernet', '-w', f'{number}:{number}',
                     f'{far.user}@{far.serverIP}', 'echo @']
@@ -125,7 +125,7 @@ class ClusterLink(upstream.RemoteSSHLink):
             self.moveIntf(tap, node)
             node.cmd(f'ip link set {tap} name {intf}' + (f' address {addr}' if addr else ''))
         else:                  # a switch's port, in the server's root namespace: recorded under its new name
-            self.net.rename_link(node, tap, intf, addr)
+            self.net.on_server(node, rename=[tap, intf], mac=addr)
 
     def describe(self) -> str:
         """How the link is carried, in words."""

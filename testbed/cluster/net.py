@@ -30,7 +30,7 @@ from typing import Dict, List, Optional
 from mininet.examples import cluster as upstream
 from mininet.net import Mininet
 
-from testbed.cluster.agent import create_tap, create_veth, rename_link
+from testbed.cluster.agent import handle
 from testbed.cluster.delay import ServerDelayLines
 from testbed.cluster.links import ClusterLink, cluster_shaping
 from testbed.cluster.nodes import ClusterHost, ClusterSwitch, remote_class
@@ -152,45 +152,21 @@ class ClusterNet(upstream.MininetCluster):
     def _agent(self, node):
         return self.agents.get(getattr(node, 'server', 'localhost'))
 
-    def create_tap(self, node, name: str) -> None:
-        """A tunnel's tap in the root namespace of ``node``'s server, recorded there as it is made."""
+    def on_server(self, node, **request) -> dict:
+        """Have ``node``'s server create or record what ``request`` names (a request of ``testbed.cluster.agent``,
+        carried out by that server's agent, or here in this run for a node on 'localhost') before the client goes
+        on; the answer."""
         agent = self._agent(node)
         if agent:
-            agent.record(tap=name, user=node.user)
-        else:
-            with deferred_signals():
-                create_tap(self.run, name, node.user)
-
-    def rename_link(self, node, name: str, new_name: str, mac: Optional[str]) -> None:
-        """Rename an interface of the root namespace of ``node``'s server, recorded there under the new name."""
-        agent = self._agent(node)
-        if agent:
-            agent.record(rename=[name, new_name], mac=mac)
-        else:
-            with deferred_signals():
-                rename_link(self.run, name, new_name, mac)
-
-    def create_veth(self, node, names: List[str], macs: List[Optional[str]], netns: List[Optional[int]]) -> None:
-        """A veth pair on ``node``'s server, each end in the root namespace or in the namespace of the process
-        ``netns`` names; an end in the root namespace is recorded there before it exists."""
-        agent = self._agent(node)
-        if agent:
-            agent.record(veth=names, macs=macs, into=netns)
-        else:
-            with deferred_signals():
-                create_veth(self.run, names, macs, netns)
+            return agent.record(**request)
+        with deferred_signals():
+            return handle(self.run, request)
 
     def record_node(self, node, what: str) -> None:
-        """A node's shell and its pinned namespace, recorded on its server (call with signals deferred)."""
-        agent = self._agent(node)
-        if agent:
-            agent.record(process=node.pid, what=what)
-            if node.inNamespace:
-                agent.record(netns=node.pid, name=node.name, what=f'namespace of {what}')
-        else:
-            self.run.record_process(node.pid, what)
-            if node.inNamespace:
-                self.run.record_netns(node.pid, node.name, f'namespace of {what}')
+        """A node's shell and its pinned namespace, recorded on its server."""
+        self.on_server(node, process=node.pid, what=what)
+        if node.inNamespace:
+            self.on_server(node, netns=node.pid, name=node.name, what=f'namespace of {what}')
 
     # -- nodes: recorded where they live, before the client goes on ---------------------------------------------
     def addHost(self, name, cls=None, **params):  # Mininet's API name
@@ -203,13 +179,8 @@ class ClusterNet(upstream.MininetCluster):
     def addSwitch(self, name, cls=None, **params):  # Mininet's API name
         with deferred_signals():
             switch = super().addSwitch(name, cls=cls, **params)
-            agent = self._agent(switch)
-            if agent:
-                agent.record(bridge=name)
-                agent.record(process=switch.pid, what=f'switch {name}')
-            else:
-                self.run.record_bridge(name)
-                self.run.record_process(switch.pid, f'switch {name}')
+            self.on_server(switch, bridge=name)
+            self.on_server(switch, process=switch.pid, what=f'switch {name}')
         return switch
 
     def addLink(self, node1, node2, *args, **kwargs):  # Mininet's API name
@@ -232,11 +203,7 @@ class ClusterNet(upstream.MininetCluster):
             link = super().addLink(node1, node2, *args, shaping=shaping, **kwargs)
             for intf in (link.intf1, link.intf2):
                 if not intf.node.inNamespace:
-                    agent = self._agent(intf.node)
-                    if agent:
-                        agent.record(link=intf.name)
-                    else:
-                        self.run.record_link(intf.name)
+                    self.on_server(intf.node, link=intf.name)
         return link
 
     def addController(self, *args, **kwargs):  # Mininet's API name: upstream's version re-addresses a root interface
@@ -273,8 +240,7 @@ class ClusterNet(upstream.MininetCluster):
     def file_for(self, node, name: str, text: Optional[str] = None) -> str:
         """A file of the run on ``node``'s server (in its agent's run folder there), written with ``text`` if
         given; its path there."""
-        agent = self._agent(node)
-        return self.run.file(name, text) if agent is None else str(agent.record(file=name, text=text)['path'])
+        return str(self.on_server(node, file=name, text=text)['path'])
 
     def describe_links(self):
         """(link, shaping, how it is carried) per link, as ``TestbedNet.describe_links``."""
