@@ -112,11 +112,11 @@ class ClusterLink(upstream.RemoteSSHLink):
     def moveIntf(intf, node):  # Mininet's API name
         """Move a server's root-namespace interface into ``node``'s namespace. Upstream takes any output of the
         command as its failure, so sudo's warning "unable to resolve host" (a server whose name is not in
-        /etc/hosts, as in the VM stage) failed every tunnel to a host; here the exit code decides."""
-        lines = node.rcmd(f'ip link set {intf} netns {node.pid} 2>&1; echo "exit=$?"').strip().splitlines()
-        if not lines or lines[-1].strip() != 'exit=0':
+        /etc/hosts, as in the VM stage) failed every tunnel to a host; here the node is asked whether it has it."""
+        said = node.rcmd(f'ip link set {intf} netns {node.pid}')
+        if 'does not exist' in node.cmd(f'ip link show {intf}'):
             raise TestbedError(f'{node.server}: cannot move {intf} into {node.name}: '
-                               f'{" ".join(lines[:-1])[:200] or "no answer"}')
+                               f'{" ".join(said.split())[:200] or "no answer"}')
         return True
 
     def _attach(self, node, tap: str, intf: str, addr) -> None:

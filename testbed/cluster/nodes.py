@@ -67,7 +67,11 @@ class ClusterSwitch(_TestbedSsh, upstream.RemoteOVSSwitch):
         was cut, and with 10 (5,067 characters) no bridge was made. Here it goes as ssh's command line (``rcmd``)."""
         for server in sorted({switch.server for switch in switches}):
             group = [switch for switch in switches if switch.server == server]
-            OVSSwitch.batchStartup(group, run=lambda command, shell=True, node=group[0]: _checked_rcmd(node, command))
+            if group[0].isRemote:
+                OVSSwitch.batchStartup(group, run=lambda command, shell=True, node=group[0]:
+                                       _checked_rcmd(node, command))
+            else:   # this machine's switches: Mininet's own way (rcmd here runs without a shell)
+                OVSSwitch.batchStartup(group)
         return switches
 
 
