@@ -67,8 +67,9 @@ want=$(cat "$repo/requirements.txt" "$repo/pyproject.toml" | sha256sum | cut -d'
 if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     say "preparing $venv (system Python, --system-site-packages)"
     [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv --system-site-packages "$venv"
-    pip_install "pip>=23" "setuptools<67" wheel
-    # Ryu 4.34's setup hooks need an older setuptools: build it without isolation against the one above.
+    pip_install "pip>=23" "setuptools<67" wheel pbr
+    # Ryu 4.34's setup hooks need an older setuptools and pbr (pip >= 25.3 no longer brings it): build it without
+    # isolation against the ones above.
     # --ignore-installed: every requirement and its dependencies go into .venv, even where this machine's Python
     # happens to have them (python3-six, ...): the VM stage shares .venv with a guest that has only Mininet.
     pip_install --no-build-isolation --ignore-installed -r "$repo/requirements.txt"

@@ -31,12 +31,25 @@ mkdir -p /var/run/openvswitch /var/log/openvswitch
     || say "Open vSwitch did not start (see ovs-start.log)"
 
 cd "$REPO" || exit 1
+# The guest shares the checkout's .venv when its Python is the one .venv was made with; otherwise (another Debian
+# release) its image has a virtualenv of its own, named by tb.venv=, and the checkout goes on that one's path.
+python=.venv/bin/python
+for word in $(cat /proc/cmdline); do
+    case "$word" in
+        tb.venv=*)
+            venv=${word#tb.venv=}
+            python=$venv/bin/python
+            "$python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' >/tmp/purelib
+            echo "$REPO" >"$(cat /tmp/purelib)/testbed-checkout.pth" ;;
+    esac
+done
 export PYTHONDONTWRITEBYTECODE=1 TESTBED_RUN_ROOT=/run/testbed HOME=/tmp TESTBED_RESULTS="$RESULTS"
-.venv/bin/python -m testbed doctor >"$RESULTS/doctor.txt" 2>&1
+say "python: $("$python" --version 2>&1), $("$python" -c 'import mininet.net, ryu; print("Mininet", mininet.net.VERSION)' 2>&1 | tail -n 1)"
+"$python" -m testbed doctor >"$RESULTS/doctor.txt" 2>&1
 say "paths: $(grep -E '^  (delay|tunnel|datapath) ' "$RESULTS/doctor.txt" | awk '{printf "%s=%s ", $1, $2}')"
 say "running: pytest $(cat "$RESULTS/pytest-args")"
 # shellcheck disable=SC2046  # the arguments file holds shell words written by the host
-eval ".venv/bin/python -m pytest -p no:cacheprovider --junitxml=\"$RESULTS/junit.xml\" $(cat "$RESULTS/pytest-args")" \
+eval "\"$python\" -m pytest -p no:cacheprovider --junitxml=\"$RESULTS/junit.xml\" $(cat "$RESULTS/pytest-args")" \
     >"$RESULTS/pytest.log" 2>&1
 rc=$?
 echo "$rc" >"$RESULTS/rc"

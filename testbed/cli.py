@@ -16,6 +16,7 @@ from testbed import __version__
 from testbed.errors import TestbedError
 from testbed.system.interrupts import Stopped, exit_code, stop_on_signals
 from testbed.system.probe import FEATURES
+from testbed.vm.plan import RELEASES as VM_RELEASES, SUITE as VM_DEFAULT_RELEASE, PlanError, release_suite
 from testbed.web.view import DEFAULT_PORT as DEFAULT_WEB_PORT
 
 EXIT_USAGE = 2
@@ -85,6 +86,13 @@ def _positive_int(text):
     return int(text)
 
 
+def _vm_release(text):
+    try:
+        return release_suite(text)
+    except PlanError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _servers(text):
     servers = [server.strip() for server in text.split(',')]
     if not all(servers) or len(set(servers)) != len(servers):
@@ -126,6 +134,8 @@ def cmd_run(args):
         raise TestbedError('--remote-controller and --controller exclude each other')
     if args.aggregate and not args.controller:
         raise TestbedError('--aggregate is an option of the testbed\'s router app: add --controller')
+    if args.controller_runtime and not args.controller:
+        raise TestbedError('--controller-runtime chooses what runs the testbed\'s router app: add --controller')
     if args.remote_controller:
         parse_controller_address(args.remote_controller)
     if args.cluster:
@@ -153,11 +163,13 @@ def _run_network(args, topo, name, started):
             from testbed.cluster.net import ClusterNet
             net = ClusterNet(topo, servers=args.cluster, placement=args.placement or 'switchbin', label=name,
                              controller='router' if args.controller else None, algorithm=args.algorithm,
-                             metric=args.metric, aggregate=args.aggregate)
+                             metric=args.metric, aggregate=args.aggregate,
+                             controller_runtime=args.controller_runtime)
         else:
             net = TestbedNet(topo, label=name, controller='router' if args.controller else None,
                              algorithm=args.algorithm, metric=args.metric, admission=args.admission,
-                             remote_controller=args.remote_controller, aggregate=args.aggregate)
+                             remote_controller=args.remote_controller, aggregate=args.aggregate,
+                             controller_runtime=args.controller_runtime)
         net.start()
         progress(f'{name} up in {time.monotonic() - started:.1f} s (run {net.run.id})')
         if args.web is not None:
@@ -310,10 +322,12 @@ def cmd_demo(args):
 def cmd_vm(args):
     from testbed.vm import stage
     if args.vm == 'build':
-        image_dir, info, seconds = stage.ensure_image()
-        print(f'{image_dir}: kernel {info["release"]}, ' + (f'built in {seconds:.0f} s' if seconds else 'cached'))
+        image_dir, info, seconds = stage.ensure_image(args.release, rebuild=args.rebuild)
+        print(f'{image_dir}: Debian {args.release}, kernel {info["release"]}, '
+              + (f'built in {seconds:.0f} s' if seconds else 'cached'))
         return 0
-    return stage.run_stage(pytest_args=args.pytest_args, timeout=args.timeout, suite=args.suite)
+    return stage.run_stage(pytest_args=args.pytest_args, timeout=args.timeout, suite=args.suite,
+                           release=args.release)
 
 
 def cmd_cluster(args):
@@ -411,6 +425,9 @@ def build_parser():
     run.add_argument('--controller', action='store_true',
                      help='route with the testbed\'s Ryu controller (computed forwarding tables) instead of '
                           'standalone learning switches')
+    run.add_argument('--controller-runtime', choices=('ryu', 'os-ken'),
+                     help='what runs the router app (with --controller): ryu, Ryu 4.34 (the default, or '
+                          '$TESTBED_CONTROLLER_RUNTIME), or os-ken, its maintained fork (3.x)')
     run.add_argument('--remote-controller', metavar='HOST[:PORT]',
                      help='point every switch at an OpenFlow 1.3 controller you run (port 6653 by default), e.g. '
                           'python -m testbed.ryu_compat ryu.app.simple_switch_13')
@@ -500,7 +517,12 @@ def build_parser():
     vm_test.add_argument('--timeout', type=_positive_int, default=40 * 60, help='seconds before the VM is stopped')
     vm_test.set_defaults(func=cmd_vm)
     vm_build = vm_sub.add_parser('build', help='build the VM image (or say it is cached)')
+    vm_build.add_argument('--rebuild', action='store_true', help='build it anew even if it is cached')
     vm_build.set_defaults(func=cmd_vm)
+    for vm_parser in (vm_test, vm_build):
+        vm_parser.add_argument('--release', type=_vm_release, default=VM_DEFAULT_RELEASE,
+                               help=f'the guest\'s Debian release: {", ".join(VM_RELEASES)} '
+                                    f'(default {VM_DEFAULT_RELEASE})')
 
     cluster = sub.add_parser('cluster', help='servers for a network across machines: doctor, setup, fake')
     cluster_sub = cluster.add_subparsers(dest='cluster', metavar='WHAT', parser_class=_Parser, required=True)

@@ -36,7 +36,7 @@ from testbed.cluster.links import ClusterLink, cluster_shaping
 from testbed.cluster.nodes import ClusterHost, ClusterSwitch, remote_class
 from testbed.cluster.plan import delay_site
 from testbed.cluster.remote import Agent, run_on, ssh_options
-from testbed.control.ryu import ROUTER_APP, RyuController
+from testbed.control.ryu import RyuController, check_runtime
 from testbed.errors import TestbedError
 from testbed.link.params import SHAPING_KEYS, LinkParams, check_path
 from testbed.link.shaped import install_qdiscs
@@ -69,11 +69,14 @@ class ClusterNet(upstream.MininetCluster):
     """A network whose nodes are placed on ``servers`` (names or addresses; 'localhost' is this machine)."""
 
     def __init__(self, topo=None, servers=('localhost',), placement='switchbin', controller=None, label='cluster',
-                 user=None, algorithm='link-state', metric='hops', aggregate=False, seed=1, **kwargs):
+                 user=None, algorithm='link-state', metric='hops', aggregate=False, seed=1, controller_runtime=None,
+                 **kwargs):
         if placement not in PLACEMENTS:
             raise TestbedError(f'unknown placement {placement!r} (known: {", ".join(sorted(PLACEMENTS))})')
         if controller not in (None, 'router'):
             raise TestbedError(f'a cluster run takes controller="router" only, not {controller!r}')
+        if controller_runtime is not None:
+            check_runtime(controller_runtime)
         if topo is not None:
             check_cluster_topology(topo)
         self.sshcmd = ['ssh', *ssh_options()]
@@ -104,7 +107,7 @@ class ClusterNet(upstream.MininetCluster):
                                        failMode='secure' if controller else 'standalone')
             controller_cls = None
             if controller:
-                controller_cls = functools.partial(RyuController, run=self.run, apps=[ROUTER_APP],
+                controller_cls = functools.partial(RyuController, run=self.run, runtime=controller_runtime,
                                                    listen=self._address_toward(servers), env={
                                                        'TESTBED_PLAN': self.run.path('plan.json'),
                                                        'TESTBED_ALGORITHM': algorithm, 'TESTBED_METRIC': metric,

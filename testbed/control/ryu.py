@@ -1,9 +1,13 @@
-"""A Mininet controller node that runs Ryu (the testbed's router app, or a user's own apps).
+"""A Mininet controller node that runs Ryu or os-ken (the testbed's router app, or a user's own apps).
 
-Ryu is started through ``testbed.ryu_compat`` (the eventlet workaround), listening on 127.0.0.1 (in a cluster run:
-on this machine's address toward the servers), with LLDP link discovery (``--observe-links``) and its REST API on a
-free local port. Its PID is recorded in the run, its
-output goes to the run directory (``ryu.log``). ``ready()`` asks the router app whether every table is installed.
+The manager is started through ``testbed.ryu_compat`` (each runtime's workarounds), listening on 127.0.0.1 (in a
+cluster run: on this machine's address toward the servers), with LLDP link discovery (``--observe-links``); the
+router app serves the REST API on a free local port. Its PID is recorded in the run, its output goes to the run
+directory (``ryu.log``). ``wait_ready()`` asks the router app whether every table is installed.
+
+Two runtimes run the same router app (``testbed.control.app``): Ryu 4.34, the default (the one the field's
+courses, docs and user apps are written for; unmaintained since 2020, kept running by ``testbed.ryu_compat``), and
+os-ken 3.x (OpenStack's maintained fork, a different package name; its 4.x releases dropped the manager).
 """
 import ipaddress
 import json
@@ -21,7 +25,12 @@ from testbed.errors import TestbedError
 from testbed.system.interrupts import deferred_signals
 from testbed.system.probe import probe
 
-ROUTER_APP = os.path.join(REPO, 'controllers', 'router.py')
+RUNTIMES = ('ryu', 'os-ken')
+DEFAULT_RUNTIME = os.environ.get('TESTBED_CONTROLLER_RUNTIME', 'ryu')
+# The router app of each runtime, by module name (a file path would be loaded with SourceFileLoader.load_module,
+# gone in Python 3.15); the controller runs with the checkout on its path.
+ROUTER_APPS = {'ryu': 'controllers.router', 'os-ken': 'controllers.router_osken'}
+ROUTER_APP = ROUTER_APPS['ryu']
 START_TIMEOUT_S = 30
 OPENFLOW_PORT = 6653
 REMOTE_WAIT_S = 10  # how long a remote controller may take to listen before the network is refused
@@ -91,14 +100,23 @@ class ExternalController(RemoteController):
         pass
 
 
-class RyuController(Controller):
-    """Ryu as a Mininet controller: ``apps`` are module names or files (default: the testbed router)."""
+def check_runtime(runtime):
+    """``runtime`` if it is one the testbed can start, else a TestbedError naming the choices."""
+    if runtime not in RUNTIMES:
+        raise TestbedError(f'unknown controller runtime {runtime!r} (choose {" or ".join(RUNTIMES)})')
+    return runtime
 
-    def __init__(self, name, run=None, apps=(ROUTER_APP,), env=None, listen='127.0.0.1', **params):
+
+class RyuController(Controller):
+    """Ryu (or os-ken) as a Mininet controller: ``apps`` are module names or files; None: the testbed router of
+    ``runtime``."""
+
+    def __init__(self, name, run=None, apps=None, env=None, listen='127.0.0.1', runtime=None, **params):
         """``listen``: the address its OpenFlow port listens on (a cluster run's switches on other servers reach
         it on this machine's address toward them; the REST API stays on 127.0.0.1)."""
         self.run = run
-        self.apps = list(apps)
+        self.runtime = check_runtime(runtime or DEFAULT_RUNTIME)
+        self.apps = list(apps) if apps else [ROUTER_APPS[self.runtime]]
         self.env = dict(env or {})
         self.rest_port = free_port()
         self.api = ControllerApi(self.rest_port)
@@ -107,10 +125,13 @@ class RyuController(Controller):
 
     def start(self):
         log_path = self.run.path('ryu.log') if self.run else os.devnull
-        cmd = [sys.executable, '-W', 'ignore', '-m', 'testbed.ryu_compat', '--ofp-listen-host', self.ip,
-               '--ofp-tcp-listen-port', str(self.port), '--wsapi-host', '127.0.0.1', '--wsapi-port',
-               str(self.rest_port), '--observe-links', *self.apps]
+        cmd = [sys.executable, '-W', 'ignore', '-m', 'testbed.ryu_compat', '--runtime', self.runtime,
+               '--ofp-listen-host', self.ip, '--ofp-tcp-listen-port', str(self.port), '--observe-links']
+        if self.runtime == 'ryu':  # for a user's app on Ryu's own web framework (the router serves its own)
+            cmd += ['--wsapi-host', '127.0.0.1', '--wsapi-port', str(self.rest_port)]
+        cmd += self.apps
         env = dict(os.environ, **self.env)
+        env['TESTBED_REST_PORT'] = str(self.rest_port)
         env['PYTHONPATH'] = REPO + os.pathsep + env.get('PYTHONPATH', '')
         env['TESTBED_PARENT_PID'] = str(os.getpid())  # Ryu ends with the run (testbed.ryu_compat)
         with open(log_path, 'ab') as log, deferred_signals():  # recorded before a signal can end the run

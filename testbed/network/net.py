@@ -22,7 +22,7 @@ import time
 from mininet.net import Mininet
 from mininet.node import Host, Node, OVSSwitch
 
-from testbed.control.ryu import ROUTER_APP, ExternalController, RyuController, parse_controller_address, \
+from testbed.control.ryu import ExternalController, RyuController, check_runtime, parse_controller_address, \
     wait_for_controller
 from testbed.control.flows import build_plan, install_allowance_s, unroutable
 from testbed.errors import TestbedError, CapabilityError
@@ -122,14 +122,18 @@ class TestbedNet(Mininet):
     """A Mininet network whose links, switches and cleanup follow the testbed's rules."""
 
     def __init__(self, topo=None, plan=None, run=None, controller=None, label='net', seed=1, algorithm='link-state',
-                 metric='hops', admission=None, remote_controller=None, aggregate=False, **kwargs):
+                 metric='hops', admission=None, remote_controller=None, aggregate=False, controller_runtime=None,
+                 **kwargs):
         """``controller``: None (standalone learning switches), ``'router'`` (the testbed's Ryu router app:
         computed forwarding tables), or a list of Ryu apps (module names or files) to run instead. ``admission``:
         a file whose ``admit(path_links, rate)`` decides circuit requests (lab 4) instead of the built-in rule.
         ``remote_controller``: ``'HOST[:PORT]'`` of an OpenFlow 1.3 controller the user runs (instead of
         ``controller``); it must listen already (or within a few seconds), and the testbed never stops it.
         ``aggregate``: the router app merges adjacent prefixes that leave by the same port (fewer entries, the same
-        forwarding: for networks with thousands of routes per switch)."""
+        forwarding: for networks with thousands of routes per switch). ``controller_runtime``: 'ryu' or 'os-ken'
+        (default: $TESTBED_CONTROLLER_RUNTIME, else 'ryu'; see testbed.control.ryu)."""
+        if controller_runtime is not None:
+            check_runtime(controller_runtime)
         if os.geteuid() != 0:
             raise CapabilityError('building a network needs root (run with sudo)')
         if remote_controller and controller:
@@ -158,12 +162,14 @@ class TestbedNet(Mininet):
         self.routed = controller == 'router'
         controller_cls = None
         if controller:
-            apps = [ROUTER_APP] if controller == 'router' else (
+            apps = None if controller == 'router' else (
                 [controller] if isinstance(controller, str) else list(controller))
-            controller_cls = functools.partial(RyuController, run=self.run, apps=apps, env={
-                'TESTBED_PLAN': self.run.path('plan.json'), 'TESTBED_ALGORITHM': algorithm,
-                'TESTBED_METRIC': metric, 'TESTBED_AGGREGATE': '1' if aggregate else '',
-                **({'TESTBED_ADMISSION': os.path.abspath(admission)} if admission else {})})
+            controller_cls = functools.partial(RyuController, run=self.run, apps=apps, runtime=controller_runtime,
+                                               env={'TESTBED_PLAN': self.run.path('plan.json'),
+                                                    'TESTBED_ALGORITHM': algorithm, 'TESTBED_METRIC': metric,
+                                                    'TESTBED_AGGREGATE': '1' if aggregate else '',
+                                                    **({'TESTBED_ADMISSION': os.path.abspath(admission)}
+                                                       if admission else {})})
         elif remote:
             controller_cls = functools.partial(ExternalController, ip=remote[0], port=remote[1])
         self.algorithm, self.metric = algorithm, metric

@@ -7,10 +7,23 @@ neither root nor network, so it is unit-tested.
 import hashlib
 import json
 import re
-from typing import Dict, Iterable, List, Tuple
+from typing import Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
 
 VM_FORMAT = 1  # bump when the image layout or the build recipe changes: it invalidates cached images
+
+
+class Release(NamedTuple):
+    number: str
+    python: str  # the release's python3, major.minor
+
+
+# The Debian releases the VM stage can boot. The default is the release of the development and CI machines. A guest
+# whose Python is the one the checkout's .venv was made from shares that .venv; any other gets a virtualenv of its
+# own (GUEST_VENV), built into its image from requirements.txt, with the checkout put on its path at boot.
+RELEASES = {'bookworm': Release('12', '3.11'), 'trixie': Release('13', '3.13')}
 SUITE = 'bookworm'
+GUEST_VENV = '/opt/testbed-venv'
+OWN_VENV_PACKAGES = ('python3-venv',)
 GUEST_PACKAGES = (
     'mininet', 'openvswitch-switch', 'iproute2', 'iputils-ping', 'iperf3', 'libiperf0', 'ethtool', 'tcpdump',
     'kmod', 'procps', 'python3', 'net-tools', 'util-linux', 'tini', 'traceroute', 'dnsmasq-base', 'iptables',
@@ -18,7 +31,8 @@ GUEST_PACKAGES = (
 )
 # Modules the tiny initramfs loads to reach the root disk and the shared folders (dependencies are added).
 INITRAMFS_MODULES = ('virtio_pci', 'virtio_blk', 'crc32c_generic', 'ext4', '9pnet_virtio', '9p')
-# Modules the guest loads for the kernel path.
+
+
 class PlanError(Exception):
     """The VM stage cannot be planned from what this machine provides."""
 
@@ -60,11 +74,32 @@ def _deb822_stanzas(text):
         yield stanza
 
 
+def release_suite(release: str) -> str:
+    """The suite name of a release the VM stage knows ('trixie' or '13' -> 'trixie'); PlanError otherwise."""
+    for suite, known in RELEASES.items():
+        if release in (suite, known.number):
+            return suite
+    known_list = ', '.join(f'{suite} ({known.number})' for suite, known in RELEASES.items())
+    raise PlanError(f'unknown Debian release {release!r} for the VM stage (known: {known_list})')
+
+
+def guest_venv(suite: str, host_venv_python: Optional[str]) -> Optional[str]:
+    """Where the guest's virtualenv is: None to share the checkout's .venv, else GUEST_VENV in the image.
+
+    ``host_venv_python`` is the version .venv was made with ('3.11.2'), None if there is no .venv.
+    """
+    if host_venv_python and '.'.join(host_venv_python.split('.')[:2]) == RELEASES[suite].python:
+        return None
+    return GUEST_VENV
+
+
 def apt_mirror(sources: Dict[str, str], suite: str = SUITE) -> str:
     """The archive URI this machine installs ``suite`` from, read from its own apt configuration.
 
     ``sources`` maps a file name to its text: ``*.sources`` files are deb822, others one-line ``deb URI SUITE``.
-    The plain suite (not -security or -updates) with the ``main`` component is preferred.
+    The plain suite (not -security or -updates) with the ``main`` component is preferred. A release the machine
+    does not use itself comes from the archive that serves the machine's own release: one Debian archive holds them
+    all.
     """
     candidates = []
     for name, text in sorted(sources.items()):
@@ -81,9 +116,10 @@ def apt_mirror(sources: Dict[str, str], suite: str = SUITE) -> str:
                 words = re.sub(r'\[[^]]*\]', '', line.split('#', 1)[0]).split()
                 if len(words) >= 3 and words[0] == 'deb':
                     candidates.append((words[1], [words[2]], words[3:]))
-    for uri, suites, components in candidates:
-        if suite in suites and 'main' in components:
-            return uri.rstrip('/')
+    for wanted in [suite] + [known for known in RELEASES if known != suite]:
+        for uri, suites, components in candidates:
+            if wanted in suites and 'main' in components:
+                return uri.rstrip('/')
     raise PlanError(f'no apt source for "{suite} main" in this machine\'s apt configuration '
                     f'(/etc/apt/sources.list, /etc/apt/sources.list.d/)')
 
@@ -106,8 +142,23 @@ def module_name(path: str) -> str:
     return base.replace('-', '_')
 
 
-def module_closure(modules: Dict[str, Tuple[str, List[str]]], wanted: Iterable[str]) -> List[str]:
-    """Paths of ``wanted`` modules and their dependencies, each after what it needs (insmod order)."""
+def uncompressed_path(path: str) -> Tuple[str, Optional[str]]:
+    """``x.ko.xz`` -> (``x.ko``, ``'xz'``); ``x.ko`` -> (``x.ko``, None). Busybox's insmod loads only plain modules."""
+    match = re.match(r'^(.*\.ko)\.(xz|zst|gz)$', path)
+    return (match.group(1), match.group(2)) if match else (path, None)
+
+
+def builtin_modules(text: str) -> Set[str]:
+    """Module names from a modules.builtin file: parts of the kernel itself, nothing to load."""
+    return {module_name(line) for line in text.splitlines() if line.strip()}
+
+
+def module_closure(modules: Dict[str, Tuple[str, List[str]]], wanted: Iterable[str],
+                   builtin: Iterable[str] = ()) -> List[str]:
+    """Paths of ``wanted`` modules and their dependencies, each after what it needs (insmod order).
+
+    A wanted module the kernel has built in (``builtin``, names) needs no file.
+    """
     by_path = {path: deps for path, deps in modules.values()}
     order, seen = [], set()
 
@@ -121,8 +172,11 @@ def module_closure(modules: Dict[str, Tuple[str, List[str]]], wanted: Iterable[s
         seen.add(path)
         order.append(path)
 
+    builtin = {name.replace('-', '_') for name in builtin}
     for name in wanted:
         key = name.replace('-', '_')
+        if key in builtin and key not in modules:
+            continue
         if key not in modules:
             raise PlanError(f'kernel module {name} is not in this kernel package')
         visit(modules[key][0], frozenset())
@@ -130,11 +184,16 @@ def module_closure(modules: Dict[str, Tuple[str, List[str]]], wanted: Iterable[s
 
 
 def image_key(mirror: str, kernel_package: str, kernel_version: str, packages: Iterable[str] = GUEST_PACKAGES,
-              suite: str = SUITE) -> str:
-    """A short hash naming a cached image: it changes when anything that goes into the image changes."""
-    material = json.dumps({'format': VM_FORMAT, 'mirror': mirror, 'suite': suite, 'packages': sorted(packages),
-                           'kernel': [kernel_package, kernel_version]}, sort_keys=True)
-    return hashlib.sha256(material.encode()).hexdigest()[:16]
+              suite: str = SUITE, requirements: str = '') -> str:
+    """A short hash naming a cached image: it changes when anything that goes into the image changes.
+
+    ``requirements`` is the text of the Python requirements baked into an image with its own virtualenv.
+    """
+    material = {'format': VM_FORMAT, 'mirror': mirror, 'suite': suite, 'packages': sorted(packages),
+                'kernel': [kernel_package, kernel_version]}
+    if requirements:
+        material['requirements'] = requirements
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def kernel_cmdline(repo: str, results: str, extra: str = '') -> str:

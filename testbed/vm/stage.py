@@ -16,6 +16,7 @@ import glob
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -24,8 +25,9 @@ import time
 from testbed import REPO
 from testbed.errors import TestbedError
 from testbed.system.runstate import Run
-from testbed.vm.plan import (GUEST_PACKAGES, INITRAMFS_MODULES, PlanError, SUITE, apt_mirror, guest_pytest_args,
-                            image_key, kernel_cmdline, module_closure, parse_modules_dep)
+from testbed.vm.plan import (GUEST_PACKAGES, INITRAMFS_MODULES, OWN_VENV_PACKAGES, PlanError, SUITE, apt_mirror,
+                            builtin_modules, guest_pytest_args, guest_venv, image_key, kernel_cmdline, module_closure,
+                            parse_modules_dep, release_suite, uncompressed_path)
 
 BUSYBOX = '/bin/busybox'
 QEMU = 'qemu-system-x86_64'
@@ -53,29 +55,56 @@ def _run(cmd, what, **kwargs):
 
 # -- what goes into the image ----------------------------------------------------------------------------------------
 
-def host_mirror():
+def host_mirror(suite=SUITE):
     sources = {}
     for path in ['/etc/apt/sources.list'] + sorted(glob.glob('/etc/apt/sources.list.d/*')):
         if os.path.isfile(path):
             with open(path) as handle:
                 sources[os.path.basename(path)] = handle.read()
     try:
-        return apt_mirror(sources)
+        return apt_mirror(sources, suite)
     except PlanError as exc:
         raise TestbedError(str(exc)) from None
 
 
-def kernel_package():
-    """(package, version) of the kernel ``linux-image-amd64`` depends on, from this machine's apt lists."""
-    depends = _run(['apt-cache', 'depends', 'linux-image-amd64'], 'apt-cache depends')
-    names = [line.split(':', 1)[1].strip() for line in depends.splitlines()
+def host_release():
+    """This machine's Debian code name ('bookworm'), or '' when /etc/os-release does not say."""
+    try:
+        with open('/etc/os-release') as handle:
+            fields = dict(line.rstrip('\n').split('=', 1) for line in handle if '=' in line)
+    except OSError:
+        return ''
+    return fields.get('VERSION_CODENAME', '').strip('"')
+
+
+def host_venv_python():
+    """The Python version the checkout's .venv was made with ('3.11.2'), or None without a .venv."""
+    try:
+        with open(os.path.join(REPO, '.venv', 'pyvenv.cfg')) as handle:
+            for line in handle:
+                key, _, value = line.partition('=')
+                if key.strip() in ('version', 'version_info'):
+                    return value.strip()
+    except OSError:
+        pass
+    return None
+
+
+def _depends_on_kernel(depends_output):
+    names = [line.split(':', 1)[1].strip() for line in depends_output.splitlines()
              if line.strip().startswith('Depends:') and 'linux-image-' in line]
     if not names:
         raise TestbedError('apt knows no linux-image-amd64 dependency (run apt-get update)')
-    policy = _run(['apt-cache', 'policy', names[0]], 'apt-cache policy')
+    return names[0]
+
+
+def kernel_package():
+    """(package, version) of the kernel ``linux-image-amd64`` depends on, from this machine's apt lists."""
+    name = _depends_on_kernel(_run(['apt-cache', 'depends', 'linux-image-amd64'], 'apt-cache depends'))
+    policy = _run(['apt-cache', 'policy', name], 'apt-cache policy')
     version = next((line.split(':', 1)[1].strip() for line in policy.splitlines()
                     if line.strip().startswith('Candidate:')), 'unknown')
-    return names[0], version
+    return name, version
 
 
 def _file_hash(path):
@@ -83,25 +112,78 @@ def _file_hash(path):
         return hashlib.sha256(handle.read()).hexdigest()[:12]
 
 
-def current_key(mirror, package, version):
-    init_hash = _file_hash(os.path.join(REPO, 'scripts', 'vm-initramfs-init.sh'))
-    return image_key(mirror, package, version + '+' + init_hash)
+def _requirements_text():
+    with open(os.path.join(REPO, 'requirements.txt')) as handle:
+        return handle.read()
+
+
+class ImageRecipe:
+    """What one VM image is made of: its release, mirror, kernel, packages and virtualenv, and its cache key.
+
+    The default release's kernel is the one this machine's apt lists name, so a new kernel there means a new
+    image. Another release's kernel is whatever that release's ``linux-image-amd64`` depends on when the image is
+    built: that image is rebuilt when its recipe changes or with ``testbed vm build --release R --rebuild``.
+    """
+
+    def __init__(self, suite=SUITE):
+        self.suite = suite
+        self.mirror = host_mirror(suite)
+        self.venv = guest_venv(suite, host_venv_python())
+        self.packages = GUEST_PACKAGES + (OWN_VENV_PACKAGES if self.venv else ())
+        self.requirements = _requirements_text() if self.venv else ''
+        if suite == host_release():
+            self.kernel = kernel_package()
+        else:
+            self.kernel = ('linux-image-amd64', f'{suite} at build time')
+        init_hash = _file_hash(os.path.join(REPO, 'scripts', 'vm-initramfs-init.sh'))
+        self.key = image_key(self.mirror, self.kernel[0], self.kernel[1] + '+' + init_hash, self.packages, suite,
+                             self.requirements)
 
 
 # -- building ------------------------------------------------------------------------------------------------------
 
+def _chroot(rootfs, command):
+    """A shell command run in the image's root with a clean environment (this machine's pip settings name paths
+    that do not exist there); a package index this machine's pip is told to use comes along."""
+    keep = ' '.join(f'{name}={shlex.quote(os.environ[name])}' for name in ('PIP_INDEX_URL', 'PIP_EXTRA_INDEX_URL')
+                    if name in os.environ)
+    return (f'chroot {rootfs} env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 '
+            f'DEBIAN_FRONTEND=noninteractive {keep} sh -ec {shlex.quote(command)}')
+
+
+def _unpack_kernel(build, deb):
+    kernel_dir = os.path.join(build, 'kernel')
+    _run(['dpkg-deb', '-x', deb, kernel_dir], 'unpacking the kernel package')
+    merged = os.path.join(kernel_dir, 'usr', 'lib', 'modules')
+    if os.path.isdir(merged):  # Debian 13 packages its modules under /usr (merged /usr); depmod -b looks in /lib
+        os.makedirs(os.path.join(kernel_dir, 'lib'), exist_ok=True)
+        os.rename(merged, os.path.join(kernel_dir, 'lib', 'modules'))
+    release = os.listdir(os.path.join(kernel_dir, 'lib', 'modules'))[0]
+    _run(['depmod', '-b', kernel_dir, release], 'depmod')
+    return kernel_dir, release
+
+
 def _fetch_kernel(build, package):
-    """Download and unpack the kernel package; return (kernel dir, release)."""
+    """Download the kernel package with this machine's apt and unpack it; return (kernel dir, release)."""
     download = os.path.join(build, 'deb')
     os.makedirs(download)
     os.chmod(download, 0o777)  # apt-get download drops privileges to _apt
     _run(['apt-get', 'download', '-q', package], 'downloading the kernel package', cwd=download)
-    kernel_dir = os.path.join(build, 'kernel')
-    deb = glob.glob(os.path.join(download, '*.deb'))[0]
-    _run(['dpkg-deb', '-x', deb, kernel_dir], 'unpacking the kernel package')
-    release = os.listdir(os.path.join(kernel_dir, 'lib', 'modules'))[0]
-    _run(['depmod', '-b', kernel_dir, release], 'depmod')
-    return kernel_dir, release
+    return _unpack_kernel(build, glob.glob(os.path.join(download, '*.deb'))[0])
+
+
+def _fetch_release_kernel(build, rootfs):
+    """Download the image's own release's kernel with the image's apt and unpack it; return (dir, release)."""
+    download = os.path.join(rootfs, 'tmp', 'kernel-deb')
+    os.makedirs(download)
+    os.chmod(download, 0o777)
+    package = _depends_on_kernel(_run(['chroot', rootfs, 'apt-cache', 'depends', 'linux-image-amd64'],
+                                      'apt-cache depends in the image'))
+    _run(['sh', '-ec', _chroot(rootfs, f'cd /tmp/kernel-deb && apt-get download -q {package}')],
+         'downloading the kernel package in the image')
+    unpacked = _unpack_kernel(build, glob.glob(os.path.join(download, '*.deb'))[0])
+    shutil.rmtree(download)
+    return unpacked
 
 
 def _in_private_mounts(script, what):
@@ -109,25 +191,33 @@ def _in_private_mounts(script, what):
     return _run(['unshare', '--mount', '--propagation', 'private', 'sh', '-ec', script], what)
 
 
-def _build_rootfs(build, mirror, kernel_dir, release):
+def _build_rootfs(build, recipe):
     rootfs = os.path.join(build, 'rootfs')
-    log(f'debootstrap {SUITE} (minbase) from the machine\'s apt mirror')
-    _in_private_mounts(f'debootstrap --variant=minbase {SUITE} {rootfs} {mirror}', 'debootstrap')
+    log(f'debootstrap {recipe.suite} (minbase) from the machine\'s apt mirror')
+    _in_private_mounts(f'debootstrap --variant=minbase {recipe.suite} {rootfs} {recipe.mirror}', 'debootstrap')
     with open(os.path.join(rootfs, 'usr/sbin/policy-rc.d'), 'w') as handle:
         handle.write('#!/bin/sh\nexit 101\n')  # no service starts while installing
     os.chmod(os.path.join(rootfs, 'usr/sbin/policy-rc.d'), 0o755)
     shutil.copy('/etc/resolv.conf', os.path.join(rootfs, 'etc/resolv.conf'))
-    log(f'installing {len(GUEST_PACKAGES)} packages into the image')
-    packages = ' '.join(GUEST_PACKAGES)
+    log(f'installing {len(recipe.packages)} packages into the image')
     _in_private_mounts(
         f'mount -t proc proc {rootfs}/proc; '
-        f'chroot {rootfs} env DEBIAN_FRONTEND=noninteractive apt-get update -qq; '
-        f'chroot {rootfs} env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends '
-        f'{packages}; chroot {rootfs} apt-get clean', 'installing the guest packages')
-    shutil.copytree(os.path.join(kernel_dir, 'lib', 'modules', release),
-                    os.path.join(rootfs, 'lib', 'modules', release), symlinks=True)
-    with open(os.path.join(rootfs, 'etc/hostname'), 'w') as handle:
-        handle.write('testbed-vm\n')
+        + _chroot(rootfs, 'apt-get update -qq; apt-get install -y -qq --no-install-recommends '
+                          + ' '.join(recipe.packages) + '; apt-get clean'), 'installing the guest packages')
+    if recipe.venv:
+        log(f'virtualenv {recipe.venv} in the image, from requirements.txt')
+        shutil.copy(os.path.join(REPO, 'requirements.txt'), os.path.join(rootfs, 'tmp', 'requirements.txt'))
+        # pip in the image trusts what this machine's pip trusts (a proxy's certificate authority, say).
+        shutil.copy(os.environ.get('PIP_CERT', '/etc/ssl/certs/ca-certificates.crt'),
+                    os.path.join(rootfs, 'tmp', 'ca.pem'))
+        pip = (f'{recipe.venv}/bin/python -m pip install -q --disable-pip-version-check --cert /tmp/ca.pem')
+        # The same recipe as scripts/setup.sh: an older setuptools for Ryu's setup hooks, pbr before Ryu.
+        _in_private_mounts(
+            f'mount -t proc proc {rootfs}/proc; '
+            + _chroot(rootfs, f'python3 -m venv --system-site-packages {recipe.venv}; '
+                              f'{pip} "pip>=23" "setuptools<67" wheel pbr; '
+                              f'{pip} --no-build-isolation --ignore-installed -r /tmp/requirements.txt; '
+                              f'rm -rf /tmp/requirements.txt /tmp/ca.pem /root/.cache'), 'the guest virtualenv')
     return rootfs
 
 
@@ -146,52 +236,82 @@ def _make_initramfs(kernel_dir, release, path):
     shutil.copy(os.path.join(REPO, 'scripts', 'vm-initramfs-init.sh'), os.path.join(root, 'init'))
     modules_root = os.path.join(kernel_dir, 'lib', 'modules', release)
     with open(os.path.join(modules_root, 'modules.dep')) as handle:
-        order = module_closure(parse_modules_dep(handle.read()), INITRAMFS_MODULES)
+        modules = parse_modules_dep(handle.read())
+    builtin = set()
+    if os.path.exists(os.path.join(modules_root, 'modules.builtin')):
+        with open(os.path.join(modules_root, 'modules.builtin')) as handle:
+            builtin = builtin_modules(handle.read())
+    order = module_closure(modules, INITRAMFS_MODULES, builtin)
+    plain_order = []
     for module in order:
-        target = os.path.join(root, 'lib', 'modules', module)
+        plain, compression = uncompressed_path(module)
+        target = os.path.join(root, 'lib', 'modules', plain)
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        shutil.copy(os.path.join(modules_root, module), target)
+        if compression:  # Debian 13 ships modules compressed: busybox's insmod wants them plain
+            with open(target, 'wb') as out:
+                subprocess.run([compression, '-dc', os.path.join(modules_root, module)], stdout=out, check=True)
+        else:
+            shutil.copy(os.path.join(modules_root, module), target)
+        plain_order.append(plain)
     with open(os.path.join(root, 'modules.order'), 'w') as handle:
-        handle.write('\n'.join(order) + '\n')
+        handle.write('\n'.join(plain_order) + '\n')
     _run(['sh', '-c', f'cd {root} && find . | cpio -o -H newc --quiet | gzip -1 > {path}'], 'cpio')
     shutil.rmtree(root)
 
 
-def ensure_image():
-    """Return (image dir, info, seconds spent building: 0 when cached)."""
-    mirror = host_mirror()
-    package, version = kernel_package()
-    key = current_key(mirror, package, version)
-    image_dir = os.path.join(cache_dir(), key)
+def _cached_images():
+    """{image dir: info} of the images in the cache."""
+    images = {}
+    for path in glob.glob(os.path.join(cache_dir(), '*', 'info.json')):
+        with open(path) as handle:
+            images[os.path.dirname(path)] = json.load(handle)
+    return images
+
+
+def ensure_image(suite=SUITE, rebuild=False):
+    """Return (image dir, info, seconds spent building: 0 when cached) for a Debian release."""
+    recipe = ImageRecipe(suite)
+    image_dir = os.path.join(cache_dir(), recipe.key)
+    if rebuild:
+        shutil.rmtree(image_dir, ignore_errors=True)
     if os.path.exists(os.path.join(image_dir, 'info.json')):
         with open(os.path.join(image_dir, 'info.json')) as handle:
             return image_dir, json.load(handle), 0.0
     started = time.monotonic()
-    log(f'no cached image {key}: building (a few minutes, once)')
+    log(f'no cached {suite} image {recipe.key}: building (a few minutes, once)')
     os.makedirs(cache_dir(), exist_ok=True)
-    build = os.path.join(cache_dir(), f'build-{key}-{os.getpid()}')
+    build = os.path.join(cache_dir(), f'build-{recipe.key}-{os.getpid()}')
     shutil.rmtree(build, ignore_errors=True)
     os.makedirs(build)
     try:
-        kernel_dir, release = _fetch_kernel(build, package)
-        rootfs = _build_rootfs(build, mirror, kernel_dir, release)
+        if recipe.suite == host_release():
+            kernel_dir, release = _fetch_kernel(build, recipe.kernel[0])
+            rootfs = _build_rootfs(build, recipe)
+        else:
+            rootfs = _build_rootfs(build, recipe)
+            kernel_dir, release = _fetch_release_kernel(build, rootfs)
+        shutil.copytree(os.path.join(kernel_dir, 'lib', 'modules', release),
+                        os.path.join(rootfs, 'lib', 'modules', release), symlinks=True)
+        with open(os.path.join(rootfs, 'etc/hostname'), 'w') as handle:
+            handle.write('testbed-vm\n')
         _make_disk(rootfs, os.path.join(build, 'disk.img'))
         shutil.rmtree(rootfs)
         _make_initramfs(kernel_dir, release, os.path.join(build, 'initramfs.gz'))
         shutil.copy(os.path.join(kernel_dir, 'boot', f'vmlinuz-{release}'), os.path.join(build, 'vmlinuz'))
         shutil.rmtree(kernel_dir)
-        shutil.rmtree(os.path.join(build, 'deb'))
-        info = {'key': key, 'kernel_package': package, 'kernel_version': version, 'release': release,
-                'mirror': mirror, 'packages': list(GUEST_PACKAGES), 'built': time.strftime('%Y-%m-%d %H:%M:%S'),
-                'build_seconds': round(time.monotonic() - started)}
+        shutil.rmtree(os.path.join(build, 'deb'), ignore_errors=True)
+        info = {'key': recipe.key, 'suite': suite, 'kernel_package': recipe.kernel[0],
+                'kernel_version': recipe.kernel[1], 'release': release, 'mirror': recipe.mirror,
+                'packages': list(recipe.packages), 'venv': recipe.venv,
+                'built': time.strftime('%Y-%m-%d %H:%M:%S'), 'build_seconds': round(time.monotonic() - started)}
         with open(os.path.join(build, 'info.json'), 'w') as handle:
             json.dump(info, handle, indent=2)
         os.replace(build, image_dir)
     finally:
         shutil.rmtree(build, ignore_errors=True)
-    for old in glob.glob(os.path.join(cache_dir(), '*', 'info.json')):  # keep one image: the current one
-        if os.path.dirname(old) != image_dir:
-            shutil.rmtree(os.path.dirname(old), ignore_errors=True)
+    for old, old_info in _cached_images().items():  # keep one image of each release: the current one
+        if old != image_dir and old_info.get('suite', SUITE) == suite:
+            shutil.rmtree(old, ignore_errors=True)
     return image_dir, info, time.monotonic() - started
 
 
@@ -263,13 +383,15 @@ def choose_accel(image_dir, run):
     return choice
 
 
-def run_stage(pytest_args=None, timeout=RUN_TIMEOUT_S, suite='smoke'):
+def run_stage(pytest_args=None, timeout=RUN_TIMEOUT_S, suite='smoke', release=SUITE):
     """Build or reuse the image, boot it, run the tests inside; return the guest's pytest exit code.
 
-    ``suite`` picks the guest's tests (testbed.vm.plan.VM_SUITES) unless ``pytest_args`` gives them explicitly.
+    ``suite`` picks the guest's tests (testbed.vm.plan.VM_SUITES) unless ``pytest_args`` gives them explicitly;
+    ``release`` the guest's Debian release (testbed.vm.plan.RELEASES).
     """
     try:
         pytest_args = pytest_args or guest_pytest_args(suite)
+        release = release_suite(release)
     except PlanError as exc:
         raise TestbedError(str(exc)) from None
     for tool in (QEMU, 'debootstrap', 'mkfs.ext4', 'cpio', 'depmod', 'unshare', BUSYBOX):
@@ -278,10 +400,12 @@ def run_stage(pytest_args=None, timeout=RUN_TIMEOUT_S, suite='smoke'):
     if os.geteuid() != 0:
         raise TestbedError('the VM stage needs root (run with sudo)')
     if not os.path.exists(os.path.join(REPO, '.venv', 'bin', 'python')):
-        raise TestbedError('the VM stage shares .venv with the guest: run sudo make setup first')
+        raise TestbedError('the VM stage needs the checkout set up: run sudo make setup first')
     started = time.monotonic()
-    image_dir, info, build_seconds = ensure_image()
-    log(f'image {info["key"]}: Debian {SUITE}, kernel {info["release"]} '
+    image_dir, info, build_seconds = ensure_image(release)
+    venv = info.get('venv')
+    log(f'image {info["key"]}: Debian {release}, kernel {info["release"]}, '
+        + (f'its own virtualenv {venv}' if venv else 'sharing .venv') + ' '
         + (f'(built in {build_seconds:.0f} s)' if build_seconds else '(cached)'))
     run = Run('vm')
     try:
@@ -293,7 +417,8 @@ def run_stage(pytest_args=None, timeout=RUN_TIMEOUT_S, suite='smoke'):
             handle.write(pytest_args)
         console = os.path.join(results, 'console.log')
         cmd = qemu_command(image_dir, accel['accel'],
-                           kernel_cmdline(REPO, results, os.environ.get('TESTBED_VM_APPEND', '')), console,
+                           kernel_cmdline(REPO, results, (f'tb.venv={venv} ' if venv else '')
+                                          + os.environ.get('TESTBED_VM_APPEND', '')), console,
                            shares=(('repo', REPO, True), ('results', results, False)))
         shown = [0]
 

@@ -21,12 +21,17 @@ def port_tx_packets(switch, port):
     return int(re.search(r'tx pkts=(\d+)', output).group(1))
 
 
-@pytest.mark.smoke
-def test_star_table_is_the_lecture_slide():
-    with running(StarTopo(), controller='router', label='star') as net:
+# Both controller runtimes run the router app (testbed.control.ryu): Ryu 4.34, the default, and os-ken 3.x.
+RUNTIMES = [pytest.param('ryu', marks=pytest.mark.smoke), 'os-ken']
+
+
+@pytest.mark.parametrize('runtime', RUNTIMES)
+def test_star_table_is_the_lecture_slide(runtime):
+    with running(StarTopo(), controller='router', label='star', controller_runtime=runtime) as net:
+        assert net.controllers[0].runtime == runtime
         rows = named_rows(net_plan(net), 's1', read_switch('s1'))
         ipv4 = {row['destination']: row['port'] for row in rows if ':' not in row['prefix']}
-        print('s1 table:', ipv4)
+        print(f's1 table ({runtime}):', ipv4)
         assert ipv4 == {'src': 1, 'UCB': 2, 'NYU': 3, 'MIT': 4, 'UW': 5}
         before = {port: port_tx_packets('s1', port) for port in (2, 3, 4, 5)}
         net['src'].cmd('ping -c 20 -i 0.01 -q 10.0.2.10')  # "a packet to UCB"
@@ -90,9 +95,11 @@ def ping_burst(host, address, count, interval):
     return thread
 
 
-def test_ring_failover_outage_and_timeline():
+@pytest.mark.parametrize('runtime', [
+    'ryu', pytest.param('os-ken', marks=pytest.mark.host_only('the star test runs os-ken on the kernel path'))])
+def test_ring_failover_outage_and_timeline(runtime):
     interval = 0.001
-    with running(RingTopo(n=6), controller='router') as net:
+    with running(RingTopo(n=6), controller='router', controller_runtime=runtime) as net:
         h1 = net['h1']
         h1.cmd('ping -c 3 -q 10.0.2.10')
         pinger = ping_burst(h1, '10.0.2.10', 3000, interval)
@@ -103,8 +110,8 @@ def test_ring_failover_outage_and_timeline():
     transmitted, received = pinger.result
     outage_ms = (transmitted - received) * interval * 1000
     event = timeline[-1]
-    print(f'ring failover: {transmitted - received} of {transmitted} pings lost at {interval * 1000:g} ms intervals '
-          f'= {outage_ms:.0f} ms outage; timeline: {event["event"]}: computed +'
+    print(f'ring failover ({runtime}): {transmitted - received} of {transmitted} pings lost at '
+          f'{interval * 1000:g} ms intervals = {outage_ms:.0f} ms outage; timeline: {event["event"]}: computed +'
           f'{(event["computed"] - event["received"]) * 1000:.1f} ms, FlowMods sent +'
           f'{(event["sent"] - event["received"]) * 1000:.1f} ms, acknowledged +'
           f'{(event["acknowledged"] - event["received"]) * 1000:.1f} ms, {event["flow_mods"]} FlowMods')
