@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # The VM stage's guest suite: smoke (each kernel feature once, < 5 min warm) or full (every kernel-path test; CI).
 VM_SUITE ?= smoke
 
-.PHONY: setup setup-vm demo test test-fast test-unit test-vm lint bench doctor clean
+.PHONY: setup setup-vm demo test test-fast test-unit test-vm test-vagrant lint bench doctor clean
 
 setup:
 	@bash scripts/setup.sh
@@ -31,6 +31,12 @@ test-fast: setup
 # The VM stage alone.
 test-vm: setup-vm
 	$(PY) -m testbed vm test --suite $(VM_SUITE)
+
+# The Vagrant box for real: vagrant up with vagrant/Vagrantfile (vagrant-libvirt, QEMU), make demo inside it on
+# the kernel path, the web view's forwarded port, vagrant destroy. Slow under software emulation (see README).
+test-vagrant: setup
+	@bash scripts/setup.sh --with-vagrant
+	$(PY) -m testbed vm vagrant
 
 test-unit:
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)

@@ -12,28 +12,41 @@ venv="$repo/.venv"
 say() { printf '[setup] %s\n' "$*"; }
 
 with_vm=0
+with_vagrant=0
+print_packages=0
 for arg in "$@"; do
     case "$arg" in
         --with-vm) with_vm=1 ;;
-        *) echo "setup: unknown option $arg (known: --with-vm)" >&2; exit 2 ;;
+        --with-vagrant) with_vagrant=1 ;;
+        --print-packages) print_packages=1 ;;  # the Debian packages the testbed needs, one a line (make test-vagrant)
+        *) echo "setup: unknown option $arg (known: --with-vm, --with-vagrant, --print-packages)" >&2; exit 2 ;;
     esac
 done
 
+# -- 1. system packages -------------------------------------------------------------------------------------------
+# make: `sudo make demo` in a fresh Vagrant box, whose image has no make (the provisioning runs this script directly).
+apt_packages=(
+    mininet openvswitch-switch iperf3 ethtool tcpdump iproute2 iputils-ping procps traceroute
+    python3-venv python3-dev gcc libiperf0 kmod dnsmasq-base iptables tayga unbound radvd ndisc6
+    openssh-server openssh-client sudo make
+)
+if [ "$print_packages" = 1 ]; then
+    printf '%s\n' "${apt_packages[@]}"
+    exit 0
+fi
 if [ "$(id -u)" -ne 0 ]; then
     echo "setup: must run as root (use: sudo make ...)" >&2
     exit 2
 fi
 
-# -- 1. system packages -------------------------------------------------------------------------------------------
-apt_packages=(
-    mininet openvswitch-switch iperf3 ethtool tcpdump iproute2 iputils-ping procps traceroute
-    python3-venv python3-dev gcc libiperf0 kmod dnsmasq-base iptables tayga unbound radvd ndisc6
-    openssh-server openssh-client sudo
-)
 # make test also needs: the VM stage boots a stock Debian kernel under QEMU; vagrant validates the Vagrantfile; the
 # web view's test drives a headless Chromium.
 vm_packages=(qemu-system-x86 debootstrap busybox-static cpio e2fsprogs kmod util-linux vagrant chromium chromium-driver)
+# make test-vagrant: vagrant-libvirt with a libvirtd of its own (testbed/vm/vagrant.py), a box built with debootstrap.
+vagrant_packages=(vagrant vagrant-libvirt libvirt-daemon-system libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils
+    dnsmasq-base debootstrap rsync util-linux)
 [ "$with_vm" = 1 ] && apt_packages+=("${vm_packages[@]}")
+[ "$with_vagrant" = 1 ] && apt_packages+=("${vagrant_packages[@]}")
 missing=()
 for pkg in "${apt_packages[@]}"; do
     status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)

@@ -321,6 +321,9 @@ def cmd_demo(args):
 
 def cmd_vm(args):
     from testbed.vm import stage
+    if args.vm == 'vagrant':
+        from testbed.vm.vagrant import run_vagrant_test
+        return run_vagrant_test()
     if args.vm == 'build':
         image_dir, info, seconds = stage.ensure_image(args.release, rebuild=args.rebuild)
         print(f'{image_dir}: Debian {args.release}, kernel {info["release"]}, '
@@ -519,6 +522,9 @@ def build_parser():
     vm_build = vm_sub.add_parser('build', help='build the VM image (or say it is cached)')
     vm_build.add_argument('--rebuild', action='store_true', help='build it anew even if it is cached')
     vm_build.set_defaults(func=cmd_vm)
+    vm_vagrant = vm_sub.add_parser('vagrant', help='make test-vagrant: vagrant up with vagrant/Vagrantfile on '
+                                   'vagrant-libvirt, make demo in the box, its web port, vagrant destroy')
+    vm_vagrant.set_defaults(func=cmd_vm)
     for vm_parser in (vm_test, vm_build):
         vm_parser.add_argument('--release', type=_vm_release, default=VM_DEFAULT_RELEASE,
                                help=f'the guest\'s Debian release: {", ".join(VM_RELEASES)} '

@@ -204,3 +204,39 @@ def kernel_cmdline(repo: str, results: str, extra: str = '') -> str:
     # tsc=reliable: under TCG the kernel distrusts the TSC and falls back to HPET, whose every read is emulated MMIO.
     return (f'console=ttyS0 panic=1 quiet loglevel=4 tsc=reliable tb.repo={repo} tb.results={results} '
             f'{extra}').strip()
+
+
+# -- the Vagrant box of `make test-vagrant` ---------------------------------------------------------------------------
+# What the box has besides a minimal Debian: what a Vagrant box of Debian 12 brings (systemd, ssh, sudo, rsync for
+# the synced folder, the stock kernel) and apt-utils to index the packages it carries for scripts/setup.sh.
+BOX_PACKAGES = ('systemd-sysv', 'udev', 'dbus', 'openssh-server', 'sudo', 'rsync', 'linux-image-amd64',
+                'initramfs-tools', 'ca-certificates', 'iproute2', 'python3', 'apt-utils', 'less', 'procps')
+BOX_APT = '/var/local/testbed-apt'       # the packages scripts/setup.sh installs, as a local apt repository
+BOX_WHEELS = '/var/local/testbed-wheels'  # the Python packages it installs, for pip without an index
+BOX_FREE_MB = 3072                        # room on the box's disk for what provisioning and the demo write
+BOX_CMDLINE = 'root=/dev/vda rw console=ttyS0 net.ifnames=0 quiet'
+
+
+def box_metadata(disk_bytes: int) -> str:
+    """metadata.json of a vagrant-libvirt box whose qcow2 disk has ``disk_bytes`` of virtual size."""
+    return json.dumps({'provider': 'libvirt', 'format': 'qcow2', 'virtual_size': -(-disk_bytes // 2 ** 30)})
+
+
+def box_vagrantfile(cmdline: str = BOX_CMDLINE) -> str:
+    """The box's own Vagrantfile: libvirt boots the kernel and initramfs the box carries (its disk has no boot
+    loader), from the box's folder."""
+    return ('Vagrant.configure("2") do |config|\n'
+            '  config.vm.provider :libvirt do |lv|\n'
+            '    lv.kernel = File.expand_path("vmlinuz", __dir__)\n'
+            '    lv.initrd = File.expand_path("initrd.img", __dir__)\n'
+            f'    lv.cmdline = "{cmdline}"\n'
+            '  end\n'
+            'end\n')
+
+
+def box_key(mirror: str, kernel: str, packages: Iterable[str], requirements: str, recipe: str) -> str:
+    """A short hash naming a cached box: mirror, kernel version, the setup script's packages, the Python
+    requirements and the build recipe's own hash."""
+    material = {'mirror': mirror, 'kernel': kernel, 'packages': sorted(packages), 'requirements': requirements,
+                'box': sorted(BOX_PACKAGES), 'recipe': recipe}
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]

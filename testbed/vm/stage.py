@@ -45,7 +45,7 @@ def cache_dir():
     return os.environ.get('TESTBED_VM_CACHE', os.path.join(REPO, '.cache', 'vm'))
 
 
-def _run(cmd, what, **kwargs):
+def run_checked(cmd, what, **kwargs):
     proc = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
@@ -100,14 +100,14 @@ def _depends_on_kernel(depends_output):
 
 def kernel_package():
     """(package, version) of the kernel ``linux-image-amd64`` depends on, from this machine's apt lists."""
-    name = _depends_on_kernel(_run(['apt-cache', 'depends', 'linux-image-amd64'], 'apt-cache depends'))
-    policy = _run(['apt-cache', 'policy', name], 'apt-cache policy')
+    name = _depends_on_kernel(run_checked(['apt-cache', 'depends', 'linux-image-amd64'], 'apt-cache depends'))
+    policy = run_checked(['apt-cache', 'policy', name], 'apt-cache policy')
     version = next((line.split(':', 1)[1].strip() for line in policy.splitlines()
                     if line.strip().startswith('Candidate:')), 'unknown')
     return name, version
 
 
-def _file_hash(path):
+def file_hash(path):
     with open(path, 'rb') as handle:
         return hashlib.sha256(handle.read()).hexdigest()[:12]
 
@@ -135,14 +135,14 @@ class ImageRecipe:
             self.kernel = kernel_package()
         else:
             self.kernel = ('linux-image-amd64', f'{suite} at build time')
-        init_hash = _file_hash(os.path.join(REPO, 'scripts', 'vm-initramfs-init.sh'))
+        init_hash = file_hash(os.path.join(REPO, 'scripts', 'vm-initramfs-init.sh'))
         self.key = image_key(self.mirror, self.kernel[0], self.kernel[1] + '+' + init_hash, self.packages, suite,
                              self.requirements)
 
 
 # -- building ------------------------------------------------------------------------------------------------------
 
-def _chroot(rootfs, command):
+def chroot_command(rootfs, command):
     """A shell command run in the image's root with a clean environment (this machine's pip settings name paths
     that do not exist there); a package index this machine's pip is told to use comes along."""
     keep = ' '.join(f'{name}={shlex.quote(os.environ[name])}' for name in ('PIP_INDEX_URL', 'PIP_EXTRA_INDEX_URL')
@@ -153,13 +153,13 @@ def _chroot(rootfs, command):
 
 def _unpack_kernel(build, deb):
     kernel_dir = os.path.join(build, 'kernel')
-    _run(['dpkg-deb', '-x', deb, kernel_dir], 'unpacking the kernel package')
+    run_checked(['dpkg-deb', '-x', deb, kernel_dir], 'unpacking the kernel package')
     merged = os.path.join(kernel_dir, 'usr', 'lib', 'modules')
     if os.path.isdir(merged):  # Debian 13 packages its modules under /usr (merged /usr); depmod -b looks in /lib
         os.makedirs(os.path.join(kernel_dir, 'lib'), exist_ok=True)
         os.rename(merged, os.path.join(kernel_dir, 'lib', 'modules'))
     release = os.listdir(os.path.join(kernel_dir, 'lib', 'modules'))[0]
-    _run(['depmod', '-b', kernel_dir, release], 'depmod')
+    run_checked(['depmod', '-b', kernel_dir, release], 'depmod')
     return kernel_dir, release
 
 
@@ -168,7 +168,7 @@ def _fetch_kernel(build, package):
     download = os.path.join(build, 'deb')
     os.makedirs(download)
     os.chmod(download, 0o777)  # apt-get download drops privileges to _apt
-    _run(['apt-get', 'download', '-q', package], 'downloading the kernel package', cwd=download)
+    run_checked(['apt-get', 'download', '-q', package], 'downloading the kernel package', cwd=download)
     return _unpack_kernel(build, glob.glob(os.path.join(download, '*.deb'))[0])
 
 
@@ -177,32 +177,32 @@ def _fetch_release_kernel(build, rootfs):
     download = os.path.join(rootfs, 'tmp', 'kernel-deb')
     os.makedirs(download)
     os.chmod(download, 0o777)
-    package = _depends_on_kernel(_run(['chroot', rootfs, 'apt-cache', 'depends', 'linux-image-amd64'],
+    package = _depends_on_kernel(run_checked(['chroot', rootfs, 'apt-cache', 'depends', 'linux-image-amd64'],
                                       'apt-cache depends in the image'))
-    _run(['sh', '-ec', _chroot(rootfs, f'cd /tmp/kernel-deb && apt-get download -q {package}')],
+    run_checked(['sh', '-ec', chroot_command(rootfs, f'cd /tmp/kernel-deb && apt-get download -q {package}')],
          'downloading the kernel package in the image')
     unpacked = _unpack_kernel(build, glob.glob(os.path.join(download, '*.deb'))[0])
     shutil.rmtree(download)
     return unpacked
 
 
-def _in_private_mounts(script, what):
+def in_private_mounts(script, what):
     """Run a shell script in its own mount namespace: every mount it makes vanishes with it."""
-    return _run(['unshare', '--mount', '--propagation', 'private', 'sh', '-ec', script], what)
+    return run_checked(['unshare', '--mount', '--propagation', 'private', 'sh', '-ec', script], what)
 
 
 def _build_rootfs(build, recipe):
     rootfs = os.path.join(build, 'rootfs')
     log(f'debootstrap {recipe.suite} (minbase) from the machine\'s apt mirror')
-    _in_private_mounts(f'debootstrap --variant=minbase {recipe.suite} {rootfs} {recipe.mirror}', 'debootstrap')
+    in_private_mounts(f'debootstrap --variant=minbase {recipe.suite} {rootfs} {recipe.mirror}', 'debootstrap')
     with open(os.path.join(rootfs, 'usr/sbin/policy-rc.d'), 'w') as handle:
         handle.write('#!/bin/sh\nexit 101\n')  # no service starts while installing
     os.chmod(os.path.join(rootfs, 'usr/sbin/policy-rc.d'), 0o755)
     shutil.copy('/etc/resolv.conf', os.path.join(rootfs, 'etc/resolv.conf'))
     log(f'installing {len(recipe.packages)} packages into the image')
-    _in_private_mounts(
+    in_private_mounts(
         f'mount -t proc proc {rootfs}/proc; '
-        + _chroot(rootfs, 'apt-get update -qq; apt-get install -y -qq --no-install-recommends '
+        + chroot_command(rootfs, 'apt-get update -qq; apt-get install -y -qq --no-install-recommends '
                           + ' '.join(recipe.packages) + '; apt-get clean'), 'installing the guest packages')
     if recipe.venv:
         log(f'virtualenv {recipe.venv} in the image, from requirements.txt')
@@ -212,9 +212,9 @@ def _build_rootfs(build, recipe):
                     os.path.join(rootfs, 'tmp', 'ca.pem'))
         pip = (f'{recipe.venv}/bin/python -m pip install -q --disable-pip-version-check --cert /tmp/ca.pem')
         # The same recipe as scripts/setup.sh: an older setuptools for Ryu's setup hooks, pbr before Ryu.
-        _in_private_mounts(
+        in_private_mounts(
             f'mount -t proc proc {rootfs}/proc; '
-            + _chroot(rootfs, f'python3 -m venv --system-site-packages {recipe.venv}; '
+            + chroot_command(rootfs, f'python3 -m venv --system-site-packages {recipe.venv}; '
                               f'{pip} "pip>=23" "setuptools<67" wheel pbr; '
                               f'{pip} --no-build-isolation --ignore-installed -r /tmp/requirements.txt; '
                               f'rm -rf /tmp/requirements.txt /tmp/ca.pem /root/.cache'), 'the guest virtualenv')
@@ -222,10 +222,10 @@ def _build_rootfs(build, recipe):
 
 
 def _make_disk(rootfs, path):
-    used_mb = int(_run(['du', '-sm', rootfs], 'du').split()[0])
+    used_mb = int(run_checked(['du', '-sm', rootfs], 'du').split()[0])
     size_mb = used_mb + max(512, used_mb // 2)
     log(f'ext4 image of {size_mb} MB')
-    _run(['mkfs.ext4', '-q', '-F', '-L', 'tbroot', '-d', rootfs, path, f'{size_mb}M'], 'mkfs.ext4')
+    run_checked(['mkfs.ext4', '-q', '-F', '-L', 'tbroot', '-d', rootfs, path, f'{size_mb}M'], 'mkfs.ext4')
 
 
 def _make_initramfs(kernel_dir, release, path):
@@ -255,7 +255,7 @@ def _make_initramfs(kernel_dir, release, path):
         plain_order.append(plain)
     with open(os.path.join(root, 'modules.order'), 'w') as handle:
         handle.write('\n'.join(plain_order) + '\n')
-    _run(['sh', '-c', f'cd {root} && find . | cpio -o -H newc --quiet | gzip -1 > {path}'], 'cpio')
+    run_checked(['sh', '-c', f'cd {root} && find . | cpio -o -H newc --quiet | gzip -1 > {path}'], 'cpio')
     shutil.rmtree(root)
 
 
