@@ -8,6 +8,8 @@ PY := .venv/bin/python
 PYTEST_ARGS ?=
 # The VM stage's guest suite: smoke (each kernel feature once, < 5 min warm) or full (every kernel-path test; CI).
 VM_SUITE ?= smoke
+# The VM stage's guest release for make test-vm: bookworm (Debian 12, the default) or trixie (Debian 13).
+VM_RELEASE ?= bookworm
 
 .PHONY: setup setup-vm demo test test-fast test-unit test-vm test-vagrant lint bench doctor clean
 
@@ -30,7 +32,7 @@ test-fast: setup
 
 # The VM stage alone.
 test-vm: setup-vm
-	$(PY) -m testbed vm test --suite $(VM_SUITE)
+	$(PY) -m testbed vm test --suite $(VM_SUITE) --release $(VM_RELEASE)
 
 # The Vagrant box for real: vagrant up with vagrant/Vagrantfile (vagrant-libvirt, QEMU), make demo inside it on
 # the kernel path, the web view's forwarded port, vagrant destroy. Slow under software emulation (see README).

@@ -20,7 +20,8 @@ from testbed import REPO
 from testbed.errors import TestbedError
 from testbed.vm.plan import (BOX_APT, BOX_CMDLINE, BOX_FREE_MB, BOX_PACKAGES, BOX_WHEELS, SUITE, box_key,
                             box_metadata, box_vagrantfile)
-from testbed.vm.stage import chroot_command, file_hash, in_private_mounts, run_checked, host_mirror, kernel_package, log
+from testbed.vm.stage import (chroot_command, file_hash, host_mirror, host_release, in_private_mounts, kernel_package,
+                              log, run_checked)
 
 VAGRANT_KEYS = glob.glob('/usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant.pub')
 BOX_NAME = 'testbed-bookworm.box'
@@ -100,8 +101,8 @@ def _configure_system(rootfs):
     os.remove(os.path.join(rootfs, 'usr/sbin/policy-rc.d'))  # services start in the box
 
 
-def build_box(rootfs_dir, recipe_key, packages):
-    """Build the box in ``rootfs_dir``'s parent; return the box file's path."""
+def build_box(rootfs_dir, packages):
+    """Build the box in ``rootfs_dir``'s parent; return the box file's path and its kernel release."""
     build = os.path.dirname(rootfs_dir)
     rootfs = rootfs_dir
     mirror = host_mirror()
@@ -109,6 +110,10 @@ def build_box(rootfs_dir, recipe_key, packages):
     in_private_mounts(f'debootstrap --variant=minbase {SUITE} {rootfs} {mirror}', 'debootstrap')
     _write(os.path.join(rootfs, 'usr/sbin/policy-rc.d'), '#!/bin/sh\nexit 101\n', 0o755)
     shutil.copy('/etc/resolv.conf', os.path.join(rootfs, 'etc/resolv.conf'))
+    if host_release() == SUITE:  # this machine's sources: its release with its updates and security fixes
+        os.remove(os.path.join(rootfs, 'etc/apt/sources.list'))
+        for source in glob.glob('/etc/apt/sources.list.d/*.sources') + glob.glob('/etc/apt/sources.list'):
+            shutil.copy(source, os.path.join(rootfs, os.path.relpath(source, '/')))
     log(f'box: installing {len(BOX_PACKAGES)} packages (systemd, sshd, the stock kernel, ...)')
     in_private_mounts(f'mount -t proc proc {rootfs}/proc; '
                        + chroot_command(rootfs, 'apt-get update -qq; apt-get install -y -qq --no-install-recommends '
@@ -120,6 +125,7 @@ def build_box(rootfs_dir, recipe_key, packages):
     _configure_system(rootfs)
     run_checked(['chroot', rootfs, 'apt-get', 'clean'], 'apt-get clean')
     vmlinuz = sorted(glob.glob(os.path.join(rootfs, 'boot', 'vmlinuz-*')))[-1]
+    release = os.path.basename(vmlinuz)[len('vmlinuz-'):]
     initrd = sorted(glob.glob(os.path.join(rootfs, 'boot', 'initrd.img-*')))[-1]
     shutil.copy(vmlinuz, os.path.join(build, 'vmlinuz'))
     shutil.copy(initrd, os.path.join(build, 'initrd.img'))
@@ -138,7 +144,7 @@ def build_box(rootfs_dir, recipe_key, packages):
          'tar')
     for name in ('metadata.json', 'Vagrantfile', 'box.img', 'vmlinuz', 'initrd.img'):
         os.remove(os.path.join(build, name))
-    return box
+    return box, release
 
 
 def ensure_box():
@@ -161,8 +167,8 @@ def ensure_box():
     shutil.rmtree(build, ignore_errors=True)
     os.makedirs(build)
     try:
-        build_box(os.path.join(build, 'rootfs'), key, packages)
-        info = {'key': key, 'suite': SUITE, 'kernel': f'{package} {version}', 'setup_packages': packages,
+        _box, release = build_box(os.path.join(build, 'rootfs'), packages)
+        info = {'key': key, 'suite': SUITE, 'kernel': release, 'setup_packages': packages,
                 'built': time.strftime('%Y-%m-%d %H:%M:%S'), 'build_seconds': round(time.monotonic() - started),
                 'box_mb': round(os.path.getsize(os.path.join(build, BOX_NAME)) / 2 ** 20)}
         _write(os.path.join(build, 'info.json'), json.dumps(info, indent=2))

@@ -229,14 +229,14 @@ def box_vagrantfile(cmdline: str = BOX_CMDLINE) -> str:
             '  config.vm.provider :libvirt do |lv|\n'
             '    lv.kernel = File.expand_path("vmlinuz", __dir__)\n'
             '    lv.initrd = File.expand_path("initrd.img", __dir__)\n'
-            f'    lv.cmdline = "{cmdline}"\n'
+            f'    lv.cmd_line = "{cmdline}"\n'
             '  end\n'
             'end\n')
 
 
 def box_key(mirror: str, kernel: str, packages: Iterable[str], requirements: str, recipe: str) -> str:
     """A short hash naming a cached box: mirror, kernel version, the setup script's packages, the Python
-    requirements and the build recipe's own hash."""
+    requirements, the box's own packages and Vagrantfile, and the build recipe's own hash."""
     material = {'mirror': mirror, 'kernel': kernel, 'packages': sorted(packages), 'requirements': requirements,
-                'box': sorted(BOX_PACKAGES), 'recipe': recipe}
+                'box': sorted(BOX_PACKAGES), 'vagrantfile': box_vagrantfile(), 'recipe': recipe}
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]

@@ -46,7 +46,7 @@ class Sandbox:
     """A network and mount namespace of the run's own, holding its libvirtd; ``run(cmd)`` runs a command in it."""
 
     def __init__(self, run, work):
-        self.run, self.work = run, work
+        self.records, self.work = run, work
         self.holder = subprocess.Popen(['unshare', '--net', '--mount', '--propagation', 'private',
                                         'sleep', 'infinity'])
         run.record_process(self.holder.pid, 'the vagrant sandbox\'s namespaces')
@@ -56,11 +56,14 @@ class Sandbox:
                 raise TestbedError('the vagrant sandbox\'s namespaces did not appear')
             time.sleep(0.02)
         run.record_netns(self.holder.pid, 'vagrant', 'the vagrant sandbox')
-        self.prefix = ['nsenter', '-t', str(self.holder.pid), '-n', '-m', '--']
         self.daemons = []
 
-    def run(self, cmd, what, timeout=120, env=None, cwd=None, check=True):
-        proc = subprocess.run(self.prefix + cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
+    def command(self, cmd, cwd='/'):
+        """``cmd`` as run in the sandbox (entering a mount namespace moves to its root: ``cwd`` is set again)."""
+        return ['nsenter', '-t', str(self.holder.pid), '-n', '-m', f'--wd={cwd}', '--'] + cmd
+
+    def run(self, cmd, what, timeout=120, env=None, cwd='/', check=True):
+        proc = subprocess.run(self.command(cmd, cwd), capture_output=True, text=True, timeout=timeout, env=env)
         if check and proc.returncode != 0:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-6:]
             raise TestbedError(f'{what} failed: {" | ".join(tail)}')
@@ -83,8 +86,8 @@ class Sandbox:
 
     def start_daemon(self, cmd, what):
         log_file = open(os.path.join(self.work, f'{cmd[0]}.log'), 'ab')
-        process = subprocess.Popen(self.prefix + cmd, stdout=log_file, stderr=subprocess.STDOUT)
-        self.run.record_process(process.pid, what)
+        process = subprocess.Popen(self.command(cmd), stdout=log_file, stderr=subprocess.STDOUT)
+        self.records.record_process(process.pid, what)
         self.daemons.append(process)
         return process
 
@@ -106,7 +109,7 @@ class Sandbox:
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
-        self.run.sweep()  # the namespace's pin: ends whatever still runs in it (QEMU, dnsmasq, ssh)
+        self.records.sweep()  # the namespace's pin: ends whatever still runs in it (QEMU, dnsmasq, ssh)
         if self.holder.poll() is None:
             self.holder.kill()
         self.holder.wait()
@@ -168,9 +171,10 @@ def run_vagrant_test(keep_box=False):
             results['demo'], times['make demo'] = _step(
                 sandbox, ['vagrant', 'ssh', '-c', 'cd /testbed && sudo make demo'], 'make demo', env, vagrant_dir,
                 work)
-            doctor = sandbox.run(['vagrant', 'ssh', '-c', '/testbed/.venv/bin/testbed doctor'], 'doctor',
+            doctor = sandbox.run(['vagrant', 'ssh', '-c', 'sudo /testbed/.venv/bin/testbed doctor'], 'doctor',
                                  env=env, cwd=vagrant_dir, check=False, timeout=300).stdout
             _save(work, 'doctor.txt', doctor)
+            results['doctor'] = doctor
             results['web'], times['web view'] = _web_check(sandbox, env, vagrant_dir)
     finally:
         if sandbox:
@@ -189,6 +193,9 @@ def run_vagrant_test(keep_box=False):
     log(f'vagrant up: {"ok" if results.get("up") == 0 else "FAILED"}; make demo in the box: '
         f'{"passed" if results.get("demo") == 0 else "FAILED"}; web view on 127.0.0.1:{WEB_PORT} answered '
         f'{results.get("web", "nothing")}; destroyed: {"yes" if results.get("destroy") == 0 else "NO"}')
+    paths = [line.split()[:2] for line in results.get('doctor', '').splitlines()
+             if line.strip().startswith(('delay ', 'tunnel ', 'datapath '))]
+    log('paths in the box: ' + (', '.join(f'{name} {path}' for name, path in paths) or 'unknown (see doctor.txt)'))
     log(f'test-vagrant {"passed" if ok else "FAILED"} in {times["total"]:.0f} s; logs in {_logs_dir()}')
     return 0 if ok else 1
 
@@ -213,9 +220,9 @@ def _step(sandbox, cmd, name, env, cwd, work):
 def _web_check(sandbox, env, cwd):
     """The web view in the box, bound to its own 0.0.0.0:8168, reached through the forwarded 127.0.0.1:8168."""
     started = time.monotonic()
-    view = subprocess.Popen(sandbox.prefix + ['vagrant', 'ssh', '-c', 'cd /testbed && sudo timeout 240 '
-                                              f'.venv/bin/testbed run single --web {WEB_PORT} --web-bind 0.0.0.0'],
-                            env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    view = subprocess.Popen(sandbox.command(['vagrant', 'ssh', '-c', 'cd /testbed && sudo timeout 240 .venv/bin/'
+                                             f'testbed run single --web {WEB_PORT} --web-bind 0.0.0.0'], cwd),
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         status = _web_status(sandbox, 200)
     finally:
