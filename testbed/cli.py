@@ -320,17 +320,17 @@ def cmd_demo(args):
 
 
 def cmd_vm(args):
-    from testbed.vm import stage
     if args.vm == 'vagrant':
         from testbed.vm.vagrant import run_vagrant_test
         return run_vagrant_test()
     if args.vm == 'build':
-        image_dir, info, seconds = stage.ensure_image(args.release, rebuild=args.rebuild)
+        from testbed.vm.image import ensure_image
+        image_dir, info, seconds = ensure_image(args.release, rebuild=args.rebuild)
         print(f'{image_dir}: Debian {args.release}, kernel {info["release"]}, '
               + (f'built in {seconds:.0f} s' if seconds else 'cached'))
         return 0
-    return stage.run_stage(pytest_args=args.pytest_args, timeout=args.timeout, suite=args.suite,
-                           release=args.release)
+    from testbed.vm.stage import run_stage
+    return run_stage(pytest_args=args.pytest_args, timeout=args.timeout, suite=args.suite, release=args.release)
 
 
 def cmd_cluster(args):

@@ -20,7 +20,7 @@ from testbed import REPO
 from testbed.errors import TestbedError
 from testbed.vm.plan import (BOX_APT, BOX_CMDLINE, BOX_FREE_MB, BOX_PACKAGES, BOX_WHEELS, SUITE, box_key,
                             box_metadata, box_vagrantfile)
-from testbed.vm.stage import (chroot_command, file_hash, host_mirror, host_release, in_private_mounts, kernel_package,
+from testbed.vm.image import (chroot_command, file_hash, host_mirror, host_release, in_private_mounts, kernel_package,
                               log, run_checked)
 
 VAGRANT_KEYS = glob.glob('/usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant.pub')

@@ -22,7 +22,7 @@ from testbed import REPO
 from testbed.errors import TestbedError
 from testbed.system.runstate import Run
 from testbed.vm import box as boxes
-from testbed.vm.stage import cache_dir as vm_cache_dir, log
+from testbed.vm.image import cache_dir as vm_cache_dir, log
 
 BOX_ALIAS = 'testbed-local/bookworm'
 WEB_PORT = 8168                 # the Vagrantfile forwards it to 127.0.0.1
