@@ -101,6 +101,7 @@ class Sandbox:
             time.sleep(0.5)
 
     def stop(self):
+        """End the daemons, then everything else in the namespace; return what the run's records still name."""
         for process in reversed(self.daemons):
             if process.poll() is None:
                 process.terminate()
@@ -109,10 +110,11 @@ class Sandbox:
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
-        self.records.sweep()  # the namespace's pin: ends whatever still runs in it (QEMU, dnsmasq, ssh)
+        left = self.records.sweep()  # the namespace's pin: ends whatever still runs in it (QEMU, dnsmasq, ssh)
         if self.holder.poll() is None:
             self.holder.kill()
         self.holder.wait()
+        return left
 
 
 def _web_status(sandbox, timeout):
@@ -182,17 +184,18 @@ def run_vagrant_test(keep_box=False):
                 code, times['vagrant destroy'] = _step(sandbox, ['vagrant', 'destroy', '-f'], 'vagrant destroy',
                                                        env, vagrant_dir, work)
                 results['destroy'] = code
-            sandbox.stop()
+            results['left'] = sandbox.stop()
         _keep_logs(work)
         shutil.rmtree(work, ignore_errors=True)
         run.close()
     times['total'] = time.monotonic() - started
     ok = results.get('up') == 0 and results.get('demo') == 0 and results.get('web') in (200, 403) \
-        and results.get('destroy') == 0
+        and results.get('destroy') == 0 and not results.get('left')
     log('; '.join(f'{name} {seconds:.0f} s' for name, seconds in times.items()))
     log(f'vagrant up: {"ok" if results.get("up") == 0 else "FAILED"}; make demo in the box: '
         f'{"passed" if results.get("demo") == 0 else "FAILED"}; web view on 127.0.0.1:{WEB_PORT} answered '
-        f'{results.get("web", "nothing")}; destroyed: {"yes" if results.get("destroy") == 0 else "NO"}')
+        f'{results.get("web", "nothing")}; destroyed: {"yes" if results.get("destroy") == 0 else "NO"}; left on '
+        f'this machine: {results.get("left") or "nothing"}')
     paths = [line.split()[:2] for line in results.get('doctor', '').splitlines()
              if line.strip().startswith(('delay ', 'tunnel ', 'datapath '))]
     log('paths in the box: ' + (', '.join(f'{name} {path}' for name, path in paths) or 'unknown (see doctor.txt)'))
