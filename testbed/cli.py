@@ -15,6 +15,7 @@ import traceback
 from testbed import __version__
 from testbed.errors import TestbedError
 from testbed.system.interrupts import Stopped, exit_code, stop_on_signals
+from testbed.ryu_compat import RUNTIMES as CONTROLLER_RUNTIMES
 from testbed.system.probe import FEATURES
 from testbed.vm.plan import RELEASES as VM_RELEASES, SUITE as VM_DEFAULT_RELEASE, PlanError, release_suite
 from testbed.web.view import DEFAULT_PORT as DEFAULT_WEB_PORT
@@ -428,7 +429,7 @@ def build_parser():
     run.add_argument('--controller', action='store_true',
                      help='route with the testbed\'s Ryu controller (computed forwarding tables) instead of '
                           'standalone learning switches')
-    run.add_argument('--controller-runtime', choices=('ryu', 'os-ken'),
+    run.add_argument('--controller-runtime', choices=CONTROLLER_RUNTIMES,
                      help='what runs the router app (with --controller): ryu, Ryu 4.34 (the default, or '
                           '$TESTBED_CONTROLLER_RUNTIME), or os-ken, its maintained fork (3.x)')
     run.add_argument('--remote-controller', metavar='HOST[:PORT]',

@@ -19,18 +19,16 @@ import time
 
 from mininet.node import Controller, RemoteController
 
-from testbed import REPO
+from testbed import REPO, ryu_compat
 from testbed.control.api import ControllerApi, ControllerUnreachable
 from testbed.errors import TestbedError
 from testbed.system.interrupts import deferred_signals
 from testbed.system.probe import probe
 
-RUNTIMES = ('ryu', 'os-ken')
-DEFAULT_RUNTIME = os.environ.get('TESTBED_CONTROLLER_RUNTIME', 'ryu')
+DEFAULT_RUNTIME = os.environ.get('TESTBED_CONTROLLER_RUNTIME', ryu_compat.DEFAULT_RUNTIME)
 # The router app of each runtime, by module name (a file path would be loaded with SourceFileLoader.load_module,
 # gone in Python 3.15); the controller runs with the checkout on its path.
 ROUTER_APPS = {'ryu': 'controllers.router', 'os-ken': 'controllers.router_osken'}
-ROUTER_APP = ROUTER_APPS['ryu']
 START_TIMEOUT_S = 30
 OPENFLOW_PORT = 6653
 REMOTE_WAIT_S = 10  # how long a remote controller may take to listen before the network is refused
@@ -102,8 +100,8 @@ class ExternalController(RemoteController):
 
 def check_runtime(runtime):
     """``runtime`` if it is one the testbed can start, else a TestbedError naming the choices."""
-    if runtime not in RUNTIMES:
-        raise TestbedError(f'unknown controller runtime {runtime!r} (choose {" or ".join(RUNTIMES)})')
+    if runtime not in ryu_compat.RUNTIMES:
+        raise TestbedError(f'unknown controller runtime {runtime!r} (choose {" or ".join(ryu_compat.RUNTIMES)})')
     return runtime
 
 
