@@ -88,3 +88,20 @@ def test_runtime_is_chosen_before_the_managers_arguments():
     assert split_runtime(['--runtime=ryu', 'app']) == ('ryu', ['app'])
     with pytest.raises(ValueError, match="unknown controller runtime 'nox'"):
         split_runtime(['--runtime', 'nox'])
+
+
+def test_router_apps_are_named_as_modules_not_files():
+    """Both managers load a file path with SourceFileLoader.load_module (gone in Python 3.15), a module name with
+    importlib: the router apps must be module names that resolve from the checkout, not paths."""
+    import importlib.util
+    import os
+
+    from testbed import REPO
+    from testbed.control.ryu import ROUTER_APPS
+    from testbed.ryu_compat import RUNTIMES
+    assert sorted(ROUTER_APPS) == sorted(RUNTIMES)
+    for app in ROUTER_APPS.values():
+        assert not app.endswith('.py') and not os.path.exists(os.path.join(REPO, app))
+        package, module = app.rsplit('.', 1)
+        assert os.path.exists(os.path.join(REPO, *package.split('.'), module + '.py'))
+        assert importlib.util.find_spec(package) is not None
