@@ -13,6 +13,7 @@ libvirt configuration is never touched, and no route or NAT leads out: the box g
 itself. The namespace is recorded in a testbed run, so ``testbed clean`` ends every process in it after a crash.
 KVM is used when the VM stage found it usable, QEMU's TCG otherwise (``TESTBED_VAGRANT_EMULATED=1``).
 """
+import json
 import os
 import shutil
 import subprocess
@@ -37,7 +38,6 @@ def _kvm_usable():
     path = os.path.join(vm_cache_dir(), f'accel-{os.uname().release}.json')
     if not os.path.exists(path):
         return False
-    import json
     with open(path) as handle:
         return json.load(handle).get('accel') == 'kvm'
 
@@ -135,7 +135,7 @@ def _web_status(sandbox, timeout):
     return 0
 
 
-def run_vagrant_test(keep_box=False):
+def run_vagrant_test():
     """Build or reuse the box, bring the Vagrantfile up, run the demo in it, destroy it; return an exit code."""
     missing = [tool for tool in TOOLS if not shutil.which(tool)]
     if missing:
@@ -189,16 +189,18 @@ def run_vagrant_test(keep_box=False):
         shutil.rmtree(work, ignore_errors=True)
         run.close()
     times['total'] = time.monotonic() - started
-    ok = results.get('up') == 0 and results.get('demo') == 0 and results.get('web') in (200, 403) \
-        and results.get('destroy') == 0 and not results.get('left')
+    paths = [line.split()[:2] for line in results.get('doctor', '').splitlines()
+             if line.strip().startswith(('delay ', 'tunnel ', 'datapath '))]
+    on_kernel_paths = len(paths) == 3 and all(path == 'kernel' for _, path in paths)
+    ok = results.get('up') == 0 and results.get('demo') == 0 and on_kernel_paths \
+        and results.get('web') in (200, 403) and results.get('destroy') == 0 and not results.get('left')
     log('; '.join(f'{name} {seconds:.0f} s' for name, seconds in times.items()))
     log(f'vagrant up: {"ok" if results.get("up") == 0 else "FAILED"}; make demo in the box: '
         f'{"passed" if results.get("demo") == 0 else "FAILED"}; web view on 127.0.0.1:{WEB_PORT} answered '
         f'{results.get("web", "nothing")}; destroyed: {"yes" if results.get("destroy") == 0 else "NO"}; left on '
         f'this machine: {results.get("left") or "nothing"}')
-    paths = [line.split()[:2] for line in results.get('doctor', '').splitlines()
-             if line.strip().startswith(('delay ', 'tunnel ', 'datapath '))]
-    log('paths in the box: ' + (', '.join(f'{name} {path}' for name, path in paths) or 'unknown (see doctor.txt)'))
+    log('paths in the box (all kernel, or the test fails): '
+        + (', '.join(f'{name} {path}' for name, path in paths) or 'unknown (see doctor.txt)'))
     log(f'test-vagrant {"passed" if ok else "FAILED"} in {times["total"]:.0f} s; logs in {_logs_dir()}')
     return 0 if ok else 1
 
