@@ -40,7 +40,7 @@ def median_rtt(net, count):
 
 def test_a_delayed_link_across_servers_with_netem_keeps_its_delay_and_rate_once(servers):
     """bw=10, delay=10ms on the link that crosses the servers: netem at each end's egress (no delay line), the RTT
-    it adds and TCP within a local link's tolerances (on an emulated CPU, the RTT within half of it: see below)."""
+    it adds and TCP within a local link's tolerances (on an emulated CPU, weaker checks of both: see below)."""
     base_net = ClusterNet(GridTopo(rows=1, cols=2, ipv6=False), servers=servers, controller='router', user='root')
     try:
         base_net.start()
@@ -69,11 +69,17 @@ def test_a_delayed_link_across_servers_with_netem_keeps_its_delay_and_rate_once(
         rtt_check = Comparison.within(what, rtt - base, 2 * one_way_ms, one_way_ms, 'ms',
                                       'emulated CPU: the delay once, not lost or doubled; on a real CPU a local '
                                       'link\'s tolerance')
+        # Seen in CI's VM stage: 9.45-9.58 Mb/s, and once 7.59 Mb/s when the unshaped RTT was 7.7 ms: the same ssh
+        # encrypts every frame in the emulated CPU and can fall behind 10 Mb/s. There the check is that the rate
+        # limit holds (never above it) and TCP flows at half the rate or more.
+        goodput_check = Comparison.within('TCP h1 -> h2 over it', goodput, (5 + 10 * high) / 2, (10 * high - 5) / 2,
+                                          'Mb/s', 'emulated CPU: at most the rate, at least half of it; on a real '
+                                          'CPU a local link\'s range')
     else:
         rtt_check = compare_rtt(what, rtt - base, [one_way_ms], idle_processes=TUNNEL_IDLE_PROCESSES)
-    comparisons = [rtt_check,
-                   Comparison.within('TCP h1 -> h2 over it', goodput, 10 * (low + high) / 2, 10 * (high - low) / 2,
-                                     'Mb/s', 'as a local link')]
+        goodput_check = Comparison.within('TCP h1 -> h2 over it', goodput, 10 * (low + high) / 2,
+                                          10 * (high - low) / 2, 'Mb/s', 'as a local link')
+    comparisons = [rtt_check, goodput_check]
     print(f'servers\' delay paths {paths}; s1-s2: {carried}', *comparisons, sep='\n')
     assert paths == {server: 'kernel' for server in servers}
     assert carried == f'ssh tunnel {servers[0]} -> {servers[1]}, netem at each end'
