@@ -101,10 +101,9 @@ def _configure_system(rootfs):
     os.remove(os.path.join(rootfs, 'usr/sbin/policy-rc.d'))  # services start in the box
 
 
-def build_box(rootfs_dir, packages):
-    """Build the box in ``rootfs_dir``'s parent; return the box file's path and its kernel release."""
-    build = os.path.dirname(rootfs_dir)
-    rootfs = rootfs_dir
+def build_box(rootfs, packages):
+    """Build the box in ``rootfs``'s parent folder; return the box file's path and its kernel release."""
+    build = os.path.dirname(rootfs)
     mirror = host_mirror()
     log(f'box: debootstrap {SUITE} (minbase) from the machine\'s apt mirror')
     in_private_mounts(f'debootstrap --variant=minbase {SUITE} {rootfs} {mirror}', 'debootstrap')
@@ -115,9 +114,9 @@ def build_box(rootfs_dir, packages):
         for source in glob.glob('/etc/apt/sources.list.d/*.sources') + glob.glob('/etc/apt/sources.list'):
             shutil.copy(source, os.path.join(rootfs, os.path.relpath(source, '/')))
     log(f'box: installing {len(BOX_PACKAGES)} packages (systemd, sshd, the stock kernel, ...)')
-    in_private_mounts(f'mount -t proc proc {rootfs}/proc; '
-                       + chroot_command(rootfs, 'apt-get update -qq; apt-get install -y -qq --no-install-recommends '
-                                 + ' '.join(BOX_PACKAGES)), 'installing the box\'s packages')
+    install = 'apt-get update -qq; apt-get install -y -qq --no-install-recommends ' + ' '.join(BOX_PACKAGES)
+    in_private_mounts(f'mount -t proc proc {rootfs}/proc; ' + chroot_command(rootfs, install),
+                      'installing the box\'s packages')
     log(f'box: carrying the {len(packages)} packages of scripts/setup.sh and the wheels of requirements.txt')
     _carry_packages(rootfs, packages)
     _carry_wheels(rootfs)
@@ -140,9 +139,9 @@ def build_box(rootfs_dir, packages):
     _write(os.path.join(build, 'metadata.json'), box_metadata(size_mb * 2 ** 20))
     _write(os.path.join(build, 'Vagrantfile'), box_vagrantfile(BOX_CMDLINE))
     box = os.path.join(build, BOX_NAME)
-    run_checked(['tar', '-C', build, '-cf', box, 'metadata.json', 'Vagrantfile', 'box.img', 'vmlinuz', 'initrd.img'],
-         'tar')
-    for name in ('metadata.json', 'Vagrantfile', 'box.img', 'vmlinuz', 'initrd.img'):
+    parts = ['metadata.json', 'Vagrantfile', 'box.img', 'vmlinuz', 'initrd.img']
+    run_checked(['tar', '-C', build, '-cf', box, *parts], 'tar')
+    for name in parts:
         os.remove(os.path.join(build, name))
     return box, release
 

@@ -162,10 +162,11 @@ def _fetch_release_kernel(build, rootfs):
     download = os.path.join(rootfs, 'tmp', 'kernel-deb')
     os.makedirs(download)
     os.chmod(download, 0o777)
-    package = _depends_on_kernel(run_checked(['chroot', rootfs, 'apt-cache', 'depends', 'linux-image-amd64'],
-                                      'apt-cache depends in the image'))
+    depends = run_checked(['chroot', rootfs, 'apt-cache', 'depends', 'linux-image-amd64'],
+                          'apt-cache depends in the image')
+    package = _depends_on_kernel(depends)
     run_checked(['sh', '-ec', chroot_command(rootfs, f'cd /tmp/kernel-deb && apt-get download -q {package}')],
-         'downloading the kernel package in the image')
+                'downloading the kernel package in the image')
     unpacked = _unpack_kernel(build, glob.glob(os.path.join(download, '*.deb'))[0])
     shutil.rmtree(download)
     return unpacked
