@@ -20,8 +20,8 @@ from testbed import REPO
 from testbed.errors import TestbedError
 from testbed.vm.plan import (BOX_APT, BOX_CMDLINE, BOX_FREE_MB, BOX_PACKAGES, BOX_WHEELS, SUITE, box_key,
                             box_metadata, box_vagrantfile)
-from testbed.vm.image import (chroot_command, file_hash, host_mirror, host_release, in_private_mounts, kernel_package,
-                              log, run_checked)
+from testbed.vm.image import (bootstrap, file_hash, host_mirror, host_release, in_chroot, kernel_package, log,
+                              requirements_text, run_checked)
 
 VAGRANT_KEYS = glob.glob('/usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant.pub')
 BOX_NAME = 'testbed-bookworm.box'
@@ -48,8 +48,7 @@ def _carry_packages(rootfs, packages):
     script = ('apt-get clean; apt-get install -y -qq --no-install-recommends --download-only ' + ' '.join(packages)
               + f'; mkdir -p {BOX_APT}; mv /var/cache/apt/archives/*.deb {BOX_APT}/; '
               f'cd {BOX_APT} && apt-ftparchive packages . > Packages')
-    in_private_mounts(f'mount -t proc proc {rootfs}/proc; ' + chroot_command(rootfs, script),
-                      'the box\'s apt repository')
+    in_chroot(rootfs, script, 'the box\'s apt repository')
     for old in glob.glob(os.path.join(rootfs, 'etc/apt/sources.list.d/*')):
         os.remove(old)
     _write(os.path.join(rootfs, 'etc/apt/sources.list'),
@@ -104,19 +103,14 @@ def _configure_system(rootfs):
 def build_box(rootfs, packages):
     """Build the box in ``rootfs``'s parent folder; return the box file's path and its kernel release."""
     build = os.path.dirname(rootfs)
-    mirror = host_mirror()
-    log(f'box: debootstrap {SUITE} (minbase) from the machine\'s apt mirror')
-    in_private_mounts(f'debootstrap --variant=minbase {SUITE} {rootfs} {mirror}', 'debootstrap')
-    _write(os.path.join(rootfs, 'usr/sbin/policy-rc.d'), '#!/bin/sh\nexit 101\n', 0o755)
-    shutil.copy('/etc/resolv.conf', os.path.join(rootfs, 'etc/resolv.conf'))
+    bootstrap(rootfs, SUITE, host_mirror())
     if host_release() == SUITE:  # this machine's sources: its release with its updates and security fixes
         os.remove(os.path.join(rootfs, 'etc/apt/sources.list'))
         for source in glob.glob('/etc/apt/sources.list.d/*.sources') + glob.glob('/etc/apt/sources.list'):
             shutil.copy(source, os.path.join(rootfs, os.path.relpath(source, '/')))
     log(f'box: installing {len(BOX_PACKAGES)} packages (systemd, sshd, the stock kernel, ...)')
     install = 'apt-get update -qq; apt-get install -y -qq --no-install-recommends ' + ' '.join(BOX_PACKAGES)
-    in_private_mounts(f'mount -t proc proc {rootfs}/proc; ' + chroot_command(rootfs, install),
-                      'installing the box\'s packages')
+    in_chroot(rootfs, install, 'installing the box\'s packages')
     log(f'box: carrying the {len(packages)} packages of scripts/setup.sh and the wheels of requirements.txt')
     _carry_packages(rootfs, packages)
     _carry_wheels(rootfs)
@@ -151,8 +145,7 @@ def ensure_box():
     if not VAGRANT_KEYS:
         raise TestbedError('Vagrant\'s public key is not installed: run sudo bash scripts/setup.sh --with-vagrant')
     packages = setup_packages()
-    with open(os.path.join(REPO, 'requirements.txt')) as handle:
-        requirements = handle.read()
+    requirements = requirements_text()
     package, version = kernel_package()
     key = box_key(host_mirror(), f'{package} {version}', packages, requirements, file_hash(__file__))
     box_dir = os.path.join(cache_dir(), key)

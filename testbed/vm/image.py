@@ -97,7 +97,7 @@ def file_hash(path):
         return hashlib.sha256(handle.read()).hexdigest()[:12]
 
 
-def _requirements_text():
+def requirements_text():
     with open(os.path.join(REPO, 'requirements.txt')) as handle:
         return handle.read()
 
@@ -115,7 +115,7 @@ class ImageRecipe:
         self.mirror = host_mirror(suite)
         self.venv = guest_venv(suite, host_venv_python())
         self.packages = GUEST_PACKAGES + (OWN_VENV_PACKAGES if self.venv else ())
-        self.requirements = _requirements_text() if self.venv else ''
+        self.requirements = requirements_text() if self.venv else ''
         if suite == host_release():
             self.kernel = kernel_package()
         else:
@@ -165,8 +165,8 @@ def _fetch_release_kernel(build, rootfs):
     depends = run_checked(['chroot', rootfs, 'apt-cache', 'depends', 'linux-image-amd64'],
                           'apt-cache depends in the image')
     package = _depends_on_kernel(depends)
-    run_checked(['sh', '-ec', chroot_command(rootfs, f'cd /tmp/kernel-deb && apt-get download -q {package}')],
-                'downloading the kernel package in the image')
+    in_chroot(rootfs, f'cd /tmp/kernel-deb && apt-get download -q {package}',
+              'downloading the kernel package in the image')
     unpacked = _unpack_kernel(build, glob.glob(os.path.join(download, '*.deb'))[0])
     shutil.rmtree(download)
     return unpacked
@@ -177,19 +177,29 @@ def in_private_mounts(script, what):
     return run_checked(['unshare', '--mount', '--propagation', 'private', 'sh', '-ec', script], what)
 
 
+def in_chroot(rootfs, script, what):
+    """Run a shell script in the image's root (``chroot_command``), with /proc mounted for it alone."""
+    return in_private_mounts(f'mount -t proc proc {rootfs}/proc; ' + chroot_command(rootfs, script), what)
+
+
+def bootstrap(rootfs, suite, mirror):
+    """A minimal Debian ``suite`` in ``rootfs`` from ``mirror``, ready for apt: no service starts while packages
+    install (policy-rc.d), and names resolve as on this machine."""
+    log(f'debootstrap {suite} (minbase) from the machine\'s apt mirror')
+    in_private_mounts(f'debootstrap --variant=minbase {suite} {rootfs} {mirror}', 'debootstrap')
+    policy = os.path.join(rootfs, 'usr/sbin/policy-rc.d')
+    with open(policy, 'w') as handle:
+        handle.write('#!/bin/sh\nexit 101\n')
+    os.chmod(policy, 0o755)
+    shutil.copy('/etc/resolv.conf', os.path.join(rootfs, 'etc/resolv.conf'))
+
+
 def _build_rootfs(build, recipe):
     rootfs = os.path.join(build, 'rootfs')
-    log(f'debootstrap {recipe.suite} (minbase) from the machine\'s apt mirror')
-    in_private_mounts(f'debootstrap --variant=minbase {recipe.suite} {rootfs} {recipe.mirror}', 'debootstrap')
-    with open(os.path.join(rootfs, 'usr/sbin/policy-rc.d'), 'w') as handle:
-        handle.write('#!/bin/sh\nexit 101\n')  # no service starts while installing
-    os.chmod(os.path.join(rootfs, 'usr/sbin/policy-rc.d'), 0o755)
-    shutil.copy('/etc/resolv.conf', os.path.join(rootfs, 'etc/resolv.conf'))
+    bootstrap(rootfs, recipe.suite, recipe.mirror)
     log(f'installing {len(recipe.packages)} packages into the image')
-    in_private_mounts(
-        f'mount -t proc proc {rootfs}/proc; '
-        + chroot_command(rootfs, 'apt-get update -qq; apt-get install -y -qq --no-install-recommends '
-                          + ' '.join(recipe.packages) + '; apt-get clean'), 'installing the guest packages')
+    in_chroot(rootfs, 'apt-get update -qq; apt-get install -y -qq --no-install-recommends '
+              + ' '.join(recipe.packages) + '; apt-get clean', 'installing the guest packages')
     if recipe.venv:
         log(f'virtualenv {recipe.venv} in the image, from requirements.txt')
         shutil.copy(os.path.join(REPO, 'requirements.txt'), os.path.join(rootfs, 'tmp', 'requirements.txt'))
@@ -198,12 +208,10 @@ def _build_rootfs(build, recipe):
                     os.path.join(rootfs, 'tmp', 'ca.pem'))
         pip = (f'{recipe.venv}/bin/python -m pip install -q --disable-pip-version-check --cert /tmp/ca.pem')
         # The same recipe as scripts/setup.sh: an older setuptools for Ryu's setup hooks, pbr before Ryu.
-        in_private_mounts(
-            f'mount -t proc proc {rootfs}/proc; '
-            + chroot_command(rootfs, f'python3 -m venv --system-site-packages {recipe.venv}; '
-                              f'{pip} "pip>=23" "setuptools<67" wheel pbr; '
-                              f'{pip} --no-build-isolation --ignore-installed -r /tmp/requirements.txt; '
-                              f'rm -rf /tmp/requirements.txt /tmp/ca.pem /root/.cache'), 'the guest virtualenv')
+        in_chroot(rootfs, f'python3 -m venv --system-site-packages {recipe.venv}; '
+                  f'{pip} "pip>=23" "setuptools<67" wheel pbr; '
+                  f'{pip} --no-build-isolation --ignore-installed -r /tmp/requirements.txt; '
+                  f'rm -rf /tmp/requirements.txt /tmp/ca.pem /root/.cache', 'the guest virtualenv')
     return rootfs
 
 

@@ -21,6 +21,7 @@ import time
 
 from testbed import REPO
 from testbed.errors import TestbedError
+from testbed.system.daemon import stop, stop_all
 from testbed.system.runstate import Run
 from testbed.vm import box as boxes
 from testbed.vm.image import cache_dir as vm_cache_dir, log
@@ -102,14 +103,7 @@ class Sandbox:
 
     def stop(self):
         """End the daemons, then everything else in the namespace; return what the run's records still name."""
-        for process in reversed(self.daemons):
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        stop_all(list(reversed(self.daemons)), grace=20)
         left = self.records.sweep()  # the namespace's pin: ends whatever still runs in it (QEMU, dnsmasq, ssh)
         if self.holder.poll() is None:
             self.holder.kill()
@@ -231,12 +225,7 @@ def _web_check(sandbox, env, cwd):
     try:
         status = _web_status(sandbox, 200)
     finally:
-        view.terminate()
-        try:
-            view.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            view.kill()
-            view.wait()
+        stop(view, grace=30)
     log(f'web view through the forwarded port: HTTP {status or "no answer"}')
     return status, time.monotonic() - started
 
