@@ -43,7 +43,7 @@ for word in $(cat /proc/cmdline); do
             echo "$REPO" >"$(cat /tmp/purelib)/testbed-checkout.pth" ;;
     esac
 done
-export PYTHONDONTWRITEBYTECODE=1 TESTBED_RUN_ROOT=/run/testbed HOME=/tmp TESTBED_RESULTS="$RESULTS"
+export PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 TESTBED_RUN_ROOT=/run/testbed HOME=/tmp TESTBED_RESULTS="$RESULTS"
 say "python: $("$python" --version 2>&1), $("$python" -c 'import mininet.net, ryu; print("Mininet", mininet.net.VERSION)' 2>&1 | tail -n 1)"
 "$python" -m testbed doctor >"$RESULTS/doctor.txt" 2>&1
 say "paths: $(grep -E '^  (delay|tunnel|datapath) ' "$RESULTS/doctor.txt" | awk '{printf "%s=%s ", $1, $2}')"

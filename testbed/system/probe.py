@@ -257,16 +257,21 @@ def wakeup_latency_us(idle_ms, samples=20):
     return round(statistics.median(latencies), 1) if latencies else 0.0
 
 
-def _tool_checks():
+def tool_checks(root: bool) -> dict:
+    """Findings for the programs and Python packages the testbed needs, and whether Open vSwitch answers."""
     checks = {}
+    # A normal user's PATH usually lacks the sbin folders, where tc and ethtool live; the testbed runs them as root.
+    search = os.pathsep.join([os.environ.get('PATH', os.defpath), '/usr/local/sbin', '/usr/sbin', '/sbin'])
     for tool in ('ovs-vsctl', 'iperf3', 'ethtool', 'tcpdump', 'tc', 'ip'):
-        path = shutil.which(tool)
+        path = shutil.which(tool, path=search)
         checks[tool] = Finding(tool, bool(path), path or 'not found (run make setup)')
     for module in ('mininet', 'ryu', 'scapy', 'networkx'):
         found = importlib.util.find_spec(module) is not None
         checks[module] = Finding(module, found, 'importable' if found else 'not importable (run make setup)')
-    if shutil.which('ovs-vsctl'):
-        code, out = _run(['ovs-vsctl', '--timeout=2', 'show'], timeout=5)
+    if not root:
+        checks['ovs_running'] = Finding('ovs_running', False, 'not checked: asking Open vSwitch needs root')
+    elif checks['ovs-vsctl'].found:
+        code, out = _run([checks['ovs-vsctl'].detail, '--timeout=2', 'show'], timeout=5)
         checks['ovs_running'] = Finding('ovs_running', code == 0,
                                       'ovsdb-server and ovs-vswitchd answer' if code == 0
                                       else f'Open vSwitch not running: {_first_line(out)}')
@@ -289,7 +294,7 @@ def probe():
     checks.append(probe_ipv6())
     checks.append(probe_cpu_emulation())
     caps.checks = {check.name: check for check in checks}
-    caps.checks.update(_tool_checks())
+    caps.checks.update(tool_checks(root))
     caps.timer_late_us = measure_timer()
     return caps
 

@@ -11,6 +11,7 @@ it if this process dies.
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,8 @@ TCG_CPU = 'max'
 VM_MEMORY_MB = 3072
 RUN_TIMEOUT_S = 40 * 60
 PROBE_TIMEOUT_S = 60
+# A guest that stops without writing its result (it died: a panic under emulation, say) is booted once more.
+GUEST_BOOTS = 2
 
 
 # -- booting -------------------------------------------------------------------------------------------------------
@@ -47,10 +50,12 @@ def qemu_command(image_dir, accel, cmdline, console, shares=(), memory_mb=VM_MEM
     return cmd
 
 
-def _boot(cmd, run, timeout, what, watch=None):
-    """Run QEMU until it exits or ``timeout``; record its PID; return (exit code or None, seconds)."""
+def _boot(cmd, run, timeout, what, watch=None, errors=os.devnull):
+    """Run QEMU until it exits or ``timeout``; record its PID; return (exit code or None, seconds).
+    QEMU's own messages go to the file ``errors``."""
     started = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with open(errors, 'w') as stderr:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr)
     run.record_process(proc.pid, what)
     try:
         while proc.poll() is None and time.monotonic() - started < timeout:
@@ -63,6 +68,58 @@ def _boot(cmd, run, timeout, what, watch=None):
         proc.wait()
     seconds = time.monotonic() - started
     return (None if seconds >= timeout else proc.returncode), seconds
+
+
+def _boot_guest(image_dir, accel, venv, pytest_args, run, timeout, boot):
+    """Boot the image once and run ``pytest_args`` in it, relaying the guest's progress lines; return (the run's
+    results folder, QEMU's exit code or None on timeout, seconds)."""
+    results = os.path.join(cache_dir(), 'runs', time.strftime('%Y%m%d-%H%M%S') + (f'-{boot}' if boot > 1 else ''))
+    os.makedirs(results)
+    with open(os.path.join(results, 'pytest-args'), 'w') as handle:
+        handle.write(pytest_args)
+    console = os.path.join(results, 'console.log')
+    cmd = qemu_command(image_dir, accel,
+                       kernel_cmdline(REPO, results, (f'tb.venv={venv} ' if venv else '')
+                                      + os.environ.get('TESTBED_VM_APPEND', '')), console,
+                       shares=(('repo', REPO, True), ('results', results, False)))
+    shown = [0]
+
+    def relay_progress():
+        if os.path.exists(console):
+            with open(console, errors='replace') as handle:
+                lines = [line.rstrip() for line in handle if line.startswith('testbed-vm: ')]
+            for line in lines[shown[0]:]:
+                log('guest: ' + line[len('testbed-vm: '):])
+            shown[0] = len(lines)
+
+    code, seconds = _boot(cmd, run, timeout, 'qemu VM stage', watch=relay_progress,
+                          errors=os.path.join(results, 'qemu.log'))
+    relay_progress()
+    return results, code, seconds
+
+
+# Console lines that say why a guest died: a kernel panic, an oops, the OOM killer, init (tini) giving up.
+DEATH_SIGNS = re.compile(r'Kernel panic|BUG:|Oops|general protection|Out of memory|Killed process|tini|segfault')
+
+
+def _lines(path):
+    if not os.path.exists(path):
+        return []
+    with open(path, errors='replace') as handle:
+        return [line.rstrip() for line in handle]
+
+
+def died_report(results, code, seconds):
+    """What a guest that stopped without writing its result left behind: the console lines that name a cause (a
+    panic, an oops, the OOM killer), the console's last lines, QEMU's own messages and the partial pytest log."""
+    console = _lines(os.path.join(results, 'console.log'))
+    return '\n'.join([f'--- QEMU exited with status {code} after {seconds:.0f} s; its messages ---',
+                      *(_lines(os.path.join(results, 'qemu.log'))[-10:] or ['(none)']),
+                      '--- guest console: lines that name a cause ---',
+                      *([line for line in console if DEATH_SIGNS.search(line)][:10] or ['(none)']),
+                      '--- guest console: last lines ---', *console[-15:],
+                      '--- guest pytest log: last lines ---',
+                      *(_lines(os.path.join(results, 'pytest.log'))[-15:] or ['(none)'])])
 
 
 def choose_accel(image_dir, run):
@@ -122,43 +179,31 @@ def run_stage(pytest_args=None, timeout=RUN_TIMEOUT_S, suite='smoke', release=SU
         + (f'its own virtualenv {venv}' if venv else 'sharing .venv') + ' '
         + (f'(built in {build_seconds:.0f} s)' if build_seconds else '(cached)'))
     run = Run('vm')
+    died = []
     try:
         accel = choose_accel(image_dir, run)
         log(f'accelerator: {accel["accel"]} ({accel["why"]})')
-        results = os.path.join(cache_dir(), 'runs', time.strftime('%Y%m%d-%H%M%S'))
-        os.makedirs(results)
-        with open(os.path.join(results, 'pytest-args'), 'w') as handle:
-            handle.write(pytest_args)
-        console = os.path.join(results, 'console.log')
-        cmd = qemu_command(image_dir, accel['accel'],
-                           kernel_cmdline(REPO, results, (f'tb.venv={venv} ' if venv else '')
-                                          + os.environ.get('TESTBED_VM_APPEND', '')), console,
-                           shares=(('repo', REPO, True), ('results', results, False)))
-        shown = [0]
-
-        def relay_progress():
-            if os.path.exists(console):
-                with open(console, errors='replace') as handle:
-                    lines = [line.rstrip() for line in handle if line.startswith('testbed-vm: ')]
-                for line in lines[shown[0]:]:
-                    log('guest: ' + line[len('testbed-vm: '):])
-                shown[0] = len(lines)
-
-        code, seconds = _boot(cmd, run, timeout, 'qemu VM stage', watch=relay_progress)
-        relay_progress()
+        boots_started = time.monotonic()
+        for boot in range(1, GUEST_BOOTS + 1):
+            left = timeout - (time.monotonic() - boots_started)
+            results, code, seconds = _boot_guest(image_dir, accel['accel'], venv, pytest_args, run, left, boot)
+            if code is None:
+                raise TestbedError(f'the VM did not finish within {timeout} s (console: {results}/console.log)')
+            if os.path.exists(os.path.join(results, 'rc')):
+                break
+            print(died_report(results, code, seconds), file=sys.stderr)
+            died.append(f'{seconds:.0f} s, logs in {results}')
+            if boot == GUEST_BOOTS:
+                raise TestbedError(f'the VM stopped without a test result {len(died)} times ({"; ".join(died)})')
+            log(f'the guest stopped without a test result after {seconds:.0f} s (report above): booting it once '
+                'more; tests that failed are never run again, a guest that dies again fails the stage')
     finally:
         run.close()
     rc_file = os.path.join(results, 'rc')
-    if code is None:
-        raise TestbedError(f'the VM did not finish within {timeout} s (console: {console})')
-    if not os.path.exists(rc_file):
-        with open(console, errors='replace') as handle:
-            tail = [line.rstrip() for line in handle if not line.startswith('[')][-12:]
-        print('\n'.join(['--- last lines of the guest console ---'] + tail), file=sys.stderr)
-        raise TestbedError(f'the VM stopped without a test result (console: {console})')
     rc = int(open(rc_file).read().strip() or 1)
     log(f'VM stage {"passed" if rc == 0 else "FAILED"} in {time.monotonic() - started:.0f} s '
-        f'(boot and tests {seconds:.0f} s); logs in {results}')
+        f'(boot and tests {seconds:.0f} s); logs in {results}'
+        + (f'; an earlier boot stopped without a result ({died[0]})' if died else ''))
     with open(os.path.join(results, 'pytest.log'), errors='replace') as handle:
         print(handle.read(), end='')
     return rc

@@ -1,8 +1,10 @@
 """Path choice from capabilities, and the TESTBED_PATH request (no root: fake capabilities)."""
+import os
+
 import pytest
 
 from testbed.errors import CapabilityError, TestbedError
-from testbed.system.probe import Capabilities, Finding, choose_paths, doctor_report, parse_path_request
+from testbed.system.probe import Capabilities, Finding, tool_checks, choose_paths, doctor_report, parse_path_request
 
 
 def caps(netem=False, sit=False, ovs=False):
@@ -50,3 +52,15 @@ def test_doctor_report_names_each_feature_and_path():
     report = doctor_report(caps(netem=True), choose_paths(caps(netem=True)))
     assert 'sch_netem' in report and 'delay     kernel' in report and 'tunnel    userspace' in report
     assert 'TESTBED_PATH' in report
+
+
+def test_tools_in_sbin_are_found_without_sbin_on_path_and_ovs_is_not_asked_without_root(tmp_path, monkeypatch):
+    fake_sbin_tool = tmp_path / 'tc'
+    fake_sbin_tool.write_text('#!/bin/sh\n')
+    fake_sbin_tool.chmod(0o755)
+    monkeypatch.setenv('PATH', str(tmp_path))
+    checks = tool_checks(root=False)
+    assert checks['tc'].found and checks['tc'].detail == str(fake_sbin_tool)
+    assert checks['ethtool'].found == any(os.access(f'{folder}/ethtool', os.X_OK)
+                                          for folder in ('/usr/local/sbin', '/usr/sbin', '/sbin'))
+    assert not checks['ovs_running'].found and 'needs root' in checks['ovs_running'].detail
