@@ -17,7 +17,8 @@ from testbed.errors import TestbedError
 from testbed.system.interrupts import Stopped, exit_code, stop_on_signals
 from testbed.ryu_compat import RUNTIMES as CONTROLLER_RUNTIMES
 from testbed.system.probe import FEATURES
-from testbed.vm.plan import RELEASES as VM_RELEASES, SUITE as VM_DEFAULT_RELEASE, PlanError, release_suite
+from testbed.vm.plan import (RELEASES as VM_RELEASES, RUN_TIMEOUT_S as VM_TIMEOUT_S, SUITE as VM_DEFAULT_RELEASE,
+                             PlanError, release_suite)
 from testbed.web.view import DEFAULT_PORT as DEFAULT_WEB_PORT
 
 EXIT_USAGE = 2
@@ -518,7 +519,8 @@ def build_parser():
                          help='smoke: each kernel feature once, under 5 min warm (default, or $TESTBED_VM_SUITE); '
                               'full: every integration test with a kernel-path variant')
     vm_test.add_argument('--pytest-args', help='arguments for pytest in the guest (overrides --suite)')
-    vm_test.add_argument('--timeout', type=_positive_int, default=40 * 60, help='seconds before the VM is stopped')
+    vm_test.add_argument('--timeout', type=_positive_int, default=VM_TIMEOUT_S,
+                         help='seconds before the VM is stopped')
     vm_test.set_defaults(func=cmd_vm)
     vm_build = vm_sub.add_parser('build', help='build the VM image (or say it is cached)')
     vm_build.add_argument('--rebuild', action='store_true', help='build it anew even if it is cached')

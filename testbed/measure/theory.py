@@ -82,3 +82,16 @@ def bdp_bytes(rate_bps: float, delay_s: float) -> float:
     """The bandwidth-delay product: the bytes a link holds in flight over ``delay_s`` (the lecture's: the one-way
     propagation delay; what TCP must have in flight: a round trip)."""
     return rate_bps * delay_s / 8
+
+
+def uniform_jitter_rtt_stdev(jitter: float, ways: int = 2) -> float:
+    """Standard deviation of an RTT whose every way adds an independent uniform draw in +-``jitter`` (netem's jitter
+    without a distribution table or correlation): jitter / sqrt(3) per way, added in quadrature."""
+    return jitter / math.sqrt(3) * math.sqrt(ways)
+
+
+def median_standard_error(stdev: float, count: int) -> float:
+    """How far the median of ``count`` samples typically falls from the distribution's own (one standard error,
+    normal approximation): sqrt(pi / 2) * stdev / sqrt(count)."""
+    return math.sqrt(math.pi / 2) * stdev / math.sqrt(count)
+

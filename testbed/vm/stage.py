@@ -21,12 +21,11 @@ from testbed import REPO
 from testbed.errors import TestbedError
 from testbed.system.runstate import Run
 from testbed.vm.image import BUSYBOX, cache_dir, ensure_image, log
-from testbed.vm.plan import PlanError, SUITE, guest_pytest_args, kernel_cmdline, release_suite
+from testbed.vm.plan import RUN_TIMEOUT_S, PlanError, SUITE, guest_pytest_args, kernel_cmdline, release_suite
 
 QEMU = 'qemu-system-x86_64'
 TCG_CPU = 'max'
 VM_MEMORY_MB = 3072
-RUN_TIMEOUT_S = 40 * 60
 PROBE_TIMEOUT_S = 60
 # A guest that stops without writing its result (it died: a panic under emulation, say) is booted once more.
 GUEST_BOOTS = 2
