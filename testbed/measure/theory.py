@@ -94,4 +94,3 @@ def median_standard_error(stdev: float, count: int) -> float:
     """How far the median of ``count`` samples typically falls from the distribution's own (one standard error,
     normal approximation): sqrt(pi / 2) * stdev / sqrt(count)."""
     return math.sqrt(math.pi / 2) * stdev / math.sqrt(count)
-
