@@ -188,7 +188,8 @@ def run_stage(pytest_args=None, timeout=RUN_TIMEOUT_S, suite='smoke', release=SU
             results, code, seconds = _boot_guest(image_dir, accel['accel'], venv, pytest_args, run, left, boot)
             if code is None:
                 raise TestbedError(f'the VM did not finish within {timeout} s (console: {results}/console.log)')
-            if os.path.exists(os.path.join(results, 'rc')):
+            rc_file = os.path.join(results, 'rc')
+            if os.path.exists(rc_file):
                 break
             print(died_report(results, code, seconds), file=sys.stderr)
             died.append(f'{seconds:.0f} s, logs in {results}')
@@ -198,7 +199,6 @@ def run_stage(pytest_args=None, timeout=RUN_TIMEOUT_S, suite='smoke', release=SU
                 'more; tests that failed are never run again, a guest that dies again fails the stage')
     finally:
         run.close()
-    rc_file = os.path.join(results, 'rc')
     rc = int(open(rc_file).read().strip() or 1)
     log(f'VM stage {"passed" if rc == 0 else "FAILED"} in {time.monotonic() - started:.0f} s '
         f'(boot and tests {seconds:.0f} s); logs in {results}'
