@@ -87,7 +87,9 @@ def _measure_run(net, params, count, log):
     slot_s = params['slot_ms'] / 1e3
     packets = [(source, sent / 1e9, FRAME) for source, _, sent, _ in record['packets']]
     rates = slot_rates(packets, start, slot_s, params['slots'])
-    summary = {key: value / 1e6 for key, value in multiplexing_summary(rates, params['slots'], QUANTILE).items()}
+    patterns = dict(enumerate(_schedule(params)[:count], start=1))
+    summary = {key: value / 1e6
+               for key, value in multiplexing_summary(rates, patterns, params['slots'], QUANTILE).items()}
     sent = sum(record['totals'].values())
     delays = [(received - sent_ns) / 1e6 for _, _, sent_ns, received in record['packets']]
     summary['sent'] = sent
@@ -134,6 +136,8 @@ def notes(result):
              f'{params["slot_ms"]} ms slot with probability {params["p_on"]} ({params["slots"]} slots, seed '
              f'{params["seed"]}). The peak of the aggregate is its {QUANTILE:.0%} quantile over the slots (expected: '
              'the binomial quantile; tolerance one source\'s peak, as the count of sources on is a whole number); '
+             'a source\'s peak is its median rate over the slots it is on (the maximum would count a frame sent '
+             'late into the next slot); '
              'the sum of averages is checked within three standard deviations of a mean over the slots.', '',
              f'Provisioning the link for N={params["sources"]} (buffer {params["queue"]} frames): the expected loss '
              'is that of a fluid queue fed this run\'s own schedule (tolerance 1 point or 20 %).', '',

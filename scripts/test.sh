@@ -27,7 +27,7 @@ full=$($PY -c 'from testbed.system.probe import probe; c = probe(); print(int(al
 if [ "$full" = 1 ]; then
     what="userspace fallbacks forced on this full kernel"
     echo "== stage 2: $what (TESTBED_PATH=userspace)"
-    TESTBED_PATH=userspace $PY -m pytest tests/integration -q -rs -k "not kernel"
+    TESTBED_PATH=userspace $PY -m pytest tests/integration -q -k "not kernel"
     stage2=$?
 else
     suite=${TESTBED_VM_SUITE:-smoke}

@@ -1,8 +1,9 @@
 """Statistical multiplexing and circuit switching, as numbers: the lecture's models, pure.
 
 - On/off sources: each of N sources is on in a slot with probability p and then sends at its peak rate P. The
-  sum of the peaks is N x P; the sum of the averages N x p x P; the aggregate's peak (taken as a high quantile of
-  the per-slot aggregate) follows the binomial distribution and grows far slower than N.
+  sum of the peaks is N x P (each source's P measured over its on slots); the sum of the averages N x p x P;
+  the aggregate's peak (taken as a high quantile of the per-slot aggregate) follows the binomial distribution
+  and grows far slower than N.
 - A link of capacity C with a buffer of B bits fed by that aggregate loses what a fluid queue overflows
   (``fluid_queue``): the expected loss of a given slot schedule, to compare with what the testbed drops.
 - Circuits: calls arriving as a Poisson process, each holding one of m circuits for an exponential time, are
@@ -102,10 +103,22 @@ def slot_rates(packets: Iterable[tuple], start_s: float, slot_s: float, slots: i
     return rates
 
 
-def multiplexing_summary(rates: Dict[int, List[float]], slots: int, quantile: float = 0.99) -> dict:
-    """Sum of peaks, peak of the aggregate (its ``quantile``) and sum of averages of per-source slot rates."""
+def peak_rate(per_slot: Sequence[float], pattern: str) -> float:
+    """A source's peak: its rate while on, the median over the slots its ``pattern`` has it on.
+
+    The maximum over all slots would measure the sender's pacing instead: a frame sent a few ms late lands in the
+    next slot, and one slot then holds a frame more than the peak allows.
+    """
+    on = [rate for rate, state in zip(per_slot, pattern) if state == '1']
+    return percentile(on, 0.5) if on else 0.0
+
+
+def multiplexing_summary(rates: Dict[int, List[float]], patterns: Dict[int, str], slots: int,
+                         quantile: float = 0.99) -> dict:
+    """Sum of peaks (``peak_rate`` of each source, given its on/off pattern), peak of the aggregate (its
+    ``quantile`` over the slots) and sum of averages of per-source slot rates."""
     aggregate = [sum(per_slot[slot] for per_slot in rates.values()) for slot in range(slots)]
-    return {'sum_of_peaks': sum(max(per_slot) for per_slot in rates.values()),
+    return {'sum_of_peaks': sum(peak_rate(per_slot, patterns[source]) for source, per_slot in rates.items()),
             'peak_of_aggregate': percentile(aggregate, quantile) if aggregate else 0.0,
             'sum_of_averages': sum(sum(per_slot) / slots for per_slot in rates.values())}
 

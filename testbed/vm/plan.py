@@ -51,11 +51,11 @@ RUN_TIMEOUT_S = 50 * 60
 
 def guest_pytest_args(suite: str) -> str:
     """The pytest arguments the guest runs for a VM suite ('smoke' or 'full'): verbose, so that the log names the
-    test that was running should the guest die."""
+    test that was running should the guest die. The summary (pyproject's -raR) names failures, skips and reruns."""
     if suite not in VM_SUITES:
         raise PlanError(f'unknown VM suite {suite!r} (choose {" or ".join(VM_SUITES)})')
     selection = GUEST_SELECTION.format(marker=VM_SUITES[suite])
-    return f'tests/integration -v -rs --durations=8 {selection} -p no:warnings'
+    return f'tests/integration -v --durations=8 {selection} -p no:warnings'
 
 
 def _deb822_stanzas(text):

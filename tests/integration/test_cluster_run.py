@@ -180,6 +180,7 @@ class ThreeDelays(TestbedTopo):
         self.addLink('s1', 's2', delay='5ms' if delayed else None)
 
 
+@pytest.mark.remeasure('the difference of two medians over an ssh tunnel, within a 0.9 ms band')
 def test_delayed_links_within_each_server_and_across_add_their_delays(servers):
     """Standalone switches (no controller). Each server's own delay line carries its host's link; the crossing link
     is the first server's. The RTT added h1 -> h2 within the tolerance of three local links."""

@@ -7,6 +7,8 @@ import pytest
 from testbed.reports import experiment
 
 
+@pytest.mark.host_only('the results folder is the same on every path; the VM stage checks the star table on the '
+                        'kernel datapath (test_control_plane)')
 def test_forwarding_table_experiment_writes_a_complete_results_folder(tmp_path):
     folder, result = experiment.run('forwarding-table', results_root=str(tmp_path), log=lambda message: None)
     for row in result['raw']['rows']:
@@ -33,6 +35,7 @@ def test_packet_delay_matches_transmission_plus_propagation(tmp_path):
     assert all(row['pass'] for row in result['raw']['rows'])
 
 
+@pytest.mark.host_only('the VM stage measures the same goodput ratio over kernel sit (test_sixtofour_goodput)')
 @pytest.mark.remeasure('a 2 % goodput ratio: a busy neighbour moves one run')
 def test_sixtofour_experiment_within_tolerance(tmp_path):
     from experiments.sixtofour import BASELINE_ROW

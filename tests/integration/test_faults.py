@@ -200,6 +200,7 @@ def test_sigterm_during_a_host_command_on_the_kernel_paths_leaves_nothing(foreig
     assert_foreign_intact(foreign)
 
 
+@pytest.mark.host_only('names are checked before any data-plane path is set up')
 def test_a_switch_named_like_a_foreign_object_is_refused(foreign, tmp_path):
     before = machine_state()
     for name in (FOREIGN['tap'], FOREIGN['veth'][0], FOREIGN['netns']):

@@ -62,6 +62,7 @@ def test_a_remote_controller_of_the_users_switches_the_network(simple_switch):
                      'range 93..102 % of bw'))
 
 
+@pytest.mark.host_only('refused before any data-plane path is set up')
 def test_a_remote_controller_that_does_not_listen_is_one_error():
     port = free_port()
     shown = run_testbed('run', 'single', '--remote-controller', f'127.0.0.1:{port}', '--test', 'none', timeout=60)

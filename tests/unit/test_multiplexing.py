@@ -4,8 +4,8 @@ import math
 import pytest
 
 from testbed.measure.multiplexing import (binomial_quantile, call_events, erlang_b, expected_excess, fluid_queue,
-                                  loss_system, multiplexing_summary, offered_per_slot, onoff_schedule, percentile,
-                                  slot_rates)
+                                          loss_system, multiplexing_summary, offered_per_slot, onoff_schedule,
+                                          peak_rate, percentile, slot_rates)
 
 
 def test_schedule_is_seeded_and_near_its_probability():
@@ -57,10 +57,18 @@ def test_offered_and_received_slot_rates():
     packets = [('a', 0.01, 1000), ('a', 0.02, 1000), ('b', 0.15, 1000), ('b', 0.31, 1000), ('b', -1, 1000)]
     rates = slot_rates(packets, start_s=0.0, slot_s=0.1, slots=3)
     assert rates == {'a': [160000.0, 0.0, 0.0], 'b': [0.0, 80000.0, 0.0]}  # 0.31 s is past the last slot
-    summary = multiplexing_summary(rates, 3, quantile=1.0)
+    summary = multiplexing_summary(rates, {'a': '100', 'b': '010'}, 3, quantile=1.0)
     assert summary['sum_of_peaks'] == 240000.0
     assert summary['peak_of_aggregate'] == 160000.0
     assert summary['sum_of_averages'] == pytest.approx(80000.0)
+
+
+def test_a_late_frame_in_the_next_slot_does_not_raise_the_peak():
+    # 6 frames per on slot; the last of slot 0 slips into slot 1 (on too) and one of slot 2 into slot 3 (off)
+    per_slot = [5, 7, 6, 1, 6]
+    assert peak_rate(per_slot, '11101') == 6
+    assert peak_rate(per_slot, '00000') == 0.0
+    assert max(per_slot) == 7  # what the maximum over all slots would have called the peak
 
 
 def test_erlang_b_known_values():
