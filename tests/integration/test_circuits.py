@@ -5,6 +5,8 @@ import re
 import subprocess
 import time
 
+import pytest
+
 from testbed.control.flows import COOKIE_CIRCUIT
 from testbed.measure.probes import udp_probe
 from testbed.network.net import running
@@ -49,6 +51,8 @@ def test_circuit_holds_its_rate_against_a_flood_and_admission_is_enforced():
     assert freed[0] == 200 and admitted_after[0] == 200
 
 
+@pytest.mark.host_only("the controller's teardown; the VM sees port-down events on the kernel datapath in the ring "
+                        'failover test')
 def test_link_failure_tears_down_circuits():
     with running(BottleneckTopo(bw=10), controller='router') as net:
         controller = net.controllers[0]
@@ -64,6 +68,8 @@ def test_link_failure_tears_down_circuits():
     assert left == [] and torn and torn[-1]['circuits_torn_down'] == [circuit[1]['id']]
 
 
+@pytest.mark.host_only('the controller keeps the circuits; the VM checks the kernel datapath across a restart in '
+                        'test_controller_restart_keeps_forwarding and the circuit meter in the flood test')
 def test_a_restarted_controller_keeps_the_circuits():
     with running(BottleneckTopo(bw=10), controller='router') as net:
         controller = net.controllers[0]
@@ -82,6 +88,7 @@ def test_a_restarted_controller_keeps_the_circuits():
     assert held['loss_percent'] < 1 and new['id'] == circuit['id'] + 1
 
 
+@pytest.mark.host_only('the same circuit entries for IPv6; the VM checks the circuit meter in the flood test')
 def test_circuits_carry_ipv6_too():
     with running(BottleneckTopo(bw=10), controller='router') as net:
         controller = net.controllers[0]

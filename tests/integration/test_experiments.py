@@ -24,6 +24,8 @@ def test_forwarding_table_experiment_writes_a_complete_results_folder(tmp_path):
         'same parameters, versions and paths'
 
 
+@pytest.mark.host_only('medians of 10 probes against a 1.5 ms band under an emulated CPU: CI failed it twice in a '
+                        'row on a busy host; the VM checks netem delay and rate in test_link_fidelity')
 @pytest.mark.remeasure('medians of 10 probes per size, each 0.4 ms wide')
 def test_packet_delay_matches_transmission_plus_propagation(tmp_path):
     folder, result = experiment.run('packet-delay', {'probes': 10}, results_root=str(tmp_path),
