@@ -73,21 +73,22 @@ def theory(params):
     return quantities
 
 
-def _run_sources(net, params, count, log):
-    """Run sources h1..h<count> against the sink once; returns (the sink's record, start time)."""
+def _run_sources(net, params, patterns, log):
+    """Run sources h<id> with their on/off ``patterns`` ({id: pattern}) against the sink once; returns (the sink's
+    record, start time)."""
     peak = params['peak_mbps'] * 1e6
-    sources = [(net[f'h{index}'], index, pattern, peak)
-               for index, pattern in enumerate(_schedule(params)[:count], start=1)]
-    log(f'  {count} source(s), {params["slots"] * params["slot_ms"] / 1e3:.0f} s of {params["slot_ms"]} ms slots')
+    sources = [(net[f'h{index}'], index, pattern, peak) for index, pattern in patterns.items()]
+    log(f'  {len(patterns)} source(s), {params["slots"] * params["slot_ms"] / 1e3:.0f} s of {params["slot_ms"]} ms '
+        'slots')
     return onoff_run(net['sink'], sources, params['slot_ms'] / 1e3, params['slots'])
 
 
 def _measure_run(net, params, count, log):
-    record, start = _run_sources(net, params, count, log)
+    patterns = dict(enumerate(_schedule(params)[:count], start=1))
+    record, start = _run_sources(net, params, patterns, log)
     slot_s = params['slot_ms'] / 1e3
     packets = [(source, sent / 1e9, FRAME) for source, _, sent, _ in record['packets']]
     rates = slot_rates(packets, start, slot_s, params['slots'])
-    patterns = dict(enumerate(_schedule(params)[:count], start=1))
     summary = {key: value / 1e6
                for key, value in multiplexing_summary(rates, patterns, params['slots'], QUANTILE).items()}
     sent = sum(record['totals'].values())
